@@ -1,0 +1,159 @@
+'use strict';
+// Driver "luapool": this package, loaded by its own name (package self-reference).
+// params.opts are passed to new ScriptRunner(); CPU jobs go through runner.run(src, { args }).
+const os = require('os');
+const { driverMain, loadWorkload, verifyChecksum, closedLoop, nowMs, timedIterations } = require('../lib/common');
+
+let lp;
+function luapool() {
+  if (!lp) lp = require('luapool');
+  return lp;
+}
+function runner(opts, extra) {
+  const { ScriptRunner } = luapool();
+  return new ScriptRunner({ libs: 'safe', timeoutMs: 0, memoryLimit: 0, ...opts, ...extra });
+}
+const unavailable = (what) => ({ skipped: `not available yet: ${what}` });
+
+// The libuv floor: a no-op native async job (napi_async_work that does nothing), exported
+// only as a test hook: _testing.noop(callback), or (older names) a Promise-returning
+// _testHooks.noopAsync / testHooks.noopAsync / __bench.noopAsync. First match wins.
+function noopHook() {
+  const m = luapool();
+  if (m._testing && typeof m._testing.noop === 'function') {
+    const noop = m._testing.noop; // noop(callback): napi_async_work with empty execute
+    return () => new Promise((resolve) => noop(resolve));
+  }
+  return (m._testHooks && m._testHooks.noopAsync) || (m.testHooks && m.testHooks.noopAsync) ||
+    (m.__bench && m.__bench.noopAsync) || null;
+}
+// Batched calls: one round trip, many calls. Looked up as runner.callMany / runner.callBatch
+// with the shape (module, fn, argsList) -> Promise<results[]>.
+function batchFn(r) {
+  if (typeof r.callMany === 'function') return r.callMany.bind(r);
+  if (typeof r.callBatch === 'function') return r.callBatch.bind(r);
+  return null;
+}
+
+driverMain('luapool', {
+  async cpu(p) {
+    const r = runner(p.opts, { states: 1 });
+    const src = loadWorkload(p.workload);
+    const { ms, last, warmupTotalMs } = await timedIterations(() => r.run(src, { args: [p.n], name: `${p.workload}.lua` }), {
+      ...p, check: (v) => verifyChecksum('luapool', p.workload, p.n, v),
+    });
+    await r.close();
+    return { checksum: String(last), ms, warmupTotalMs, opts: p.opts };
+  },
+  async trivial(p) {
+    const states = p.states || os.availableParallelism();
+    const r = runner(p.opts, { states });
+    const res = await closedLoop(() => r.run('return 1 + 1'), {
+      concurrency: p.concurrency, durationMs: p.durationMs, warmupMs: p.warmupMs,
+      check: (v) => { if (v !== 2) throw new Error(`CHECKSUM MISMATCH: trivial returned ${v}`); },
+    });
+    await r.close();
+    return { ...res, states };
+  },
+  // libuv floor: no Lua at all, just a native no-op async job.
+  async noop(p) {
+    const hook = noopHook();
+    if (!hook) return unavailable('luapool exports no no-op async test hook (_testing.noop)');
+    const res = await closedLoop(() => hook(), {
+      concurrency: p.concurrency, durationMs: p.durationMs, warmupMs: p.warmupMs,
+    });
+    return res;
+  },
+  async calls(p) {
+    const states = p.states || os.availableParallelism();
+    const r = runner(p.opts, { states });
+    if (typeof r.define !== 'function' || typeof r.call !== 'function') {
+      await r.close();
+      return unavailable('runner.define()/runner.call()');
+    }
+    r.define('bench/calls', loadWorkload('calls'));
+    const single = await closedLoop(() => r.call('bench/calls', 'add', [1, 1]), {
+      concurrency: p.concurrency, durationMs: p.durationMs, warmupMs: p.warmupMs,
+      check: (v) => { if (v !== 2) throw new Error(`CHECKSUM MISMATCH: call add(1,1) returned ${v}`); },
+    });
+    const out = { callsPerSecOneCallPerJob: single.jobsPerSec, callP50Ms: single.p50Ms, callP99Ms: single.p99Ms };
+    const batch = batchFn(r);
+    if (!batch) {
+      out.batched = unavailable('batched calls (runner.callMany/callBatch)');
+    } else {
+      const args = Array.from({ length: p.batchSize }, (_, i) => [i, 1]);
+      const want = (p.batchSize * (p.batchSize - 1)) / 2 + p.batchSize;
+      const res = await closedLoop(async () => {
+        const vals = await batch('bench/calls', 'add', args);
+        let s = 0;
+        for (const v of vals) s += v;
+        return s;
+      }, {
+        concurrency: Math.max(1, states), durationMs: p.durationMs, warmupMs: p.warmupMs,
+        check: (v) => { if (v !== want) throw new Error(`CHECKSUM MISMATCH: batched sum ${v}, expected ${want}`); },
+      });
+      out.batched = { batchSize: p.batchSize, callsPerSec: res.jobsPerSec * p.batchSize, batchP50Ms: res.p50Ms };
+    }
+    await r.close();
+    return { ...out, callsPerSec: out.batched && out.batched.callsPerSec || single.jobsPerSec, states };
+  },
+  async scaling(p) {
+    const r = runner(p.opts, { states: p.states });
+    const src = loadWorkload(p.workload);
+    const job = () => r.run(src, { args: [p.n] });
+    const w0 = nowMs();
+    do await Promise.all(Array.from({ length: p.states }, job)); while (nowMs() - w0 < (p.warmupMs || 0));
+    const jobs = p.states * p.jobsPerState;
+    const t0 = nowMs();
+    const res = await Promise.all(Array.from({ length: jobs }, job));
+    const elapsed = nowMs() - t0;
+    for (const v of res) verifyChecksum('luapool', p.workload, p.n, v);
+    await r.close();
+    return { states: p.states, jobs, elapsedMs: elapsed, jobsPerSec: (jobs / elapsed) * 1000 };
+  },
+  async health(p) {
+    const states = p.states || os.availableParallelism();
+    const r = runner(p.opts, { states });
+    const src = loadWorkload(p.workload);
+    await r.run('return 1');
+    const { measureHealth } = require('../lib/health');
+    const res = await measureHealth({
+      durationMs: p.durationMs,
+      startLoad: () => {
+        let stop = false;
+        let done = 0;
+        const lanes = Array.from({ length: states * 2 }, async () => {
+          while (!stop) { verifyChecksum('luapool', p.workload, p.n, await r.run(src, { args: [p.n] })); done++; }
+        });
+        return async () => { stop = true; await Promise.all(lanes); return { jobsDone: done }; };
+      },
+    });
+    await r.close();
+    return { ...res, states, uvThreadpoolSize: Number(process.env.UV_THREADPOOL_SIZE) || 4 };
+  },
+  async memory(p) {
+    luapool();
+    global.gc && global.gc();
+    const warm = runner(p.opts, { states: 1 });
+    await warm.run('return 1');
+    await warm.close();
+    global.gc && global.gc();
+    const rss0 = process.memoryUsage().rss;
+    const r = runner(p.opts, { states: p.count });
+    // touch every state: concurrent jobs that each hold their state for a few ms
+    const spin = 'local t = os.clock() while os.clock() - t < 0.003 do end ' +
+      'local ok, kb = pcall(collectgarbage, "count") return ok and kb or -1';
+    const heaps = await Promise.all(Array.from({ length: p.count * 3 }, () => r.run(spin)));
+    global.gc && global.gc();
+    const rss1 = process.memoryUsage().rss;
+    let stats;
+    try { stats = typeof r.stats === 'function' ? r.stats() : undefined; } catch { stats = undefined; }
+    await r.close();
+    const h = heaps.filter((x) => x > 0).sort((a, b) => a - b);
+    return {
+      states: p.count, rssKBPerState: (rss1 - rss0) / 1024 / p.count,
+      heapKBPerState: h.length ? h[h.length >> 1] : null,
+      stats: stats && JSON.parse(JSON.stringify(stats, (k, v) => (typeof v === 'bigint' ? Number(v) : v))),
+    };
+  },
+});

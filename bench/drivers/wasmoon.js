@@ -1,0 +1,82 @@
+'use strict';
+// Driver "wasmoon": Lua 5.4 compiled to WebAssembly, on the main thread (LuaFactory, doString).
+const { driverMain, loadWorkload, wrapVararg, verifyChecksum, closedLoop, nowMs, timedIterations } = require('../lib/common');
+const { doString, serial } = require('../lib/wasmoon-util');
+
+async function engine() {
+  const { LuaFactory } = require('wasmoon');
+  return new LuaFactory().createEngine();
+}
+
+driverMain('wasmoon', {
+  async cpu(p) {
+    const e = await engine();
+    const chunk = wrapVararg(loadWorkload(p.workload), [p.n]);
+    const { ms, last, warmupTotalMs } = await timedIterations(() => doString(e, chunk), {
+      ...p, check: (v) => verifyChecksum('wasmoon', p.workload, p.n, v),
+    });
+    e.global.close();
+    return { checksum: String(last), ms, warmupTotalMs };
+  },
+  async trivial(p) {
+    const e = await engine();
+    const run = serial(e);
+    return closedLoop(() => run('return 1 + 1'), {
+      concurrency: p.concurrency, durationMs: p.durationMs, warmupMs: p.warmupMs,
+      check: (v) => { if (v !== 2) throw new Error(`CHECKSUM MISMATCH: trivial returned ${v}`); },
+    });
+  },
+  async calls(p) {
+    const e = await engine();
+    await doString(e, loadWorkload('calls').replace(/^local M = \{\}/m, 'M = {}'));
+    const add = e.global.get('M').add;
+    // one JS -> Lua call per trivial call (wasmoon has no batching)
+    let s = 0;
+    const w0 = nowMs();
+    while (nowMs() - w0 < (p.warmupMs || 0)) for (let i = 0; i < 1000; i++) s = add(s, 1);
+    s = 0;
+    const t0 = nowMs();
+    for (let i = 0; i < p.n; i++) s = add(s, 1);
+    const ms = nowMs() - t0;
+    if (s !== p.n) throw new Error(`CHECKSUM MISMATCH: calls returned ${s}`);
+    return { callsPerSec: (p.n / ms) * 1000, note: 'JS calls a Lua function proxy (synchronous)' };
+  },
+  async memory(p) {
+    global.gc && global.gc();
+    const { LuaFactory } = require('wasmoon');
+    const factory = new LuaFactory();
+    const warm = await factory.createEngine(); // module compiled once; not counted
+    await doString(warm, 'return 1');
+    global.gc && global.gc();
+    const rss0 = process.memoryUsage().rss;
+    const engines = [];
+    for (let i = 0; i < p.count; i++) {
+      const e = await factory.createEngine();
+      await doString(e, 'return 1 + 1');
+      engines.push(e);
+    }
+    global.gc && global.gc();
+    const rss1 = process.memoryUsage().rss;
+    const heapKB = await doString(engines[0], 'return collectgarbage("count")');
+    return { states: p.count, rssKBPerState: (rss1 - rss0) / 1024 / p.count, heapKBPerState: heapKB };
+  },
+  // wasmoon runs on the main thread: while it works, the event loop waits.
+  async health(p) {
+    const e = await engine();
+    const chunk = wrapVararg(loadWorkload(p.workload), [p.n]);
+    const { measureHealth } = require('../lib/health');
+    return measureHealth({
+      durationMs: p.durationMs,
+      startLoad: () => {
+        let stop = false;
+        const loop = (async () => {
+          while (!stop) {
+            verifyChecksum('wasmoon', p.workload, p.n, await doString(e, chunk));
+            await new Promise((r) => setImmediate(r));
+          }
+        })();
+        return async () => { stop = true; await loop; };
+      },
+    });
+  },
+});

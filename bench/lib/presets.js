@@ -1,0 +1,57 @@
+'use strict';
+// Sizes and durations. `quick` must finish in under two minutes on a 2-core machine;
+// `tiny` only exercises the machinery (used by the test suite); `full` is the default.
+const os = require('os');
+
+const P = os.availableParallelism ? os.availableParallelism() : os.cpus().length;
+
+const presets = {
+  full: {
+    rounds: 5,
+    sizes: { fib: 32, tables: 50000, strings: 50000, nbody: 200000 },
+    iters: 3, warmup: 1, warmupMs: 1500,
+    trivial: { durationMs: 2000, warmupMs: 1000, concurrency: [1, 64] },
+    calls: { n: 2000000, durationMs: 1500, warmupMs: 1000, batchSize: 1000 },
+    scaling: { workload: 'fib', n: 30, jobsPerState: 8 },
+    health: { workload: 'fib', n: 27, durationMs: 2000 },
+    memory: { count: 32 },
+    hookVariants: ['luapool', 'luapool+timeout', 'luapool+memlimit', 'luapool+hooks'],
+    trialTimeoutMs: 600000,
+  },
+  quick: {
+    rounds: 2,
+    sizes: { fib: 27, tables: 10000, strings: 10000, nbody: 20000 },
+    iters: 2, warmup: 1, warmupMs: 300,
+    trivial: { durationMs: 400, warmupMs: 300, concurrency: [1, 64] },
+    calls: { n: 300000, durationMs: 400, warmupMs: 300, batchSize: 1000 },
+    scaling: { workload: 'fib', n: 27, jobsPerState: 6 },
+    health: { workload: 'fib', n: 25, durationMs: 500 },
+    memory: { count: 8 },
+    hookVariants: ['luapool', 'luapool+hooks'],
+    trialTimeoutMs: 60000,
+  },
+  tiny: {
+    rounds: 1,
+    sizes: { fib: 15, tables: 300, strings: 300, nbody: 300 },
+    iters: 1, warmup: 0, warmupMs: 0,
+    trivial: { durationMs: 60, warmupMs: 10, concurrency: [1, 64] },
+    calls: { n: 2000, durationMs: 60, warmupMs: 10, batchSize: 100 },
+    scaling: { workload: 'fib', n: 15, jobsPerState: 2 },
+    health: { workload: 'fib', n: 15, durationMs: 100 },
+    memory: { count: 2 },
+    hookVariants: ['luapool', 'luapool+hooks'],
+    trialTimeoutMs: 60000,
+  },
+};
+
+// luapool option sets for the hook-overhead comparison. memoryLimit is far above what any
+// workload needs: it measures the accounting, not a squeeze.
+const MEM = 512 * 1024 * 1024;
+const luapoolVariants = {
+  'luapool': { timeoutMs: 0, memoryLimit: 0 },
+  'luapool+timeout': { timeoutMs: 60000, memoryLimit: 0 },
+  'luapool+memlimit': { timeoutMs: 0, memoryLimit: MEM },
+  'luapool+hooks': { timeoutMs: 60000, memoryLimit: MEM },
+};
+
+module.exports = { presets, luapoolVariants, P };

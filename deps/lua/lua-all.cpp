@@ -1,0 +1,61 @@
+// One translation unit for all of Lua (in the manner of Lua's own onelua.c), compiled as
+// C++ so that Lua errors are C++ exceptions and destructors run when a script raises.
+// The standalone interpreter (lua.c) and compiler (luac.c) are not part of the addon.
+
+#include "src/lprefix.h"
+
+// C++ standard headers first: Lua's sources define short macros (llex.c's `next`) that
+// would otherwise break the C++ library headers pulled in by later files.
+#include <cctype>
+#include <cerrno>
+#include <cfloat>
+#include <climits>
+#include <clocale>
+#include <cmath>
+#include <csetjmp>
+#include <csignal>
+#include <cstdarg>
+#include <cstddef>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+
+// core
+#include "src/lzio.c"
+#include "src/lctype.c"
+#include "src/lopcodes.c"
+#include "src/lmem.c"
+#include "src/lundump.c"
+#include "src/ldump.c"
+#include "src/lstate.c"
+#include "src/lgc.c"
+#include "src/llex.c"
+#include "src/lcode.c"
+#include "src/lparser.c"
+#include "src/ldebug.c"
+#include "src/lfunc.c"
+#include "src/lobject.c"
+#include "src/ltm.c"
+#include "src/lstring.c"
+#include "src/ltable.c"
+#include "src/ldo.c"
+#include "src/lvm.c"
+#include "src/lapi.c"
+
+// auxiliary library and standard libraries
+#include "src/lauxlib.c"
+#include "src/lbaselib.c"
+#include "src/lcorolib.c"
+#include "src/ldblib.c"
+#include "src/liolib.c"
+#include "src/lmathlib.c"
+#include "src/loadlib.c"
+#include "src/loslib.c"
+#include "src/lstrlib.c"
+#include "src/ltablib.c"
+#include "src/lutf8lib.c"
+#include "src/linit.c"
+
+// luapool's own additions to the API (need the core's internals)
+#include "luapool-ext.c"

@@ -1,0 +1,28 @@
+/*
+** luapool additions to the Lua API, compiled in the same translation unit as Lua
+** (deps/lua/lua-all.cpp) so they can use the core's internals.
+*/
+
+/* Pushes a new closure sharing the prototype of the Lua function at 'idx', with fresh
+** closed upvalues (all nil). Used to give a cached compiled chunk a private _ENV. */
+LUA_API void lua_clonefunction (lua_State *L, int idx) {
+  const TValue *o;
+  LClosure *src, *cl;
+  lua_lock(L);
+  o = index2value(L, idx);
+  api_check(L, ttisLclosure(o), "Lua function expected");
+  src = clLvalue(o);
+  cl = luaF_newLclosure(L, src->p->sizeupvalues);
+  cl->p = src->p;
+  setclLvalue2s(L, L->top.p, cl);
+  api_incr_top(L);
+  luaF_initupvals(L, cl);
+  luaC_checkGC(L);
+  lua_unlock(L);
+}
+
+/* Installs the same warning function as luaL_newstate (warnings off until "@on"), for
+** states made with lua_newstate and our own allocator. */
+LUA_API void luapool_setdefaultwarnf (lua_State *L) {
+  lua_setwarnf(L, warnfoff, L);
+}

@@ -1,0 +1,30 @@
+// luapool: genuine Lua 5.4 for Node.js on a pool of native lua_States.
+import { availableParallelism } from 'os';
+
+// Lua jobs run on libuv's thread pool and always leave one of its threads free. If the
+// application has not chosen a size, make room for the default number of states (this
+// works only before the pool's first use; see docs/design.md).
+if (process.env.UV_THREADPOOL_SIZE === undefined) {
+  process.env.UV_THREADPOOL_SIZE = String(Math.max(4, availableParallelism() + 1));
+}
+
+import { binding } from './native';
+
+export { ScriptRunner } from './script-runner';
+export type { JobOptions, EnqueueOptions } from './script-runner';
+export { ScriptContext } from './context';
+export { ActionQueue } from './action-queue';
+export type { Action, ResultAction, ErrorAction, PostAction, LogAction } from './action-queue';
+export type { ScriptRunnerOptions, LibName, HostFunction } from './options';
+export type { RunStats, StateStats, Percentiles } from './stats';
+export {
+  LuapoolError, LuaError, TimeoutError, MemoryLimitError, CancelledError, QueueFullError, AcquireTimeoutError,
+  MarshalError, RunnerClosedError,
+} from './errors';
+
+/** The Lua release compiled into the addon, e.g. "Lua 5.4.7". */
+export const luaVersion: string = binding.luaVersion;
+/** The Node-API version the addon was built for. */
+export const napiVersion: number = binding.napiVersion;
+/** @internal Test hooks of the native addon (StatePool scenarios, the no-op floor job). */
+export const _testing = binding.testing;

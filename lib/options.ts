@@ -1,0 +1,183 @@
+// Options of ScriptRunner and of each job: validated once, filled with defaults, typed.
+import { availableParallelism } from 'os';
+import { ActionQueue } from './action-queue';
+import type { DecodeOptions } from './marshal';
+
+export type LibName = 'base' | 'string' | 'table' | 'math' | 'utf8' | 'coroutine' | 'os' | 'io' | 'debug' | 'package';
+const LIB_NAMES: readonly LibName[] = ['base', 'string', 'table', 'math', 'utf8', 'coroutine', 'os', 'io', 'debug', 'package'];
+const SAFE_LIBS: readonly LibName[] = ['base', 'string', 'table', 'math', 'utf8', 'coroutine', 'os'];
+
+/** A host function callable from Lua as `engine.<name>(...)`. */
+export type HostFunction = (...args: any[]) => unknown; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+export interface ScriptRunnerOptions {
+  /** lua_States in the pool. Default: max(1, availableParallelism() - 1). */
+  states?: number;
+  /** 'safe' (default), 'all' (plain Lua, for trusted code), or a list of library names. */
+  libs?: 'safe' | 'all' | readonly LibName[];
+  /** Default per-job time budget in milliseconds; 0 = none. Default 0. */
+  timeoutMs?: number;
+  /** Bytes per state; 0 = none. Default 0. */
+  memoryLimit?: number;
+  /** How long a job may wait for a free state; 0 = forever. Default 0. */
+  acquireTimeoutMs?: number;
+  /** Jobs waiting beyond this many are rejected with QueueFullError. Default Infinity. */
+  maxQueue?: number;
+  /** Where engine.post / engine.log / `deliver: 'actions'` go. */
+  actions?: ActionQueue;
+  /** Functions callable from Lua as engine.<name>(...). */
+  host?: Record<string, HostFunction>;
+  /** How Lua strings come back: 'string' (UTF-8, default) or 'buffer' (bytes). */
+  bytes?: DecodeOptions['bytes'];
+  /** How Lua tables come back: 'auto' (default) or 'map'. */
+  tables?: DecodeOptions['tables'];
+  /** Refuse lossy conversions. Default false. */
+  strict?: boolean;
+  /** Run a GC step on a state after this many jobs (0 = never). Default 1000. */
+  gcEveryJobs?: number;
+  /** ... or after this many bytes were allocated since the last step (0 = never). Default 64 MiB. */
+  gcEveryBytes?: number;
+  /** 'generational' (default) or 'incremental'. */
+  gcMode?: 'generational' | 'incremental';
+  /** Compiled sources cached per state. Default 256. */
+  chunkCacheSize?: number;
+}
+
+export interface FilledRunnerOptions {
+  states: number;
+  libs: readonly LibName[];
+  trusted: boolean;
+  timeoutMs: number;
+  memoryLimit: number;
+  acquireTimeoutMs: number;
+  maxQueue: number;
+  actions: ActionQueue | undefined;
+  host: Record<string, HostFunction>;
+  decode: DecodeOptions;
+  gcEveryJobs: number;
+  gcEveryBytes: number;
+  generationalGc: boolean;
+  chunkCacheSize: number;
+  maxWorkers: number;
+}
+
+export function isPlainObject(v: unknown): v is Record<string, unknown> {
+  if (typeof v !== 'object' || v === null) return false;
+  const proto = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+}
+
+export function checkCount(name: string, v: unknown, min: number, allowInfinity = false): number {
+  if (typeof v !== 'number' || Number.isNaN(v)) {
+    throw new TypeError(`${name} must be a number, got ${describe(v)}`);
+  }
+  if (v === Infinity && allowInfinity) return v;
+  if (!Number.isInteger(v) || v < min) {
+    throw new RangeError(`${name} must be an integer >= ${min}${allowInfinity ? ' or Infinity' : ''}, got ${v}`);
+  }
+  return v;
+}
+
+export function checkMs(name: string, v: unknown): number {
+  if (typeof v !== 'number' || Number.isNaN(v)) throw new TypeError(`${name} must be a number, got ${describe(v)}`);
+  if (v < 0 || !Number.isFinite(v)) throw new RangeError(`${name} must be a finite number >= 0, got ${v}`);
+  return v;
+}
+
+export function checkEnum<T extends string>(name: string, v: unknown, allowed: readonly T[]): T {
+  if (typeof v !== 'string' || !allowed.includes(v as T)) {
+    throw new TypeError(`${name} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${describe(v)}`);
+  }
+  return v as T;
+}
+
+export function checkBoolean(name: string, v: unknown): boolean {
+  if (typeof v !== 'boolean') throw new TypeError(`${name} must be a boolean, got ${describe(v)}`);
+  return v;
+}
+
+export function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'string') return `'${v.length > 40 ? v.slice(0, 40) + '…' : v}'`;
+  if (typeof v === 'object') return `an instance of ${(v as object).constructor?.name ?? 'Object'}`;
+  return typeof v === 'function' ? 'a function' : `${typeof v} ${String(v)}`;
+}
+
+/** The libuv thread pool size the process runs with (read before the pool starts). */
+export function threadPoolSize(): number {
+  const n = Number(process.env.UV_THREADPOOL_SIZE);
+  return Number.isInteger(n) && n > 0 ? Math.min(n, 1024) : 4;
+}
+
+const KNOWN = new Set(['states', 'libs', 'timeoutMs', 'memoryLimit', 'acquireTimeoutMs', 'maxQueue', 'actions',
+  'host', 'bytes', 'tables', 'strict', 'gcEveryJobs', 'gcEveryBytes', 'gcMode', 'chunkCacheSize']);
+
+export function fillRunnerOptions(options: ScriptRunnerOptions | undefined): FilledRunnerOptions {
+  if (options === undefined) options = {};
+  if (!isPlainObject(options)) throw new TypeError(`options must be an object, got ${describe(options)}`);
+  for (const key of Object.keys(options)) {
+    if (!KNOWN.has(key)) throw new TypeError(`options.${key} is not a known option`);
+  }
+  const o = options;
+  const states = o.states === undefined ? Math.max(1, availableParallelism() - 1) : checkCount('options.states', o.states, 1);
+  if (states > 1024) throw new RangeError(`options.states must be at most 1024, got ${states}`);
+  let libs: readonly LibName[] = SAFE_LIBS;
+  let trusted = false;
+  if (o.libs === 'all') {
+    trusted = true;
+    libs = LIB_NAMES;
+  } else if (Array.isArray(o.libs)) {
+    for (const [i, name] of o.libs.entries()) {
+      if (!LIB_NAMES.includes(name)) {
+        throw new TypeError(`options.libs[${i}] must be one of ${LIB_NAMES.join(', ')}, got ${describe(name)}`);
+      }
+    }
+    libs = [...o.libs];
+  } else if (o.libs !== undefined && o.libs !== 'safe') {
+    throw new TypeError(`options.libs must be 'safe', 'all' or an array of library names, got ${describe(o.libs)}`);
+  }
+  if (o.actions !== undefined && !(o.actions instanceof ActionQueue)) {
+    throw new TypeError(`options.actions must be an ActionQueue, got ${describe(o.actions)}`);
+  }
+  const host: Record<string, HostFunction> = {};
+  if (o.host !== undefined) {
+    if (!isPlainObject(o.host)) throw new TypeError(`options.host must be an object of functions, got ${describe(o.host)}`);
+    for (const [name, fn] of Object.entries(o.host)) {
+      if (typeof fn !== 'function') throw new TypeError(`options.host.${name} must be a function, got ${describe(fn)}`);
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new TypeError(`options.host.${name}: not a valid Lua name`);
+      if (['log', 'post', 'post_to_main_thread'].includes(name)) {
+        throw new TypeError(`options.host.${name} would replace the built-in engine.${name}`);
+      }
+      host[name] = fn as HostFunction;
+    }
+  }
+  const memoryLimit = o.memoryLimit === undefined ? 0 : checkCount('options.memoryLimit', o.memoryLimit, 0);
+  if (memoryLimit !== 0 && memoryLimit < 64 * 1024) {
+    throw new RangeError(`options.memoryLimit must be 0 (none) or at least 65536 bytes, got ${memoryLimit}`);
+  }
+  const pool = threadPoolSize();
+  return {
+    states,
+    libs,
+    trusted,
+    timeoutMs: o.timeoutMs === undefined ? 0 : checkMs('options.timeoutMs', o.timeoutMs),
+    memoryLimit,
+    acquireTimeoutMs: o.acquireTimeoutMs === undefined ? 0 : checkMs('options.acquireTimeoutMs', o.acquireTimeoutMs),
+    maxQueue: o.maxQueue === undefined ? Infinity : checkCount('options.maxQueue', o.maxQueue, 0, true),
+    actions: o.actions,
+    host,
+    decode: {
+      bytes: o.bytes === undefined ? 'string' : checkEnum('options.bytes', o.bytes, ['string', 'buffer'] as const),
+      tables: o.tables === undefined ? 'auto' : checkEnum('options.tables', o.tables, ['auto', 'map'] as const),
+      strict: o.strict === undefined ? false : checkBoolean('options.strict', o.strict),
+    },
+    gcEveryJobs: o.gcEveryJobs === undefined ? 1000 : checkCount('options.gcEveryJobs', o.gcEveryJobs, 0),
+    gcEveryBytes: o.gcEveryBytes === undefined ? 64 << 20 : checkCount('options.gcEveryBytes', o.gcEveryBytes, 0),
+    generationalGc: (o.gcMode === undefined ? 'generational'
+      : checkEnum('options.gcMode', o.gcMode, ['generational', 'incremental'] as const)) === 'generational',
+    chunkCacheSize: o.chunkCacheSize === undefined ? 256 : checkCount('options.chunkCacheSize', o.chunkCacheSize, 1),
+    // Lua never occupies every libuv thread: one always stays free for fs, dns, crypto, zlib.
+    maxWorkers: Math.max(1, Math.min(states, pool - 1)),
+  };
+}

@@ -1,0 +1,526 @@
+// ScriptRunner: the public pool. Validates and defaults options, turns each call into a
+// native job, and settles every job exactly once (promise, callback or ActionQueue).
+import { EventEmitter } from 'events';
+import type { Action } from './action-queue';
+import {
+  AcquireTimeoutError, CancelledError, LuaError, LuapoolError, MarshalError, MemoryLimitError, QueueFullError,
+  RunnerClosedError, TimeoutError,
+} from './errors';
+import { DecodeOptions, decodeList, encodeList, encodeTable } from './marshal';
+import { binding, Kill, Status } from './native';
+import {
+  FilledRunnerOptions, ScriptRunnerOptions, checkBoolean, checkEnum, checkMs, describe, fillRunnerOptions,
+  isPlainObject,
+} from './options';
+import { RunStats, StatsWindow } from './stats';
+import { ScriptContext } from './context';
+
+/** Options of one job. */
+export interface JobOptions {
+  /** Values passed to the chunk as `...`. */
+  args?: readonly unknown[];
+  /** Extra globals for this job (a plain object or a Map). */
+  env?: Record<string, unknown> | Map<unknown, unknown>;
+  /** Chunk name used in error messages and tracebacks, e.g. 'ai/orc.lua'. */
+  name?: string;
+  /** Resolve with every returned value as an array (default: the first value). */
+  multret?: boolean;
+  /** Time budget for this job; overrides the runner's `timeoutMs`. 0 = none. */
+  timeoutMs?: number;
+  /** Cancels the job when aborted. */
+  signal?: AbortSignal;
+  /** How long this job may wait for a state; overrides the runner's `acquireTimeoutMs`. */
+  acquireTimeoutMs?: number;
+  bytes?: DecodeOptions['bytes'];
+  tables?: DecodeOptions['tables'];
+  strict?: boolean;
+}
+
+/** Options of `enqueue()`: a job delivered by callback or through the ActionQueue. */
+export interface EnqueueOptions extends JobOptions {
+  /** Your value, handed back with the result action (an entity, a request...). */
+  ctx?: unknown;
+  /** `'actions'`: the result arrives in the runner's ActionQueue. */
+  deliver?: 'actions';
+  /** Called on the main thread with (error, value). */
+  callback?: (err: LuapoolError | null, value?: unknown) => void;
+}
+
+type Delivery = 0 | 1 | 2; // promise, callback, actions
+
+interface Pending {
+  delivery: Delivery;
+  resolve?: (v: unknown) => void;
+  reject?: (e: unknown) => void;
+  callback?: (err: LuapoolError | null, value?: unknown) => void;
+  ctx: unknown;
+  decode: DecodeOptions;
+  multret: boolean;
+  signal?: AbortSignal;
+  onAbort?: () => void;
+  acquireTimer?: NodeJS.Timeout;
+  settled: boolean;
+  context?: ScriptContext;
+}
+
+const JOB_KEYS = new Set(['args', 'env', 'name', 'multret', 'timeoutMs', 'signal', 'acquireTimeoutMs', 'bytes',
+  'tables', 'strict', 'ctx', 'deliver', 'callback']);
+
+const FLAG_MULTRET = 1;
+const FLAG_BYTES_AS_BUFFER = 2;
+
+/** Internal description of a job, shared by run/enqueue/call/context. */
+export interface JobSpec {
+  kind: 'run' | 'call';
+  source: string;          // run: the chunk; call: the module name
+  fn?: string;             // call: the exported function
+  context?: ScriptContext;
+}
+
+export class ScriptRunner extends EventEmitter {
+  readonly #opts: FilledRunnerOptions;
+  readonly #native: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  readonly #pending = new Map<number, Pending>();
+  readonly #contexts = new Map<string, ScriptContext>();
+  readonly #modules = new Map<string, number>();
+  readonly #stats = new StatsWindow();
+  #nextId = 1;
+  #nextState = 0;
+  #closing: Promise<void> | undefined;
+  #closed = false;
+  #drained: (() => void) | undefined;
+
+  constructor(options?: ScriptRunnerOptions) {
+    super();
+    this.#opts = fillRunnerOptions(options);
+    const o = this.#opts;
+    this.#native = new binding.NativeRunner({
+      states: o.states,
+      maxWorkers: o.maxWorkers,
+      maxQueue: o.maxQueue,
+      trusted: o.trusted,
+      libs: o.libs,
+      memoryLimit: o.memoryLimit,
+      gcEveryJobs: o.gcEveryJobs,
+      gcEveryBytes: o.gcEveryBytes,
+      generationalGc: o.generationalGc,
+      chunkCacheSize: o.chunkCacheSize,
+    }, this.#onComplete);
+  }
+
+  /** Number of states in the pool. */
+  get states(): number {
+    return this.#opts.states;
+  }
+
+  /** Lua jobs that may run at once: min(states, UV_THREADPOOL_SIZE - 1). */
+  get parallelism(): number {
+    return this.#opts.maxWorkers;
+  }
+
+  /** Jobs submitted and not yet settled. */
+  get pending(): number {
+    return this.#pending.size;
+  }
+
+  /** True once close() was called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Runs a chunk; resolves with its first return value (or all of them with `multret`). */
+  run(source: string, options?: JobOptions): Promise<any> { // eslint-disable-line @typescript-eslint/no-explicit-any
+    return new Promise((resolve, reject) => {
+      try {
+        if (typeof source !== 'string') throw new TypeError(`run(source): source must be a string, got ${describe(source)}`);
+        const p = this.#newPending(0, options, 'run');
+        p.resolve = resolve;
+        p.reject = reject;
+        this.#submit({ kind: 'run', source }, options, p);
+      } catch (e) {
+        reject(e);
+      }
+    });
+  }
+
+  /**
+   * Queues a chunk and returns its job id. The result goes to `callback` or, with
+   * `deliver: 'actions'`, to the ActionQueue as a 'result' or 'error' action.
+   */
+  enqueue(source: string, options: EnqueueOptions = {}): number {
+    if (typeof source !== 'string') throw new TypeError(`enqueue(source): source must be a string, got ${describe(source)}`);
+    return this.#enqueueSpec({ kind: 'run', source }, options);
+  }
+
+  /** @internal */
+  _enqueueSpec(spec: JobSpec, options: EnqueueOptions): number {
+    return this.#enqueueSpec(spec, options);
+  }
+
+  #enqueueSpec(spec: JobSpec, options: EnqueueOptions): number {
+    if (!isPlainObject(options)) throw new TypeError(`options must be an object, got ${describe(options)}`);
+    const hasCallback = options.callback !== undefined;
+    if (hasCallback && typeof options.callback !== 'function') {
+      throw new TypeError(`options.callback must be a function, got ${describe(options.callback)}`);
+    }
+    if (options.deliver !== undefined && options.deliver !== 'actions') {
+      throw new TypeError(`options.deliver must be 'actions', got ${describe(options.deliver)}`);
+    }
+    if (hasCallback === (options.deliver === 'actions')) {
+      throw new TypeError("enqueue() needs exactly one of options.callback or options.deliver: 'actions'");
+    }
+    if (options.deliver === 'actions' && this.#opts.actions === undefined) {
+      throw new TypeError("options.deliver: 'actions' needs an ActionQueue (new ScriptRunner({ actions }))");
+    }
+    const p = this.#newPending(hasCallback ? 1 : 2, options, 'enqueue');
+    p.callback = options.callback as Pending["callback"];
+    p.ctx = options.ctx;
+    const id = this.#submit(spec, options, p, true);
+    return id;
+  }
+
+  /** @internal Runs a job spec and resolves like run(). */
+  _runSpec(spec: JobSpec, options: JobOptions | undefined): Promise<any> { // eslint-disable-line @typescript-eslint/no-explicit-any
+    return new Promise((resolve, reject) => {
+      try {
+        const p = this.#newPending(0, options, spec.kind);
+        p.resolve = resolve;
+        p.reject = reject;
+        this.#submit(spec, options, p);
+      } catch (e) {
+        reject(e);
+      }
+    });
+  }
+
+  /** Cancels a queued or running job. Returns false if it is unknown or already settled. */
+  cancel(id: number): boolean {
+    if (typeof id !== 'number') throw new TypeError(`cancel(id): id must be a number, got ${describe(id)}`);
+    return this.#cancel(id, new CancelledError());
+  }
+
+  /**
+   * A context: jobs pinned to one state, with a persistent environment, run one at a
+   * time in submission order.
+   */
+  context(key: string): ScriptContext {
+    if (typeof key !== 'string' || key.length === 0) {
+      throw new TypeError(`context(key): key must be a non-empty string, got ${describe(key)}`);
+    }
+    if (this.#closed) throw new RunnerClosedError();
+    let ctx = this.#contexts.get(key);
+    if (!ctx) {
+      const state = this.#nextState++ % this.#opts.states;
+      ctx = new ScriptContext(this, key, state);
+      this.#contexts.set(key, ctx);
+    }
+    return ctx;
+  }
+
+  /** @internal */
+  _forgetContext(key: string): void {
+    this.#contexts.delete(key);
+  }
+
+  /** @internal Queues a context reset (runs after the context's earlier jobs). */
+  _resetContext(ctx: ScriptContext): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (this.#closed) {
+        reject(new RunnerClosedError());
+        return;
+      }
+      const id = this.#nextId++;
+      const p = this.#newPending(0, undefined, 'reset');
+      p.resolve = () => resolve();
+      p.reject = reject;
+      this.#pending.set(id, p);
+      if (!this.#native.resetContext(id, ctx.key, ctx.state)) {
+        this.#pending.delete(id);
+        reject(new QueueFullError());
+      }
+    });
+  }
+
+  /**
+   * Defines (or redefines) a named module: `source` must return a table of functions.
+   * Compiled lazily once per state; later calls use the newest version.
+   */
+  define(name: string, source: string): void {
+    if (typeof name !== 'string' || name.length === 0) {
+      throw new TypeError(`define(name): name must be a non-empty string, got ${describe(name)}`);
+    }
+    if (typeof source !== 'string') throw new TypeError(`define(source): source must be a string, got ${describe(source)}`);
+    if (this.#closed) throw new RunnerClosedError();
+    const version = (this.#modules.get(name) ?? 0) + 1;
+    this.#native.define(name, version, source);
+    this.#modules.set(name, version);
+  }
+
+  /** Calls an exported function of a defined module; resolves with its first result. */
+  call(name: string, fn: string, args: readonly unknown[] = [], options?: JobOptions): Promise<any> { // eslint-disable-line @typescript-eslint/no-explicit-any
+    if (typeof name !== 'string' || !this.#modules.has(name)) {
+      return Promise.reject(new TypeError(`call(name): no module named ${describe(name)} is defined`));
+    }
+    if (typeof fn !== 'string' || fn.length === 0) {
+      return Promise.reject(new TypeError(`call(fn): fn must be a non-empty string, got ${describe(fn)}`));
+    }
+    if (!Array.isArray(args)) return Promise.reject(new TypeError(`call(args): args must be an array, got ${describe(args)}`));
+    return this._runSpec({ kind: 'call', source: name, fn }, { ...options, args });
+  }
+
+  /** Pool statistics: per-state memory/jobs/GC, queue depth, wait/run-time percentiles. */
+  stats(): RunStats {
+    const n = this.#native.stats();
+    return {
+      states: n.states,
+      queued: n.queued,
+      running: n.running,
+      pending: this.#pending.size,
+      parallelism: this.#opts.maxWorkers,
+      ...this.#stats.summary(),
+    };
+  }
+
+  /**
+   * Rejects queued jobs with CancelledError, waits for running ones, then closes every
+   * state. With `{ force: true }` running jobs are interrupted too.
+   */
+  close(options: { force?: boolean } = {}): Promise<void> {
+    if (this.#closing) return this.#closing;
+    if (!isPlainObject(options)) return Promise.reject(new TypeError(`close(options) must be an object, got ${describe(options)}`));
+    this.#closed = true;
+    for (const id of this.#native.takeQueued() as number[]) {
+      this.#settleError(id, new CancelledError('runner closed before the job started'));
+    }
+    if (options.force) this.#native.interruptAll(Kill.Cancelled);
+    this.#closing = (async () => {
+      if (this.#pending.size > 0) await new Promise<void>((resolve) => { this.#drained = resolve; });
+      await this.#native.close();
+      this.emit('close');
+    })();
+    return this.#closing;
+  }
+
+  // ------------------------------------------------------------------------------------
+
+  #newPending(delivery: Delivery, options: JobOptions | undefined, what: string): Pending {
+    if (options !== undefined && !isPlainObject(options)) {
+      throw new TypeError(`${what}(options): options must be an object, got ${describe(options)}`);
+    }
+    const o = options ?? {};
+    for (const key of Object.keys(o)) {
+      if (!JOB_KEYS.has(key)) throw new TypeError(`options.${key} is not a known job option`);
+    }
+    const base = this.#opts.decode;
+    const decode = (o.bytes === undefined && o.tables === undefined && o.strict === undefined) ? base : {
+      bytes: o.bytes === undefined ? base.bytes : checkEnum('options.bytes', o.bytes, ['string', 'buffer'] as const),
+      tables: o.tables === undefined ? base.tables : checkEnum('options.tables', o.tables, ['auto', 'map'] as const),
+      strict: o.strict === undefined ? base.strict : checkBoolean('options.strict', o.strict),
+    };
+    return {
+      delivery,
+      ctx: undefined,
+      decode,
+      multret: o.multret === undefined ? false : checkBoolean('options.multret', o.multret),
+      settled: false,
+    };
+  }
+
+  #submit(spec: JobSpec, options: JobOptions | undefined, p: Pending, throwErrors = false): number {
+    const o = options ?? {};
+    if (this.#closed) throw new RunnerClosedError();
+    if (o.args !== undefined && !Array.isArray(o.args)) throw new TypeError(`options.args must be an array, got ${describe(o.args)}`);
+    if (o.env !== undefined && !isPlainObject(o.env) && !(o.env instanceof Map)) {
+      throw new TypeError(`options.env must be a plain object or a Map, got ${describe(o.env)}`);
+    }
+    if (o.name !== undefined && typeof o.name !== 'string') throw new TypeError(`options.name must be a string, got ${describe(o.name)}`);
+    const timeoutMs = o.timeoutMs === undefined ? this.#opts.timeoutMs : checkMs('options.timeoutMs', o.timeoutMs);
+    const acquireMs = o.acquireTimeoutMs === undefined ? this.#opts.acquireTimeoutMs : checkMs('options.acquireTimeoutMs', o.acquireTimeoutMs);
+    const signal = o.signal;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) {
+      throw new TypeError(`options.signal must be an AbortSignal, got ${describe(signal)}`);
+    }
+    const strict = p.decode.strict;
+    const id = this.#nextId++;
+    const flags = (p.multret ? FLAG_MULTRET : 0) | (p.decode.bytes === 'buffer' ? FLAG_BYTES_AS_BUFFER : 0);
+    if (signal?.aborted) {
+      // Settled at once, in the job's own delivery mode.
+      this.#pending.set(id, p);
+      queueMicrotask(() => this.#settleError(id, new CancelledError('job was aborted before it started')));
+      return id;
+    }
+    const args = o.args && o.args.length > 0 ? encodeList(o.args, 'args', strict) : null;
+    let queued: boolean;
+    const ctx = spec.context;
+    const contextKey = ctx ? ctx.key : null;
+    const pinned = ctx ? ctx.state : -1;
+    if (spec.kind === 'run') {
+      const chunkName = o.name === undefined ? null : '@' + o.name;
+      // env is encoded after args: both views share one scratch buffer, so copy args first
+      const argsCopy = args && o.env !== undefined ? Buffer.from(args) : args;
+      const env = o.env === undefined ? null : encodeTable(o.env, 'env', strict);
+      queued = this.#native.run(id, spec.source, chunkName, argsCopy, env, flags, timeoutMs, contextKey, pinned);
+    } else {
+      queued = this.#native.call(id, spec.source, spec.fn, args, null, flags, timeoutMs, contextKey, pinned);
+    }
+    if (!queued) {
+      const err = new QueueFullError(`job queue is full (maxQueue ${this.#opts.maxQueue})`);
+      if (throwErrors) throw err;
+      this.#pending.set(id, p);
+      this.#settleError(id, err);
+      return id;
+    }
+    p.context = ctx;
+    this.#pending.set(id, p);
+    if (signal) {
+      p.signal = signal;
+      p.onAbort = () => this.#cancel(id, new CancelledError('job was aborted'));
+      signal.addEventListener('abort', p.onAbort, { once: true });
+    }
+    if (acquireMs > 0) {
+      p.acquireTimer = setTimeout(() => {
+        if (this.#native.cancel(id, Kill.QueuedOnly) === 'dequeued') {
+          this.#settleError(id, new AcquireTimeoutError(`waited more than ${acquireMs} ms for a free Lua state`));
+        }
+      }, acquireMs);
+      p.acquireTimer.unref?.();
+    }
+    return id;
+  }
+
+  #cancel(id: number, err: LuapoolError): boolean {
+    const p = this.#pending.get(id);
+    if (!p || p.settled) return false;
+    const r = this.#native.cancel(id, Kill.Cancelled);
+    if (r === 'dequeued') {
+      this.#settleError(id, err);
+      return true;
+    }
+    return r === 'interrupted';
+  }
+
+  // Called by the native side once per finished job (main thread).
+  #onComplete = (id: number, status: number, value: unknown, err: unknown[] | undefined,
+                 actions: unknown[] | undefined, waitMs: number, runMs: number): void => {
+    const p = this.#pending.get(id);
+    if (!p) return;
+    this.#stats.record(waitMs, runMs);
+    if (actions) this.#deliverActions(id, p, actions);
+    if (status === Status.Ok) {
+      let result: unknown;
+      try {
+        result = this.#decodeResult(value, p);
+      } catch (e) {
+        this.#settleError(id, e as LuapoolError);
+        return;
+      }
+      this.#settleValue(id, result);
+      return;
+    }
+    this.#settleError(id, this.#errorFor(status, err, p));
+  };
+
+  #decodeResult(value: unknown, p: Pending): unknown {
+    if (!Buffer.isBuffer(value)) return p.multret ? (value === undefined ? [] : [value]) : value;
+    const list = decodeList(value, p.decode, 'result');
+    return p.multret ? list : list[0];
+  }
+
+  #errorFor(status: number, err: unknown[] | undefined, p: Pending): LuapoolError {
+    const message = (err?.[0] as string) || '';
+    switch (status) {
+      case Status.LuaError: {
+        let value: unknown;
+        if (Buffer.isBuffer(err?.[4])) {
+          try { value = decodeList(err![4] as Buffer, p.decode, 'error')[0]; } catch { value = undefined; }
+        }
+        let chunk = (err?.[2] as string) || undefined;
+        let line = (err?.[3] as number) > 0 ? (err![3] as number) : undefined;
+        if (line === undefined) {
+          const m = /^(.*?):(\d+): /.exec(message);  // syntax errors carry their position
+          if (m) { chunk = m[1]; line = Number(m[2]); }
+        }
+        return new LuaError(message, (err?.[1] as string) || message, chunk, line, value);
+      }
+      case Status.Timeout: return new TimeoutError();
+      case Status.MemoryLimit: return new MemoryLimitError(message ? `memory limit exceeded: ${message}` : undefined);
+      case Status.Cancelled: return new CancelledError();
+      case Status.MarshalError: {
+        const m = /^([^:]*): (.*)$/s.exec(message);
+        return m ? new MarshalError(m[2], m[1]) : new MarshalError(message);
+      }
+      default: return new LuapoolError(message || 'internal error', 'ERR_INTERNAL');
+    }
+  }
+
+  #deliverActions(id: number, p: Pending, actions: unknown[]): void {
+    const queue = this.#opts.actions;
+    for (let i = 0; i < actions.length; i += 3) {
+      const type = actions[i] as number;
+      const name = actions[i + 1] as string;
+      let action: Action;
+      if (type === 0) {
+        action = { type: 'log', jobId: id, ctx: p.ctx, level: name, message: actions[i + 2] as string };
+      } else {
+        let data: unknown;
+        try {
+          data = decodeList(actions[i + 2] as Buffer, p.decode, 'data')[0];
+        } catch (e) {
+          data = e;
+        }
+        action = { type: 'post', jobId: id, ctx: p.ctx, name, data };
+      }
+      if (queue) {
+        queue.push(action);
+      } else if (action.type === 'log' && this.listenerCount('log') === 0) {
+        // Nothing is lost silently: without a queue or a listener, logs go to the console.
+        const line = `[luapool:${action.level}] ${action.message}`;
+        if (action.level === 'warn' || action.level === 'error') console.warn(line);
+        else console.log(line);
+      } else {
+        this.emit(action.type, action);
+      }
+    }
+  }
+
+  #finish(id: number): Pending | undefined {
+    const p = this.#pending.get(id);
+    if (!p || p.settled) return undefined;
+    p.settled = true;
+    this.#pending.delete(id);
+    if (p.acquireTimer) clearTimeout(p.acquireTimer);
+    if (p.signal && p.onAbort) p.signal.removeEventListener('abort', p.onAbort);
+    if (this.#pending.size === 0 && this.#drained) {
+      const done = this.#drained;
+      this.#drained = undefined;
+      queueMicrotask(done);
+    }
+    return p;
+  }
+
+  #settleValue(id: number, value: unknown): void {
+    const p = this.#finish(id);
+    if (!p) return;
+    if (p.delivery === 0) p.resolve!(value);
+    else if (p.delivery === 1) invokeCallback(p.callback!, null, value);
+    else this.#opts.actions!.push({ type: 'result', jobId: id, ctx: p.ctx, value });
+  }
+
+  #settleError(id: number, err: LuapoolError): void {
+    const p = this.#finish(id);
+    if (!p) return;
+    err.jobId = id;
+    if (p.delivery === 0) p.reject!(err);
+    else if (p.delivery === 1) invokeCallback(p.callback!, err);
+    else this.#opts.actions!.push({ type: 'error', jobId: id, ctx: p.ctx, error: err });
+  }
+}
+
+// A throwing user callback must not stop delivery of other jobs: rethrow it on its own tick.
+function invokeCallback(cb: (err: LuapoolError | null, value?: unknown) => void, err: LuapoolError | null, value?: unknown): void {
+  try {
+    cb(err, value);
+  } catch (e) {
+    process.nextTick(() => { throw e; });
+  }
+}

@@ -1,0 +1,382 @@
+// Executing one job on a leased state: compile (cached), environment, arguments, run,
+// results or error details. All Lua stack work that can raise runs in a protected call.
+#include "job.hpp"
+
+#include <cstring>
+
+#include "lua-state.hpp"
+#include "sandbox.hpp"
+#include "value-lua.hpp"
+
+namespace luapool {
+
+namespace {
+
+const char kChunkCacheKey = 0;
+const char kModulesKey = 0;
+const char kTracebackKey = 0;
+
+using Clock = std::chrono::steady_clock;
+
+double msBetween(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double, std::milli>(b - a).count();
+}
+
+// Pushes the compiled chunk for (chunkName, source), compiling it on a cache miss.
+// Returns LUA_OK, or a load status with the message on the stack.
+int pushCompiled(lua_State* L, const LuaState& state, const std::string& chunkName,
+                 const std::string& source) {
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &kChunkCacheKey);
+  if (lua_isnil(L, -1)) {
+    lua_pop(L, 1);
+    lua_createtable(L, 0, 2);
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &kChunkCacheKey);
+  }
+  int cache = lua_gettop(L);
+  lua_pushlstring(L, chunkName.data(), chunkName.size());  // one sub-table per chunk name
+  if (lua_rawget(L, cache) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    // Bounded: once full, the whole cache is dropped (sources run often come back first).
+    lua_pushliteral(L, "n");
+    lua_rawget(L, cache);
+    lua_Integer n = lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    if (static_cast<size_t>(n) >= state.config().chunkCacheSize) {
+      lua_newtable(L);
+      lua_replace(L, cache);
+      lua_pushvalue(L, cache);
+      lua_rawsetp(L, LUA_REGISTRYINDEX, &kChunkCacheKey);
+      n = 0;
+    }
+    lua_pushliteral(L, "n");
+    lua_pushinteger(L, n + 1);
+    lua_rawset(L, cache);
+    lua_newtable(L);
+    lua_pushlstring(L, chunkName.data(), chunkName.size());
+    lua_pushvalue(L, -2);
+    lua_rawset(L, cache);
+  }
+  int byName = lua_gettop(L);
+  lua_pushlstring(L, source.data(), source.size());
+  if (lua_rawget(L, byName) == LUA_TFUNCTION) {
+    lua_replace(L, cache);
+    lua_settop(L, cache);
+    return LUA_OK;
+  }
+  lua_pop(L, 1);
+  const char* name = chunkName.empty() ? source.c_str() : chunkName.c_str();
+  // Text only: binary chunks can crash the interpreter (SAFETY.md), except in trusted states.
+  const char* mode = state.config().trusted ? "bt" : "t";
+  int status = luaL_loadbufferx(L, source.data(), source.size(), name, mode);
+  if (status != LUA_OK) {
+    lua_replace(L, cache);
+    lua_settop(L, cache);
+    return status;
+  }
+  lua_pushlstring(L, source.data(), source.size());
+  lua_pushvalue(L, -2);
+  lua_rawset(L, byName);
+  lua_replace(L, cache);
+  lua_settop(L, cache);
+  return LUA_OK;
+}
+
+// Replaces the function at the top with a private copy whose _ENV is the value below it.
+// Stack: env fn -> fn'
+void bindEnv(lua_State* L) {
+  lua_clonefunction(L, -1);
+  lua_remove(L, -2);
+  lua_insert(L, -2);
+  if (lua_setupvalue(L, -2, 1) == nullptr) lua_pop(L, 1);  // a chunk always has _ENV
+}
+
+struct Setup {
+  LuaState* state;
+  Job* job;
+  int nargs = 0;
+};
+
+// Pushes the job's environment (persistent for contexts) and records it for `load`.
+void pushEnvFor(lua_State* L, const Setup& s) {
+  const Job& job = *s.job;
+  if (!job.contextKey.empty()) {
+    pushContextEnv(L, s.state->config(), job.contextKey.data(), job.contextKey.size());
+  } else {
+    pushJobEnv(L, s.state->config());
+  }
+  if (!job.env.empty()) mergeDecodedInto(L, -1, job.env);
+  setCurrentEnv(L, -1);
+}
+
+// Protected: leaves the function to run and its arguments on the stack.
+int setupRun(lua_State* L) {
+  auto* s = static_cast<Setup*>(lua_touserdata(L, 1));
+  lua_settop(L, 0);
+  Job& job = *s->job;
+  pushEnvFor(L, *s);
+  if (pushCompiled(L, *s->state, job.chunkName, job.source) != LUA_OK) return lua_error(L);
+  bindEnv(L);
+  s->nargs = pushDecoded(L, job.args);
+  return lua_gettop(L);
+}
+
+// Protected: loads (or reuses) the module and leaves its exported function + arguments.
+int setupCall(lua_State* L) {
+  auto* s = static_cast<Setup*>(lua_touserdata(L, 1));
+  lua_settop(L, 0);
+  const ModuleSource& mod = *s->job->module;
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &kModulesKey);
+  if (lua_isnil(L, -1)) {
+    lua_pop(L, 1);
+    lua_newtable(L);
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &kModulesKey);
+  }
+  int modules = lua_gettop(L);
+  lua_pushlstring(L, mod.name.data(), mod.name.size());
+  lua_rawget(L, modules);  // { version = n, exports = t } or nil
+  bool current = false;
+  if (lua_istable(L, -1)) {
+    lua_rawgeti(L, -1, 1);
+    current = lua_tointeger(L, -1) == static_cast<lua_Integer>(mod.version);
+    lua_pop(L, 1);
+  }
+  if (!current) {
+    lua_pop(L, 1);
+    // A module runs once per state and version, in an environment of its own.
+    pushJobEnv(L, s->state->config());
+    setCurrentEnv(L, -1);
+    std::string chunk = "@" + mod.name;
+    if (pushCompiled(L, *s->state, chunk, mod.source) != LUA_OK) return lua_error(L);
+    bindEnv(L);
+    lua_call(L, 0, 1);
+    if (!lua_istable(L, -1)) {
+      return luaL_error(L, "module '%s' must return a table of functions (got %s)",
+                        mod.name.c_str(), luaL_typename(L, -1));
+    }
+    lua_createtable(L, 2, 0);
+    lua_pushinteger(L, mod.version);
+    lua_rawseti(L, -2, 1);
+    lua_insert(L, -2);
+    lua_rawseti(L, -2, 2);
+    lua_pushlstring(L, mod.name.data(), mod.name.size());
+    lua_pushvalue(L, -2);
+    lua_rawset(L, modules);
+  }
+  lua_rawgeti(L, -1, 2);  // exports
+  lua_pushlstring(L, s->job->function.data(), s->job->function.size());
+  if (lua_rawget(L, -2) != LUA_TFUNCTION) {
+    return luaL_error(L, "module '%s' has no function '%s'", mod.name.c_str(),
+                      s->job->function.c_str());
+  }
+  lua_replace(L, 1);
+  lua_settop(L, 1);
+  s->nargs = pushDecoded(L, s->job->args);
+  return lua_gettop(L);
+}
+
+// Message handler: keeps the error object as it is and records a traceback.
+int messageHandler(lua_State* L) {
+  const char* msg = lua_tostring(L, 1);
+  if (msg == nullptr) msg = "(error object is not a string)";
+  luaL_traceback(L, L, msg, 1);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &kTracebackKey);
+  lua_settop(L, 1);
+  return 1;
+}
+
+// Protected: turns the error object at index 1 into a message (tostring semantics).
+int describeError(lua_State* L) {
+  if (lua_type(L, 1) == LUA_TSTRING) {
+    lua_pushvalue(L, 1);
+  } else if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) {
+    // message from __tostring
+  } else if (lua_type(L, 1) == LUA_TNUMBER) {
+    lua_pushvalue(L, 1);
+    lua_tostring(L, -1);
+  } else {
+    lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+  }
+  return 1;
+}
+
+void fillErrorInfo(lua_State* L, int errIndex, Job& job) {
+  errIndex = lua_absindex(L, errIndex);
+  ErrorInfo& info = job.error;
+  lua_pushcfunction(L, describeError);
+  lua_pushvalue(L, errIndex);
+  if (lua_pcall(L, 1, 1, 0) == LUA_OK && lua_type(L, -1) == LUA_TSTRING) {
+    size_t n;
+    const char* s = lua_tolstring(L, -1, &n);
+    info.message.assign(s, n);
+  } else {
+    info.message = std::string("(error object is a ") + luaL_typename(L, errIndex) + " value)";
+  }
+  lua_pop(L, 1);
+  if (lua_type(L, errIndex) != LUA_TSTRING) {
+    std::string error;
+    if (!encodeValues(L, errIndex, 1, "error", info.value, error)) info.value.clear();
+  }
+}
+
+// The first Lua frame of a failed job gives its chunk and line.
+void fillPosition(lua_State* T, ErrorInfo& info) {
+  lua_Debug ar;
+  for (int level = 0; lua_getstack(T, level, &ar); ++level) {
+    if (lua_getinfo(T, "Sl", &ar) && ar.currentline > 0) {
+      info.chunk = ar.short_src;
+      info.line = ar.currentline;
+      return;
+    }
+  }
+}
+
+JobStatus statusFor(int luaStatus) {
+  switch (luaStatus) {
+    case LUA_OK: return JobStatus::Ok;
+    case LUA_ERRMEM: return JobStatus::MemoryLimit;
+    default: return JobStatus::LuaError;
+  }
+}
+
+void collectResults(lua_State* L, int first, int count, Job& job) {
+  if (!job.multret && count > 1) count = 1;
+  std::string error;
+  if (!encodeValues(L, first, count, "result", job.result, error)) {
+    job.status = JobStatus::MarshalError;
+    job.error.message = error;
+    return;
+  }
+  job.status = JobStatus::Ok;
+}
+
+// Trusted states run on the main thread with lua_pcall, exactly like the standalone lua.
+void runOnMainThread(LuaState& state, Job& job, Setup& setup) {
+  lua_State* L = state.L();
+  int base = lua_gettop(L);
+  lua_pushcfunction(L, messageHandler);
+  int handler = base + 1;
+  lua_pushcfunction(L, job.kind == JobKind::Call ? setupCall : setupRun);
+  lua_pushlightuserdata(L, &setup);
+  int status = lua_pcall(L, 1, LUA_MULTRET, handler);
+  if (status == LUA_OK) {
+    int nargs = setup.nargs;
+    status = lua_pcall(L, nargs, LUA_MULTRET, handler);
+  }
+  if (status == LUA_OK) {
+    collectResults(L, handler + 1, lua_gettop(L) - handler, job);
+  } else {
+    job.status = statusFor(status);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &kTracebackKey);
+    if (lua_type(L, -1) == LUA_TSTRING) job.error.traceback = lua_tostring(L, -1);
+    lua_pop(L, 1);
+    lua_pushnil(L);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &kTracebackKey);
+    fillErrorInfo(L, -1, job);
+  }
+  lua_settop(L, base);
+}
+
+// Sandboxed states run each job in a coroutine, so host calls can suspend it.
+void runInCoroutine(LuaState& state, Job& job, Setup& setup) {
+  lua_State* L = state.L();
+  int base = lua_gettop(L);
+  lua_State* T = lua_newthread(L);
+  lua_pushcfunction(T, job.kind == JobKind::Call ? setupCall : setupRun);
+  lua_pushlightuserdata(T, &setup);
+  int status = lua_pcall(T, 1, LUA_MULTRET, 0);
+  int nres = 0;
+  if (status == LUA_OK) {
+    status = lua_resume(T, L, setup.nargs, &nres);
+    if (status == LUA_YIELD) {
+      // Only engine host calls may suspend a job; a bare coroutine.yield has no one to
+      // resume it.
+      lua_settop(T, 0);
+      lua_pushliteral(T, "attempt to yield from outside a coroutine");
+      status = LUA_ERRRUN;
+    }
+  }
+  if (status == LUA_OK) {
+    collectResults(T, lua_gettop(T) - nres + 1, nres, job);
+  } else {
+    job.status = statusFor(status);
+    fillPosition(T, job.error);
+    lua_xmove(T, L, 1);  // the error object; T is dead and takes no more calls
+    fillErrorInfo(L, -1, job);
+    luaL_traceback(L, T, job.error.message.c_str(), 0);
+    job.error.traceback = lua_tostring(L, -1);
+  }
+  lua_closethread(T, L);
+  lua_settop(L, base);
+}
+
+// Protected: traceback building can fail only on memory; wrap it.
+int protectedRun(lua_State* L) {
+  auto* s = static_cast<Setup*>(lua_touserdata(L, 1));
+  lua_pop(L, 1);
+  if (s->state->config().trusted) {
+    runOnMainThread(*s->state, *s->job, *s);
+  } else {
+    runInCoroutine(*s->state, *s->job, *s);
+  }
+  return 0;
+}
+
+int protectedReset(lua_State* L) {
+  auto* job = static_cast<Job*>(lua_touserdata(L, 1));
+  dropContextEnv(L, job->contextKey.data(), job->contextKey.size());
+  return 0;
+}
+
+}  // namespace
+
+Job* currentJob(LuaState& state) { return state.runningJob; }
+
+void executeJob(LuaState& state, Job& job) {
+  auto started = Clock::now();
+  job.waitMs = msBetween(job.queuedAt, started);
+  job.stateIndex = static_cast<int>(state.index());
+  lua_State* L = state.L();
+  state.runningJob = &job;
+  state.beginJob(job.id, job.cancelRequested.load(std::memory_order_acquire));
+
+  int top = lua_gettop(L);
+  Setup setup{&state, &job};
+  int status;
+  if (job.kind == JobKind::ResetContext) {
+    lua_pushcfunction(L, protectedReset);
+    lua_pushlightuserdata(L, &job);
+    status = lua_pcall(L, 1, 0, 0);
+    job.status = status == LUA_OK ? JobStatus::Ok : JobStatus::Internal;
+  } else {
+    lua_pushcfunction(L, protectedRun);
+    lua_pushlightuserdata(L, &setup);
+    status = lua_pcall(L, 1, 0, 0);
+    if (status != LUA_OK) {  // only memory errors while reporting another error get here
+      job.status = JobStatus::MemoryLimit;
+      if (job.error.message.empty()) job.error.message = "not enough memory";
+    }
+  }
+  lua_settop(L, top);
+
+  bool memoryHit = state.memoryExceeded();
+  KillReason reason = state.endJob();
+  state.runningJob = nullptr;
+  if (reason == KillReason::Timeout) {
+    job.status = JobStatus::Timeout;
+    state.stats.timeouts++;
+  } else if (reason == KillReason::Cancelled || reason == KillReason::Shutdown) {
+    job.status = JobStatus::Cancelled;
+  } else if (memoryHit) {
+    job.status = JobStatus::MemoryLimit;  // even if the script caught the error itself
+  }
+  if (job.status != JobStatus::Ok && job.status != JobStatus::LuaError &&
+      job.status != JobStatus::MarshalError) {
+    job.result.clear();
+  }
+  state.afterJob(memoryHit || job.status == JobStatus::MemoryLimit);
+  job.runMs = msBetween(started, Clock::now());
+}
+
+}  // namespace luapool

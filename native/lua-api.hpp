@@ -1,0 +1,15 @@
+// The Lua API as the addon sees it. Lua is compiled as C++ (deps/lua/lua-all.cpp), so its
+// headers are included without extern "C" and Lua errors are C++ exceptions.
+#pragma once
+
+#include "lua.h"
+#include "lauxlib.h"
+#include "lualib.h"
+
+// Our additions, compiled inside the Lua translation unit (deps/lua/luapool-ext.c).
+// Pushes a new closure of the same prototype as the Lua function at `idx`, with fresh
+// (nil) upvalues: a cached compiled chunk gets a private _ENV per job without recompiling.
+LUA_API void lua_clonefunction(lua_State* L, int idx);
+
+// Installs luaL_newstate's warning function (off until "@on") on a state we created.
+LUA_API void luapool_setdefaultwarnf(lua_State* L);

@@ -1,0 +1,113 @@
+// LuaState: one pooled lua_State with its allocator accounting, interrupt flag, sandbox
+// base environment and per-state statistics. Only the thread holding its lease touches L.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+#include <string>
+
+#include "lua-api.hpp"
+
+namespace luapool {
+
+struct Job;
+
+// Which standard libraries a state opens. Safe variants of base/string/os are used unless
+// the profile is "all".
+enum LibBits : uint32_t {
+  kLibBase = 1u << 0,
+  kLibString = 1u << 1,
+  kLibTable = 1u << 2,
+  kLibMath = 1u << 3,
+  kLibUtf8 = 1u << 4,
+  kLibCoroutine = 1u << 5,
+  kLibOs = 1u << 6,
+  kLibIo = 1u << 7,
+  kLibDebug = 1u << 8,
+  kLibPackage = 1u << 9,
+};
+
+struct StateConfig {
+  bool trusted = false;        // libs: 'all' — plain Lua, jobs use the global table
+  uint32_t libs = 0;           // LibBits, when not trusted
+  size_t memoryLimit = 0;      // bytes; 0 = none
+  uint32_t gcEveryJobs = 0;    // a GC step after this many jobs (0 = never)
+  size_t gcEveryBytes = 0;     // ... or after this many bytes allocated since the last one
+  bool generationalGc = true;
+  size_t chunkCacheSize = 256; // compiled sources kept per state
+};
+
+enum class KillReason : int { None = 0, Timeout = 1, Cancelled = 2, Shutdown = 3 };
+
+// Counters written by the lease holder and read by stats() on the main thread.
+struct StateStats {
+  std::atomic<uint64_t> jobs{0};
+  std::atomic<uint64_t> gcSteps{0};
+  std::atomic<uint64_t> fullGcs{0};
+  std::atomic<uint64_t> memoryErrors{0};
+  std::atomic<uint64_t> timeouts{0};
+};
+
+class LuaState {
+ public:
+  LuaState(const StateConfig& config, size_t index);
+  ~LuaState();
+  LuaState(const LuaState&) = delete;
+  LuaState& operator=(const LuaState&) = delete;
+
+  lua_State* L() const { return L_; }
+  size_t index() const { return index_; }
+  const StateConfig& config() const { return config_; }
+  bool ok() const { return L_ != nullptr; }
+  const std::string& initError() const { return initError_; }
+
+  // --- job bracket (called by the thread holding the lease) ---
+  // Marks `jobId` as the job running here; a kill requested for another id is ignored.
+  void beginJob(uint64_t jobId, bool cancelledAlready);
+  // Clears the interrupt and the sticky memory flag; returns why the job was killed.
+  KillReason endJob();
+  KillReason killReason() const { return static_cast<KillReason>(reason_.load(std::memory_order_acquire)); }
+  bool memoryExceeded() const { return memExceeded_; }
+  void clearMemoryExceeded() { memExceeded_ = false; }
+
+  // --- from any thread ---
+  // Interrupts the job if it is still the one running here. Returns true if it was.
+  bool kill(uint64_t jobId, KillReason reason);
+
+  // --- memory accounting (read from any thread for stats; approximate while running) ---
+  size_t bytesInUse() const { return inUse_.load(std::memory_order_relaxed); }
+  size_t peakBytes() const { return peak_.load(std::memory_order_relaxed); }
+
+  // After each job: GC policy (step after N jobs / K bytes; full after a memory error).
+  void afterJob(bool hadMemoryError);
+
+  StateStats stats;  // written by the lease holder only, read under the runner's lock
+  Job* runningJob = nullptr;  // the job being executed (lease holder only)
+
+  static LuaState* from(lua_State* L);
+
+ private:
+  static void* allocate(void* ud, void* ptr, size_t osize, size_t nsize);
+  static void onInterrupt(lua_State* L);
+  void openLibraries();
+
+  StateConfig config_;
+  size_t index_;
+  lua_State* L_ = nullptr;
+  int* interruptFlag_ = nullptr;
+  std::string initError_;
+
+  std::atomic<size_t> inUse_{0};
+  std::atomic<size_t> peak_{0};
+  size_t sinceGc_ = 0;
+  uint32_t jobsSinceGc_ = 0;
+  bool memExceeded_ = false;  // sticky for the rest of a job once the limit was hit
+
+  std::mutex killMutex_;
+  uint64_t currentJob_ = 0;
+  std::atomic<int> reason_{0};
+};
+
+}  // namespace luapool

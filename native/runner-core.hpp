@@ -1,0 +1,100 @@
+// RunnerCore: the scheduler behind one ScriptRunner. It owns the states, the queue of jobs
+// waiting for a state, and the completion queue back to the main thread. Jobs run as
+// libuv thread-pool work items ("worker slots"), never more at once than `maxWorkers`,
+// each holding an exclusive lease on one state and draining jobs runnable on it.
+#pragma once
+
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+#include "job.hpp"
+#include "lua-state.hpp"
+#include "state-pool.hpp"
+#include "watchdog.hpp"
+
+namespace luapool {
+
+struct RunnerConfig {
+  StateConfig state;
+  size_t states = 1;
+  size_t maxWorkers = 1;   // thread-pool threads Lua may occupy at once
+  size_t maxQueue = SIZE_MAX;
+};
+
+enum class CancelResult { Unknown, Dequeued, Interrupted };
+
+class RunnerCore {
+ public:
+  using Notify = std::function<void()>;  // wakes the main thread (thread-safe function)
+
+  explicit RunnerCore(const RunnerConfig& config);
+  ~RunnerCore();
+
+  // Creates the states; false (with a message) if one could not be created.
+  bool init(std::string& error);
+  void setNotify(Notify notify) { notify_ = std::move(notify); }
+  const RunnerConfig& config() const { return config_; }
+
+  // --- main thread ---
+  // Queues a job; false if the queue is full (the job is returned untouched).
+  bool submit(std::unique_ptr<Job>& job);
+  // Removes a queued job (returned in `out`) or interrupts a running one.
+  CancelResult cancel(uint64_t id, KillReason reason, std::unique_ptr<Job>* out);
+  // Removes every queued job (close, teardown).
+  std::vector<std::unique_ptr<Job>> takeQueued();
+  // Interrupts every running job.
+  void interruptAll(KillReason reason);
+  // Picks (state, slot) pairs that can start now; the caller queues their work items.
+  std::vector<size_t> claimSlots();
+  // Moves finished jobs out of the completion queue.
+  void takeCompleted(std::vector<std::unique_ptr<Job>>& out);
+  bool idle();  // nothing queued, running or completed-but-undelivered
+  size_t queued();
+  size_t running();
+
+  // --- worker thread ---
+  void runSlot(size_t slot);  // drains jobs for the slot's state, then releases it
+  void slotFinished(size_t slot);  // main thread, after the work item completes
+
+  // --- stats (main thread) ---
+  struct StateSnapshot {
+    size_t memory, peak;
+    uint64_t jobs, gcSteps, fullGcs, memoryErrors, timeouts;
+    bool busy;
+  };
+  std::vector<StateSnapshot> snapshot();
+
+  // Closes every state (thread pool; all slots must be idle).
+  void closeStates();
+
+ private:
+  std::unique_ptr<Job> popFor(size_t stateIndex);
+  bool hasRunnableFor(size_t stateIndex);
+  void complete(std::unique_ptr<Job> job);
+
+  RunnerConfig config_;
+  std::vector<std::unique_ptr<LuaState>> states_;
+  StatePool pool_;
+  Watchdog watchdog_;
+  Notify notify_;
+
+  std::mutex mutex_;
+  std::deque<std::unique_ptr<Job>> queue_;                 // any state
+  std::vector<std::deque<std::unique_ptr<Job>>> pinned_;   // per state (contexts, resumes)
+  std::unordered_map<uint64_t, size_t> running_;           // job id -> state index
+  std::vector<std::unique_ptr<Job>> completed_;
+  bool notifyPending_ = false;
+  size_t queuedCount_ = 0;
+
+  struct Slot {
+    bool busy = false;
+    StateLease lease;
+  };
+  std::vector<Slot> slots_;
+};
+
+}  // namespace luapool

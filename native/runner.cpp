@@ -1,0 +1,402 @@
+// Runner: the JS-visible native class behind ScriptRunner. Main thread only: it turns
+// calls into Jobs, starts worker slots as libuv thread-pool work, and hands finished jobs
+// to JavaScript through a thread-safe function.
+#include "runner.hpp"
+
+#include <chrono>
+
+#include "addon.hpp"
+#include "value.hpp"
+
+namespace luapool {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr uint32_t kFlagMultret = 1;
+constexpr uint32_t kFlagBytesAsBuffer = 2;
+
+std::string bufferOrEmpty(const Napi::Value& v) {
+  if (v.IsBuffer()) {
+    auto b = v.As<Napi::Buffer<char>>();
+    return std::string(b.Data(), b.Length());
+  }
+  return {};
+}
+
+uint32_t libBit(const std::string& name) {
+  static const struct { const char* name; uint32_t bit; } table[] = {
+      {"base", kLibBase},   {"string", kLibString}, {"table", kLibTable},
+      {"math", kLibMath},   {"utf8", kLibUtf8},     {"coroutine", kLibCoroutine},
+      {"os", kLibOs},       {"io", kLibIo},         {"debug", kLibDebug},
+      {"package", kLibPackage},
+  };
+  for (const auto& e : table) {
+    if (name == e.name) return e.bit;
+  }
+  return 0;
+}
+
+// A finished job's single scalar result, converted without a round trip through JS.
+bool fastScalar(Napi::Env env, const Job& job, bool asBuffer, Napi::Value& out) {
+  const std::string& r = job.result;
+  if (r.size() < kHeaderSize + 1) return false;
+  ValueReader rd(r.data(), r.size());
+  rd.u8();
+  if (rd.u32() != 1) return false;
+  switch (rd.u8()) {
+    case kTagNil: out = env.Undefined(); return true;
+    case kTagTrue: out = Napi::Boolean::New(env, true); return true;
+    case kTagFalse: out = Napi::Boolean::New(env, false); return true;
+    case kTagFloat: out = Napi::Number::New(env, rd.f64()); return true;
+    case kTagInt: {
+      int64_t v = rd.i64();
+      if (v > 9007199254740991LL || v < -9007199254740991LL) return false;
+      out = Napi::Number::New(env, static_cast<double>(v));
+      return true;
+    }
+    case kTagStr: {
+      if (asBuffer) return false;
+      uint32_t n = rd.u32();
+      out = Napi::String::New(env, rd.take(n), n);
+      return true;
+    }
+    default: return false;
+  }
+}
+
+}  // namespace
+
+Napi::Function Runner::Init(Napi::Env env) {
+  return DefineClass(env, "NativeRunner", {
+      InstanceMethod<&Runner::Run>("run"),
+      InstanceMethod<&Runner::Call>("call"),
+      InstanceMethod<&Runner::Define>("define"),
+      InstanceMethod<&Runner::ResetContext>("resetContext"),
+      InstanceMethod<&Runner::Cancel>("cancel"),
+      InstanceMethod<&Runner::TakeQueued>("takeQueued"),
+      InstanceMethod<&Runner::InterruptAll>("interruptAll"),
+      InstanceMethod<&Runner::Stats>("stats"),
+      InstanceMethod<&Runner::Close>("close"),
+  });
+}
+
+// new NativeRunner(options, onComplete)
+Runner::Runner(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Runner>(info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = info[0].As<Napi::Object>();
+  RunnerConfig config;
+  config.states = o.Get("states").As<Napi::Number>().Uint32Value();
+  config.maxWorkers = o.Get("maxWorkers").As<Napi::Number>().Uint32Value();
+  double maxQueue = o.Get("maxQueue").As<Napi::Number>().DoubleValue();
+  config.maxQueue = maxQueue >= 1e15 ? SIZE_MAX : static_cast<size_t>(maxQueue);
+  config.state.trusted = o.Get("trusted").As<Napi::Boolean>().Value();
+  Napi::Array libs = o.Get("libs").As<Napi::Array>();
+  for (uint32_t i = 0; i < libs.Length(); ++i) {
+    config.state.libs |= libBit(libs.Get(i).As<Napi::String>().Utf8Value());
+  }
+  config.state.memoryLimit = static_cast<size_t>(o.Get("memoryLimit").As<Napi::Number>().DoubleValue());
+  config.state.gcEveryJobs = o.Get("gcEveryJobs").As<Napi::Number>().Uint32Value();
+  config.state.gcEveryBytes = static_cast<size_t>(o.Get("gcEveryBytes").As<Napi::Number>().DoubleValue());
+  config.state.generationalGc = o.Get("generationalGc").As<Napi::Boolean>().Value();
+  config.state.chunkCacheSize = o.Get("chunkCacheSize").As<Napi::Number>().Uint32Value();
+  if (config.maxWorkers < 1) config.maxWorkers = 1;
+  if (config.maxWorkers > config.states) config.maxWorkers = config.states;
+
+  core_ = std::make_shared<RunnerCore>(config);
+  std::string error;
+  if (!core_->init(error)) throw Napi::Error::New(env, error);
+
+  tsfn_ = Tsfn::New(env, info[1].As<Napi::Function>(), "luapool.complete", 0, 1, this);
+  tsfn_.Unref(env);
+  auto* tsfn = &tsfn_;
+  core_->setNotify([tsfn] { tsfn->NonBlockingCall(); });
+
+  Napi::String name = Napi::String::New(env, "luapool.job");
+  for (size_t s = 0; s < config.maxWorkers; ++s) {
+    auto slot = std::make_unique<SlotWork>();
+    slot->runner = this;
+    slot->index = s;
+    napi_status st = napi_create_async_work(env, nullptr, name, &Runner::ExecuteSlot,
+                                            &Runner::CompleteSlot, slot.get(), &slot->work);
+    if (st != napi_ok) throw Napi::Error::New(env, "could not create a thread-pool work item");
+    slots_.push_back(std::move(slot));
+  }
+  Addon::From(env)->track(this);
+  env_ = env;
+}
+
+Runner::~Runner() {
+  Addon* addon = Addon::From(env_);
+  if (addon) addon->untrack(this);
+  teardown();
+}
+
+// Drops everything without calling into JS: environment teardown or garbage collection.
+void Runner::teardown() {
+  if (tornDown_) return;
+  tornDown_ = true;
+  core_->takeQueued();
+  core_->interruptAll(KillReason::Shutdown);
+  for (auto& slot : slots_) {
+    if (slot->busy) {
+      slot->orphaned = true;  // its completion callback deletes it
+      slot.release();
+    } else {
+      napi_delete_async_work(env_, slot->work);
+    }
+  }
+  slots_.clear();
+  if (!tsfnReleased_) {
+    tsfnReleased_ = true;
+    tsfn_.Abort();
+  }
+}
+
+void Runner::ExecuteSlot(napi_env, void* data) {
+  auto* slot = static_cast<SlotWork*>(data);
+  slot->core->runSlot(slot->index);
+}
+
+void Runner::CompleteSlot(napi_env env, napi_status, void* data) {
+  auto* slot = static_cast<SlotWork*>(data);
+  slot->busy = false;
+  slot->core->slotFinished(slot->index);
+  slot->core.reset();
+  if (slot->orphaned) {
+    napi_delete_async_work(env, slot->work);
+    delete slot;
+    return;
+  }
+  slot->runner->pump();
+}
+
+// Starts as many worker slots as there are states free for queued jobs.
+void Runner::pump() {
+  if (tornDown_) return;
+  for (size_t s : core_->claimSlots()) {
+    SlotWork& slot = *slots_[s];
+    slot.busy = true;
+    slot.core = core_;
+    napi_queue_async_work(env_, slot.work);
+  }
+}
+
+void Runner::jobQueued(Napi::Env env) {
+  if (pending_++ == 0 && !tsfnReleased_) tsfn_.Ref(env);
+}
+
+void Runner::jobSettled(Napi::Env env, size_t n) {
+  pending_ -= n;
+  if (pending_ == 0 && !tsfnReleased_) tsfn_.Unref(env);
+}
+
+static std::unique_ptr<Job> newJob(const Napi::CallbackInfo& info, uint32_t flagsIndex) {
+  auto job = std::make_unique<Job>();
+  job->id = static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value());
+  uint32_t flags = info[flagsIndex].As<Napi::Number>().Uint32Value();
+  job->multret = flags & kFlagMultret;
+  job->bytesAsBuffer = flags & kFlagBytesAsBuffer;
+  double timeoutMs = info[flagsIndex + 1].As<Napi::Number>().DoubleValue();
+  if (timeoutMs > 0) {
+    job->timeoutMs = static_cast<uint32_t>(timeoutMs);
+    job->deadline = Clock::now() + std::chrono::microseconds(static_cast<int64_t>(timeoutMs * 1000));
+  }
+  if (info[flagsIndex + 2].IsString()) job->contextKey = info[flagsIndex + 2].As<Napi::String>().Utf8Value();
+  job->pinnedState = info[flagsIndex + 3].As<Napi::Number>().Int32Value();
+  return job;
+}
+
+Napi::Value Runner::enqueue(Napi::Env env, std::unique_ptr<Job> job) {
+  if (tornDown_) throw Napi::Error::New(env, "runner is closed");
+  if (job->pinnedState >= static_cast<int>(core_->config().states)) job->pinnedState = -1;
+  if (!core_->submit(job)) return Napi::Boolean::New(env, false);
+  jobQueued(env);
+  pump();
+  return Napi::Boolean::New(env, true);
+}
+
+// run(id, source, chunkName, args, env, flags, timeoutMs, contextKey, pinnedState) -> queued?
+Napi::Value Runner::Run(const Napi::CallbackInfo& info) {
+  auto job = newJob(info, 5);
+  job->kind = JobKind::Run;
+  job->source = info[1].As<Napi::String>().Utf8Value();
+  if (info[2].IsString()) job->chunkName = info[2].As<Napi::String>().Utf8Value();
+  job->args = bufferOrEmpty(info[3]);
+  job->env = bufferOrEmpty(info[4]);
+  return enqueue(info.Env(), std::move(job));
+}
+
+// call(id, moduleName, fnName, args, unused, flags, timeoutMs, contextKey, pinnedState)
+Napi::Value Runner::Call(const Napi::CallbackInfo& info) {
+  auto job = newJob(info, 5);
+  job->kind = JobKind::Call;
+  std::string name = info[1].As<Napi::String>().Utf8Value();
+  auto it = modules_.find(name);
+  if (it == modules_.end()) throw Napi::Error::New(info.Env(), "module is not defined: " + name);
+  job->module = it->second;
+  job->function = info[2].As<Napi::String>().Utf8Value();
+  job->args = bufferOrEmpty(info[3]);
+  return enqueue(info.Env(), std::move(job));
+}
+
+// define(name, version, source)
+Napi::Value Runner::Define(const Napi::CallbackInfo& info) {
+  auto mod = std::make_shared<ModuleSource>();
+  mod->name = info[0].As<Napi::String>().Utf8Value();
+  mod->version = info[1].As<Napi::Number>().Uint32Value();
+  mod->source = info[2].As<Napi::String>().Utf8Value();
+  modules_[mod->name] = std::move(mod);
+  return info.Env().Undefined();
+}
+
+// resetContext(id, key, pinnedState)
+Napi::Value Runner::ResetContext(const Napi::CallbackInfo& info) {
+  auto job = std::make_unique<Job>();
+  job->id = static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value());
+  job->kind = JobKind::ResetContext;
+  job->contextKey = info[1].As<Napi::String>().Utf8Value();
+  job->pinnedState = info[2].As<Napi::Number>().Int32Value();
+  return enqueue(info.Env(), std::move(job));
+}
+
+// cancel(id, reason) -> 'dequeued' | 'interrupted' | undefined
+Napi::Value Runner::Cancel(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint64_t id = static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value());
+  auto reason = static_cast<KillReason>(info[1].As<Napi::Number>().Int32Value());
+  std::unique_ptr<Job> job;
+  switch (core_->cancel(id, reason, &job)) {
+    case CancelResult::Dequeued:
+      jobSettled(env, 1);
+      return Napi::String::New(env, "dequeued");
+    case CancelResult::Interrupted:
+      return Napi::String::New(env, "interrupted");
+    default:
+      return env.Undefined();
+  }
+}
+
+// takeQueued() -> ids of every job that had not started (they will never run)
+Napi::Value Runner::TakeQueued(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto jobs = core_->takeQueued();
+  Napi::Array ids = Napi::Array::New(env, jobs.size());
+  for (size_t i = 0; i < jobs.size(); ++i) ids.Set(i, Napi::Number::New(env, static_cast<double>(jobs[i]->id)));
+  jobSettled(env, jobs.size());
+  return ids;
+}
+
+Napi::Value Runner::InterruptAll(const Napi::CallbackInfo& info) {
+  core_->interruptAll(static_cast<KillReason>(info[0].As<Napi::Number>().Int32Value()));
+  return info.Env().Undefined();
+}
+
+Napi::Value Runner::Stats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object out = Napi::Object::New(env);
+  auto snaps = core_->snapshot();
+  Napi::Array states = Napi::Array::New(env, snaps.size());
+  for (size_t i = 0; i < snaps.size(); ++i) {
+    const auto& s = snaps[i];
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("memory", Napi::Number::New(env, static_cast<double>(s.memory)));
+    o.Set("peakMemory", Napi::Number::New(env, static_cast<double>(s.peak)));
+    o.Set("jobs", Napi::Number::New(env, static_cast<double>(s.jobs)));
+    o.Set("gcSteps", Napi::Number::New(env, static_cast<double>(s.gcSteps)));
+    o.Set("fullGcs", Napi::Number::New(env, static_cast<double>(s.fullGcs)));
+    o.Set("memoryErrors", Napi::Number::New(env, static_cast<double>(s.memoryErrors)));
+    o.Set("timeouts", Napi::Number::New(env, static_cast<double>(s.timeouts)));
+    o.Set("busy", Napi::Boolean::New(env, s.busy));
+    states.Set(i, o);
+  }
+  out.Set("states", states);
+  out.Set("queued", Napi::Number::New(env, static_cast<double>(core_->queued())));
+  out.Set("running", Napi::Number::New(env, static_cast<double>(core_->running())));
+  return out;
+}
+
+// close() -> Promise: resolves once every state is closed (on the thread pool, since
+// closing runs pending finalizers). Running jobs must have finished (the JS layer waits).
+Napi::Value Runner::Close(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto deferred = Napi::Promise::Deferred::New(env);
+  struct Closer {
+    std::shared_ptr<RunnerCore> core;
+    Napi::Promise::Deferred deferred;
+    napi_async_work work;
+  };
+  auto* closer = new Closer{core_, deferred, nullptr};
+  napi_create_async_work(
+      env, nullptr, Napi::String::New(env, "luapool.close"),
+      [](napi_env, void* data) { static_cast<Closer*>(data)->core->closeStates(); },
+      [](napi_env env, napi_status, void* data) {
+        auto* c = static_cast<Closer*>(data);
+        c->deferred.Resolve(Napi::Env(env).Undefined());
+        napi_delete_async_work(env, c->work);
+        delete c;
+      },
+      closer, &closer->work);
+  napi_queue_async_work(env, closer->work);
+  if (!tsfnReleased_) {
+    tsfnReleased_ = true;
+    tsfn_.Release();
+  }
+  return deferred.Promise();
+}
+
+// Thread-safe function callback: delivers every finished job to JavaScript.
+void Runner::DeliverCompleted(Napi::Env env, Napi::Function callback, Runner* self, void*) {
+  std::vector<std::unique_ptr<Job>> done;
+  self->core_->takeCompleted(done);
+  if (env == nullptr || done.empty()) return;  // teardown: the jobs are freed here
+  size_t n = done.size();
+  for (auto& job : done) {
+    Napi::Value value = env.Undefined();
+    Napi::Value err = env.Undefined();
+    Napi::Value actions = env.Undefined();
+    if (job->status == JobStatus::Ok) {
+      if (!fastScalar(env, *job, job->bytesAsBuffer, value)) {
+        value = Napi::Buffer<char>::Copy(env, job->result.data(), job->result.size());
+      }
+    } else {
+      Napi::Array e = Napi::Array::New(env, 5);
+      e.Set(0u, Napi::String::New(env, job->error.message));
+      e.Set(1u, Napi::String::New(env, job->error.traceback));
+      e.Set(2u, Napi::String::New(env, job->error.chunk));
+      e.Set(3u, Napi::Number::New(env, job->error.line));
+      if (!job->error.value.empty()) {
+        e.Set(4u, Napi::Buffer<char>::Copy(env, job->error.value.data(), job->error.value.size()));
+      }
+      err = e;
+    }
+    if (!job->actions.empty()) {
+      Napi::Array a = Napi::Array::New(env, job->actions.size() * 3);
+      uint32_t k = 0;
+      for (const Action& act : job->actions) {
+        a.Set(k++, Napi::Number::New(env, static_cast<int>(act.type)));
+        a.Set(k++, Napi::String::New(env, act.name));
+        if (act.type == ActionType::Post) {
+          a.Set(k++, Napi::Buffer<char>::Copy(env, act.data.data(), act.data.size()));
+        } else {
+          a.Set(k++, Napi::String::New(env, act.data));
+        }
+      }
+      actions = a;
+    }
+    try {
+      callback.Call({Napi::Number::New(env, static_cast<double>(job->id)),
+                   Napi::Number::New(env, static_cast<int>(job->status)), value, err, actions,
+                   Napi::Number::New(env, job->waitMs), Napi::Number::New(env, job->runMs),
+                   Napi::Number::New(env, job->stateIndex)});
+    } catch (const Napi::Error& e) {
+      // The JS layer never throws here; if it does, keep delivering the other jobs.
+      napi_fatal_exception(env, e.Value());
+    }
+  }
+  self->jobSettled(env, n);
+  self->pump();
+}
+
+}  // namespace luapool

@@ -1,0 +1,378 @@
+// The environment scripts see. Allow-list only: a script reaches nothing that is not
+// copied into the base here.
+#include "sandbox.hpp"
+
+#include <string>
+
+#include "job.hpp"
+#include "value-lua.hpp"
+
+namespace luapool {
+
+namespace {
+
+// Registry keys: addresses of these constants (never written).
+const char kBaseKey = 0;
+const char kEnvMetaKey = 0;
+const char kFrozenKey = 0;
+const char kContextsKey = 0;
+const char kCurrentEnvKey = 0;
+
+constexpr size_t kMaxLogBytes = 64 * 1024;         // one log message
+constexpr size_t kMaxActionBytes = 64u << 20;      // everything one job posts
+
+void getRegistry(lua_State* L, const char* key) { lua_rawgetp(L, LUA_REGISTRYINDEX, key); }
+
+// --- engine bridge -----------------------------------------------------------------------
+
+Job& requireJob(lua_State* L) {
+  Job* job = currentJob(*LuaState::from(L));
+  if (job == nullptr) luaL_error(L, "engine functions can only be called while a job runs");
+  return *job;
+}
+
+void pushAction(lua_State* L, ActionType type, std::string name, std::string data) {
+  Job& job = requireJob(L);
+  size_t bytes = name.size() + data.size() + 32;
+  if (job.actionBytes + bytes > kMaxActionBytes) {
+    luaL_error(L, "engine: this job posted more than %d MiB", static_cast<int>(kMaxActionBytes >> 20));
+  }
+  job.actionBytes += bytes;
+  job.actions.push_back(Action{type, std::move(name), std::move(data)});
+}
+
+// Joins arguments [first, top] with `sep` using tostring semantics, capped in size.
+std::string joinArgs(lua_State* L, int first, const char* sep) {
+  std::string text;
+  int top = lua_gettop(L);
+  for (int i = first; i <= top; ++i) {
+    size_t len;
+    const char* s = luaL_tolstring(L, i, &len);
+    if (i > first) text += sep;
+    text.append(s, len);
+    lua_pop(L, 1);
+    if (text.size() > kMaxLogBytes) {
+      text.resize(kMaxLogBytes);
+      text += "...(truncated)";
+      break;
+    }
+  }
+  return text;
+}
+
+int engineLog(lua_State* L) {
+  size_t len;
+  const char* level = luaL_checklstring(L, 1, &len);
+  std::string text = joinArgs(L, 2, " ");
+  pushAction(L, ActionType::Log, std::string(level, len), std::move(text));
+  return 0;
+}
+
+int enginePost(lua_State* L) {
+  luaL_checkany(L, 1);
+  std::string name;
+  if (lua_type(L, 1) == LUA_TSTRING || lua_type(L, 1) == LUA_TNUMBER) {
+    size_t len;
+    const char* s = lua_tolstring(L, 1, &len);  // number: converts a copy on the stack slot
+    name.assign(s, len);
+  } else {
+    return luaL_argerror(L, 1, "name must be a string or a number");
+  }
+  lua_settop(L, 2);
+  std::string data, error;
+  if (!encodeValues(L, 2, 1, "data", data, error)) {
+    return luaL_error(L, "engine.post: %s", error.c_str());
+  }
+  pushAction(L, ActionType::Post, std::move(name), std::move(data));
+  return 0;
+}
+
+int sandboxPrint(lua_State* L) {
+  pushAction(L, ActionType::Log, "info", joinArgs(L, 1, "\t"));
+  return 0;
+}
+
+int sandboxWarn(lua_State* L) {
+  luaL_checkstring(L, 1);
+  std::string text = joinArgs(L, 1, "");
+  if (text.empty() || text[0] != '@') pushAction(L, ActionType::Log, "warn", std::move(text));
+  return 0;
+}
+
+// --- guarded base functions ---------------------------------------------------------------
+
+bool isFrozen(lua_State* L, int idx) {
+  idx = lua_absindex(L, idx);
+  getRegistry(L, &kFrozenKey);
+  lua_pushvalue(L, idx);
+  bool frozen = lua_rawget(L, -2) != LUA_TNIL;
+  lua_pop(L, 2);
+  return frozen;
+}
+
+int sandboxRawset(lua_State* L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  luaL_checkany(L, 2);
+  luaL_checkany(L, 3);
+  if (isFrozen(L, 1)) return luaL_error(L, "attempt to modify a read-only table");
+  lua_settop(L, 3);
+  lua_rawset(L, 1);
+  return 1;
+}
+
+int sandboxSetmetatable(lua_State* L) {
+  if (lua_type(L, 2) == LUA_TTABLE) {
+    lua_pushliteral(L, "__gc");
+    if (lua_rawget(L, 2) != LUA_TNIL) {
+      return luaL_error(L, "setmetatable: __gc metamethods are not allowed in the sandbox");
+    }
+    lua_pop(L, 1);
+  }
+  if (lua_type(L, 1) == LUA_TTABLE && isFrozen(L, 1)) {
+    return luaL_error(L, "attempt to modify a read-only table");
+  }
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+  return lua_gettop(L);
+}
+
+// load(chunk [, chunkname [, mode [, env]]]): text only, env defaults to the job's.
+int sandboxLoad(lua_State* L) {
+  int nargs = lua_gettop(L);
+  lua_settop(L, 4);
+  lua_pushliteral(L, "t");
+  lua_replace(L, 3);
+  if (nargs < 4) {
+    getRegistry(L, &kCurrentEnvKey);
+    lua_replace(L, 4);
+  }
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, 4, LUA_MULTRET);
+  return lua_gettop(L);
+}
+
+int sandboxCollectgarbage(lua_State* L) {
+  static const char* const allowed[] = {"collect", "count", "step", "isrunning", nullptr};
+  const char* opt = luaL_optstring(L, 1, "collect");
+  for (int i = 0; allowed[i]; ++i) {
+    if (std::string(opt) == allowed[i]) {
+      lua_pushvalue(L, lua_upvalueindex(1));
+      lua_insert(L, 1);
+      lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+      return lua_gettop(L);
+    }
+  }
+  return luaL_error(L, "collectgarbage('%s') is not allowed in the sandbox", opt);
+}
+
+int readonlyNewindex(lua_State* L) {
+  return luaL_error(L, "attempt to modify read-only table '%s'",
+                    lua_tostring(L, lua_upvalueindex(1)));
+}
+
+int readonlyPairs(lua_State* L) {
+  lua_getglobal(L, "next");  // the real next, from the private global table
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_pushnil(L);
+  return 3;
+}
+
+// Replaces the table at the top with a read-only proxy for it.
+void makeReadonly(lua_State* L, const char* name) {
+  int real = lua_gettop(L);
+  lua_newtable(L);                       // proxy
+  lua_createtable(L, 0, 4);              // its metatable
+  lua_pushvalue(L, real);
+  lua_setfield(L, -2, "__index");
+  lua_pushstring(L, name);
+  lua_pushcclosure(L, readonlyNewindex, 1);
+  lua_setfield(L, -2, "__newindex");
+  lua_pushvalue(L, real);
+  lua_pushcclosure(L, readonlyPairs, 1);
+  lua_setfield(L, -2, "__pairs");
+  lua_pushboolean(L, 0);
+  lua_setfield(L, -2, "__metatable");
+  lua_setmetatable(L, -2);
+  getRegistry(L, &kFrozenKey);
+  lua_pushvalue(L, -2);
+  lua_pushboolean(L, 1);
+  lua_rawset(L, -3);
+  lua_pop(L, 1);
+  lua_replace(L, real);
+}
+
+void copyField(lua_State* L, int from, int to, const char* name) {
+  from = lua_absindex(L, from);
+  to = lua_absindex(L, to);
+  lua_getfield(L, from, name);
+  lua_setfield(L, to, name);
+}
+
+void openLib(lua_State* L, const char* name, lua_CFunction open) {
+  luaL_requiref(L, name, open, 0);  // leaves the library table on the stack
+}
+
+void pushEngineTable(lua_State* L) {
+  lua_createtable(L, 0, 4);
+  lua_pushcfunction(L, engineLog);
+  lua_setfield(L, -2, "log");
+  lua_pushcfunction(L, enginePost);
+  lua_setfield(L, -2, "post");
+  lua_pushcfunction(L, enginePost);
+  lua_setfield(L, -2, "post_to_main_thread");
+}
+
+}  // namespace
+
+void installSandbox(lua_State* L, const StateConfig& config) {
+  lua_newtable(L);  // frozen set, weak keys
+  lua_createtable(L, 0, 1);
+  lua_pushliteral(L, "k");
+  lua_setfield(L, -2, "__mode");
+  lua_setmetatable(L, -2);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &kFrozenKey);
+  lua_newtable(L);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &kContextsKey);
+
+  if (config.trusted) {
+    // Plain Lua: jobs use the global table, as under the standalone interpreter.
+    pushEngineTable(L);
+    lua_setglobal(L, "engine");
+    return;
+  }
+
+  // The real base library lives only in the private global table.
+  lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
+  int globals = lua_gettop(L);
+  luaL_requiref(L, "_G", luaopen_base, 1);
+  lua_pop(L, 1);
+
+  lua_newtable(L);
+  int base = lua_gettop(L);
+  if (config.libs & kLibBase) {
+    static const char* const plain[] = {
+        "assert", "error",  "getmetatable", "ipairs", "next",     "pairs",  "pcall",
+        "rawequal", "rawget", "rawlen",     "select", "tonumber", "tostring", "type",
+        "xpcall",   "_VERSION", nullptr};
+    for (int i = 0; plain[i]; ++i) copyField(L, globals, base, plain[i]);
+    lua_pushcfunction(L, sandboxRawset);
+    lua_setfield(L, base, "rawset");
+    lua_getfield(L, globals, "setmetatable");
+    lua_pushcclosure(L, sandboxSetmetatable, 1);
+    lua_setfield(L, base, "setmetatable");
+    lua_getfield(L, globals, "load");
+    lua_pushcclosure(L, sandboxLoad, 1);
+    lua_setfield(L, base, "load");
+    lua_getfield(L, globals, "collectgarbage");
+    lua_pushcclosure(L, sandboxCollectgarbage, 1);
+    lua_setfield(L, base, "collectgarbage");
+    lua_pushcfunction(L, sandboxPrint);
+    lua_setfield(L, base, "print");
+    lua_pushcfunction(L, sandboxWarn);
+    lua_setfield(L, base, "warn");
+  }
+  if (config.libs & kLibString) {
+    openLib(L, "string", luaopen_string);
+    lua_pushnil(L);
+    lua_setfield(L, -2, "dump");  // no bytecode out of the sandbox
+    // Hide the metatable shared by every string of the state; its __index is the private
+    // library table, which scripts reach only through the read-only proxy below.
+    lua_pushliteral(L, "");
+    lua_getmetatable(L, -1);
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+    lua_pop(L, 2);
+    makeReadonly(L, "string");
+    lua_setfield(L, base, "string");
+  }
+  struct { uint32_t bit; const char* name; lua_CFunction open; } libs[] = {
+      {kLibTable, "table", luaopen_table},      {kLibMath, "math", luaopen_math},
+      {kLibUtf8, "utf8", luaopen_utf8},         {kLibCoroutine, "coroutine", luaopen_coroutine},
+      {kLibIo, "io", luaopen_io},               {kLibDebug, "debug", luaopen_debug},
+      {kLibPackage, "package", luaopen_package},
+  };
+  for (const auto& lib : libs) {
+    if (!(config.libs & lib.bit)) continue;
+    openLib(L, lib.name, lib.open);
+    makeReadonly(L, lib.name);
+    lua_setfield(L, base, lib.name);
+  }
+  if (config.libs & kLibPackage) {
+    lua_getfield(L, globals, "require");
+    lua_setfield(L, base, "require");
+  }
+  if (config.libs & kLibOs) {
+    openLib(L, "os", luaopen_os);
+    lua_createtable(L, 0, 4);
+    for (const char* name : {"time", "clock", "date", "difftime"}) copyField(L, -2, -1, name);
+    lua_remove(L, -2);
+    makeReadonly(L, "os");
+    lua_setfield(L, base, "os");
+  }
+  pushEngineTable(L);
+  makeReadonly(L, "engine");
+  lua_setfield(L, base, "engine");
+
+  lua_pushvalue(L, base);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &kBaseKey);
+
+  lua_createtable(L, 0, 2);  // metatable of every job environment
+  lua_pushvalue(L, base);
+  lua_setfield(L, -2, "__index");
+  lua_pushboolean(L, 0);
+  lua_setfield(L, -2, "__metatable");
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &kEnvMetaKey);
+  lua_settop(L, globals - 1);
+}
+
+static void newEnv(lua_State* L, const StateConfig& config) {
+  lua_createtable(L, 0, 4);
+  if (config.trusted) {
+    lua_createtable(L, 0, 1);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
+    lua_setfield(L, -2, "__index");
+  } else {
+    getRegistry(L, &kEnvMetaKey);
+  }
+  lua_setmetatable(L, -2);
+  lua_pushvalue(L, -1);
+  lua_setfield(L, -2, "_G");
+}
+
+void pushJobEnv(lua_State* L, const StateConfig& config) {
+  if (config.trusted) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
+    return;
+  }
+  newEnv(L, config);
+}
+
+void pushContextEnv(lua_State* L, const StateConfig& config, const char* key, size_t len) {
+  getRegistry(L, &kContextsKey);
+  lua_pushlstring(L, key, len);
+  if (lua_rawget(L, -2) == LUA_TNIL) {
+    lua_pop(L, 1);
+    newEnv(L, config);
+    lua_pushlstring(L, key, len);
+    lua_pushvalue(L, -2);
+    lua_rawset(L, -4);
+  }
+  lua_remove(L, -2);
+}
+
+void dropContextEnv(lua_State* L, const char* key, size_t len) {
+  getRegistry(L, &kContextsKey);
+  lua_pushlstring(L, key, len);
+  lua_pushnil(L);
+  lua_rawset(L, -3);
+  lua_pop(L, 1);
+}
+
+void setCurrentEnv(lua_State* L, int envIndex) {
+  lua_pushvalue(L, envIndex);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &kCurrentEnvKey);
+}
+
+}  // namespace luapool

@@ -1,0 +1,316 @@
+// Lua side of the value tree (see value.hpp for the format).
+#include "value-lua.hpp"
+
+#include <cmath>
+#include <unordered_map>
+#include <vector>
+
+namespace luapool {
+
+// ---------------------------------------------------------------------------------------
+// Decoding (bytes -> Lua), inside a protected call
+// ---------------------------------------------------------------------------------------
+
+namespace {
+
+class Decoder {
+ public:
+  Decoder(lua_State* L, const std::string& tree)
+      : L_(L), r_(tree.data(), tree.size()) {}
+
+  // Returns the number of top-level values; when the tree has refs, a refs table sits
+  // below them at `refsIndex_` and must be removed by the caller.
+  int begin() {
+    need(kHeaderSize);
+    uint8_t flags = r_.u8();
+    uint32_t count = r_.u32();
+    if (flags & kFlagHasRefs) {
+      lua_createtable(L_, 8, 0);
+      refsIndex_ = lua_gettop(L_);
+    }
+    return static_cast<int>(count);
+  }
+
+  int refsIndex() const { return refsIndex_; }
+
+  void push(int depth) {
+    luaL_checkstack(L_, 4, "value tree");
+    if (depth > 10000) luaL_error(L_, "luapool: value tree nested too deeply");
+    need(1);
+    switch (r_.u8()) {
+      case kTagNil: lua_pushnil(L_); return;
+      case kTagFalse: lua_pushboolean(L_, 0); return;
+      case kTagTrue: lua_pushboolean(L_, 1); return;
+      case kTagInt: need(8); lua_pushinteger(L_, r_.i64()); return;
+      case kTagFloat: need(8); lua_pushnumber(L_, r_.f64()); return;
+      case kTagStr: {
+        need(4);
+        uint32_t n = r_.u32();
+        need(n);
+        lua_pushlstring(L_, r_.take(n), n);
+        return;
+      }
+      case kTagSeq: {
+        need(4);
+        uint32_t n = r_.u32();
+        lua_createtable(L_, static_cast<int>(std::min<uint32_t>(n, 1u << 20)), 0);
+        remember();
+        for (uint32_t i = 1; i <= n; ++i) {
+          push(depth + 1);
+          lua_rawseti(L_, -2, i);
+        }
+        return;
+      }
+      case kTagTable: {
+        need(4);
+        uint32_t n = r_.u32();
+        lua_createtable(L_, 0, static_cast<int>(std::min<uint32_t>(n, 1u << 20)));
+        remember();
+        for (uint32_t i = 0; i < n; ++i) {
+          push(depth + 1);
+          push(depth + 1);
+          if (lua_isnil(L_, -2) || (lua_type(L_, -2) == LUA_TNUMBER && !lua_isinteger(L_, -2) &&
+                                    std::isnan(lua_tonumber(L_, -2)))) {
+            lua_pop(L_, 2);  // not a valid key; the JS encoder never produces one
+            continue;
+          }
+          lua_rawset(L_, -3);
+        }
+        return;
+      }
+      case kTagRef: {
+        need(4);
+        uint32_t id = r_.u32();
+        if (refsIndex_ == 0 || id >= nextId_) luaL_error(L_, "luapool: bad reference in value tree");
+        lua_rawgeti(L_, refsIndex_, static_cast<lua_Integer>(id) + 1);
+        return;
+      }
+      default:
+        luaL_error(L_, "luapool: malformed value tree");
+    }
+  }
+
+ private:
+  void need(size_t n) {
+    if (!r_.has(n)) luaL_error(L_, "luapool: truncated value tree");
+  }
+  void remember() {
+    uint32_t id = nextId_++;
+    if (refsIndex_ != 0) {
+      lua_pushvalue(L_, -1);
+      lua_rawseti(L_, refsIndex_, static_cast<lua_Integer>(id) + 1);
+    }
+  }
+
+  lua_State* L_;
+  ValueReader r_;
+  int refsIndex_ = 0;
+  uint32_t nextId_ = 0;
+};
+
+}  // namespace
+
+int pushDecoded(lua_State* L, const std::string& tree) {
+  if (tree.empty()) return 0;
+  Decoder d(L, tree);
+  int count = d.begin();
+  for (int i = 0; i < count; ++i) d.push(0);
+  if (d.refsIndex() != 0) lua_remove(L, d.refsIndex());
+  return count;
+}
+
+void mergeDecodedInto(lua_State* L, int target, const std::string& tree) {
+  target = lua_absindex(L, target);
+  int n = pushDecoded(L, tree);
+  if (n != 1 || !lua_istable(L, -1)) luaL_error(L, "luapool: env must be a table");
+  lua_pushnil(L);
+  while (lua_next(L, -2) != 0) {
+    lua_pushvalue(L, -2);
+    lua_insert(L, -2);
+    lua_rawset(L, target);
+  }
+  lua_pop(L, 1);
+}
+
+// ---------------------------------------------------------------------------------------
+// Encoding (Lua -> bytes), raw access only, no Lua allocation
+// ---------------------------------------------------------------------------------------
+
+namespace {
+
+struct PathSegment {
+  bool isIndex;
+  long long index;
+  std::string key;
+};
+
+class Encoder {
+ public:
+  Encoder(lua_State* L, std::string& out, const MarshalLimits& limits)
+      : L_(L), w_(out), limits_(limits) {}
+
+  bool encode(int idx, int depth) {
+    if (w_.size() > limits_.maxBytes) {
+      return fail("value is too large to convert (more than " +
+                  std::to_string(limits_.maxBytes >> 20) + " MiB encoded)");
+    }
+    switch (lua_type(L_, idx)) {
+      case LUA_TNIL: w_.tag(kTagNil); return true;
+      case LUA_TBOOLEAN: w_.tag(lua_toboolean(L_, idx) ? kTagTrue : kTagFalse); return true;
+      case LUA_TNUMBER:
+        if (lua_isinteger(L_, idx)) {
+          w_.tag(kTagInt);
+          w_.i64(lua_tointeger(L_, idx));
+        } else {
+          w_.tag(kTagFloat);
+          w_.f64(lua_tonumber(L_, idx));
+        }
+        return true;
+      case LUA_TSTRING: {
+        size_t n;
+        const char* s = lua_tolstring(L_, idx, &n);  // a string already: no conversion
+        w_.tag(kTagStr);
+        w_.bytes(s, n);
+        return true;
+      }
+      case LUA_TTABLE: return encodeTable(idx, depth);
+      default: {
+        std::string what = lua_typename(L_, lua_type(L_, idx));
+        return fail("cannot convert a Lua " + what + " to JavaScript");
+      }
+    }
+  }
+
+  void pushIndex(long long i) { path_.push_back({true, i, {}}); }
+  void popPath() { path_.pop_back(); }
+  bool hasRefs() const { return hasRefs_; }
+  const std::string& error() const { return error_; }
+
+  std::string pathString(const char* root) const {
+    std::string s = root;
+    for (const auto& seg : path_) {
+      if (seg.isIndex) {
+        s += "[" + std::to_string(seg.index) + "]";
+      } else {
+        s += "." + seg.key;
+      }
+    }
+    return s;
+  }
+
+ private:
+  bool fail(const std::string& msg) {
+    if (error_.empty()) error_ = msg;
+    return false;
+  }
+
+  void pushKeySegment(int keyIdx) {
+    int t = lua_type(L_, keyIdx);
+    if (t == LUA_TNUMBER && lua_isinteger(L_, keyIdx)) {
+      path_.push_back({true, static_cast<long long>(lua_tointeger(L_, keyIdx)), {}});
+    } else if (t == LUA_TSTRING) {
+      size_t n;
+      const char* s = lua_tolstring(L_, keyIdx, &n);
+      path_.push_back({false, 0, std::string(s, std::min<size_t>(n, 64))});
+    } else {
+      path_.push_back({false, 0, std::string("<") + lua_typename(L_, t) + " key>"});
+    }
+  }
+
+  bool encodeTable(int idx, int depth) {
+    idx = lua_absindex(L_, idx);
+    const void* ptr = lua_topointer(L_, idx);
+    auto seen = ids_.find(ptr);
+    if (seen != ids_.end()) {
+      w_.tag(kTagRef);
+      w_.u32(seen->second);
+      hasRefs_ = true;
+      return true;
+    }
+    if (depth >= static_cast<int>(limits_.maxDepth)) {
+      return fail("tables nested more than " + std::to_string(limits_.maxDepth) + " deep");
+    }
+    if (!lua_checkstack(L_, 4)) return fail("Lua stack exhausted while converting");
+    ids_.emplace(ptr, nextId_++);
+
+    // Pass 1: count entries and check whether the keys are exactly 1..n.
+    lua_Integer count = 0;
+    lua_Integer maxKey = 0;
+    bool sequence = true;
+    lua_pushnil(L_);
+    while (lua_next(L_, idx) != 0) {
+      ++count;
+      if (sequence) {
+        if (!lua_isinteger(L_, -2)) {
+          sequence = false;
+        } else {
+          lua_Integer k = lua_tointeger(L_, -2);
+          // keys are distinct, so all >= 1 with the largest equal to the count: exactly 1..n
+          if (k < 1) sequence = false;
+          if (k > maxKey) maxKey = k;
+        }
+      }
+      lua_pop(L_, 1);
+    }
+    if (count > 0xFFFFFFFFll) return fail("table has too many entries");
+    if (sequence && count > 0 && maxKey == count) {
+      w_.tag(kTagSeq);
+      w_.u32(static_cast<uint32_t>(count));
+      for (lua_Integer i = 1; i <= count; ++i) {
+        lua_rawgeti(L_, idx, i);
+        path_.push_back({true, static_cast<long long>(i), {}});
+        bool ok = encode(-1, depth + 1);
+        lua_pop(L_, 1);
+        if (!ok) return false;
+        path_.pop_back();
+      }
+      return true;
+    }
+    w_.tag(kTagTable);
+    w_.u32(static_cast<uint32_t>(count));
+    lua_pushnil(L_);
+    while (lua_next(L_, idx) != 0) {
+      pushKeySegment(-2);
+      if (!encode(-2, depth + 1) || !encode(-1, depth + 1)) {
+        lua_pop(L_, 2);
+        return false;
+      }
+      path_.pop_back();
+      lua_pop(L_, 1);
+    }
+    return true;
+  }
+
+  lua_State* L_;
+  ValueWriter w_;
+  const MarshalLimits& limits_;
+  std::unordered_map<const void*, uint32_t> ids_;
+  uint32_t nextId_ = 0;
+  bool hasRefs_ = false;
+  std::vector<PathSegment> path_;
+  std::string error_;
+};
+
+}  // namespace
+
+bool encodeValues(lua_State* L, int first, int count, const char* root, std::string& out,
+                  std::string& error, const MarshalLimits& limits) {
+  first = lua_absindex(L, first);
+  out.clear();
+  ValueWriter header(out);
+  header.header(0, static_cast<uint32_t>(count));
+  Encoder enc(L, out, limits);
+  for (int i = 0; i < count; ++i) {
+    enc.pushIndex(i);
+    if (!enc.encode(first + i, 0)) {
+      error = enc.pathString(root) + ": " + enc.error();
+      out.clear();
+      return false;
+    }
+    enc.popPath();
+  }
+  if (enc.hasRefs()) out[0] = static_cast<char>(kFlagHasRefs);
+  return true;
+}
+
+}  // namespace luapool

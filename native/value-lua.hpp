@@ -1,0 +1,24 @@
+// Lua side of the value tree: decode onto a Lua stack, encode from one (worker threads).
+#pragma once
+
+#include <string>
+
+#include "lua-api.hpp"
+#include "value.hpp"
+
+namespace luapool {
+
+// Pushes the values of an encoded tree; returns how many. Raises a Lua error (memory, or a
+// malformed tree), so call it only inside a protected call.
+int pushDecoded(lua_State* L, const std::string& tree);
+
+// Pushes the tree's single table value and copies its entries into the table at `target`.
+void mergeDecodedInto(lua_State* L, int target, const std::string& tree);
+
+// Encodes `count` stack values starting at `first`. Uses raw access only and never
+// allocates Lua memory, so it cannot raise. On an unconvertible value returns false and
+// describes it (with the path to it, rooted at `root`) in `error`.
+bool encodeValues(lua_State* L, int first, int count, const char* root, std::string& out,
+                  std::string& error, const MarshalLimits& limits = MarshalLimits());
+
+}  // namespace luapool
