@@ -107,5 +107,17 @@ for (const v of variants) {
     }
   }
 }
+// patch 0009: the interrupt API (patched build only; the API does not exist in 5.4.7)
+{
+  const dir = build([]);
+  const exe = path.join(dir, 'interrupt');
+  execFileSync(process.env.CC || 'gcc', ['-std=gnu99', '-O2', `-I${path.join(root, 'deps', 'lua', 'src')}`,
+    '-o', exe, path.join(here, 'interrupt.c'), path.join(dir, 'liblua.a'), '-lm', '-ldl', '-lpthread'],
+  { stdio: 'inherit' });
+  const r = spawnSync(exe, [], { encoding: 'utf8', timeout: 120000 });
+  const out = (r.stdout || '').trim().split('\n');
+  report(r.status === 0, `interrupt.c [patched] every endless script is interrupted (${out[out.length - 1]})`,
+    out.filter((l) => l.startsWith('FAIL')).join(' | ') || `exit ${r.status} ${r.signal || ''}`);
+}
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed ? 1 : 0);
