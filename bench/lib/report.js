@@ -30,8 +30,9 @@ function table(head, rows, align) {
 }
 
 function uvSize(res) {
-  const h = res.raw.health && res.raw.health.health && res.raw.health.health.luapool;
-  const r = h && h.find((x) => x && x.uvThreadpoolSize);
+  const all = [];
+  for (const k of Object.values(res.raw.health || {})) if (k.luapool) all.push(...k.luapool);
+  const r = all.find((x) => x && x.uvThreadpoolSize);
   return r ? r.uvThreadpoolSize : res.machine.uvThreadpoolSize;
 }
 
@@ -197,11 +198,24 @@ function markdown(res, { svgPath }) {
   if (hk.length) {
     L.push(`## Main-thread health while the pool is saturated (${c.health.workload}(${c.health.n}), 2 jobs per state in flight)`);
     L.push('');
-    const f = (d, key) => cell(a.health[d][key], 3);
-    L.push(table(['driver', 'event-loop delay p50 idle → loaded (ms)', 'p99 idle → loaded', 'max loaded', 'readFile p50 idle → loaded (ms)', 'readFile p99 idle → loaded', 'jobs done'],
-      hk.map((d) => (a.health[d].error ? [d, 'FAILED', '', '', '', '', ''] : a.health[d].skipped && !a.health[d]['idle.eldP50Ms'].n ? [d, 'skipped', '', '', '', '', ''] : [d,
-        `${f(d, 'idle.eldP50Ms')} → ${f(d, 'loaded.eldP50Ms')}`, `${f(d, 'idle.eldP99Ms')} → ${f(d, 'loaded.eldP99Ms')}`, f(d, 'loaded.eldMaxMs'),
-        `${f(d, 'idle.fsP50Ms')} → ${f(d, 'loaded.fsP50Ms')}`, `${f(d, 'idle.fsP99Ms')} → ${f(d, 'loaded.fsP99Ms')}`, cell(a.health[d].jobsDone, 0)]))));
+    L.push(`Pool sizes: luapool's default (one CPU left for the main thread) and one state per CPU (${res.machine.availableParallelism}); ` +
+      'with one state per CPU the main thread competes with the pool for a core, so scheduler delays show up here.');
+    L.push('');
+    const rows = [];
+    for (const k of hk) {
+      for (const d of Object.keys(a.health[k])) {
+        const h = a.health[k][d];
+        const f = (key) => cell(h[key], 3);
+        const label = d === 'wasmoon' ? 'wasmoon (main thread)' : `${d}, ${k.slice(1)} ${d === 'piscina' ? 'thread' : 'state'}${k.slice(1) === '1' ? '' : 's'}`;
+        if (h.error) rows.push([label, 'FAILED', '', '', '', '', '']);
+        else if (h.skipped && !h['idle.eldP50Ms'].n) rows.push([label, 'skipped', '', '', '', '', '']);
+        else {
+          rows.push([label, `${f('idle.eldP50Ms')} → ${f('loaded.eldP50Ms')}`, `${f('idle.eldP99Ms')} → ${f('loaded.eldP99Ms')}`, f('loaded.eldMaxMs'),
+            `${f('idle.fsP50Ms')} → ${f('loaded.fsP50Ms')}`, `${f('idle.fsP99Ms')} → ${f('loaded.fsP99Ms')}`, cell(h.jobsDone, 0)]);
+        }
+      }
+    }
+    L.push(table(['driver', 'event-loop delay p50 idle → loaded (ms)', 'p99 idle → loaded', 'max loaded', 'readFile p50 idle → loaded (ms)', 'readFile p99 idle → loaded', 'jobs done'], rows));
     L.push('');
     L.push('wasmoon is shown for contrast: it runs on the main thread, so the event loop waits for every job.');
     L.push('');
@@ -209,7 +223,7 @@ function markdown(res, { svgPath }) {
 
   const mk = Object.keys(a.memory || {});
   if (mk.length) {
-    L.push(`## Memory per state (${c.memory.count} states / engines)`);
+    L.push(`## Memory per state (${c.memory.count} states / engines; piscina at most 8 workers)`);
     L.push('');
     L.push(table(['driver', 'RSS growth per state (KB)', 'Lua heap per state (KB)'], mk.map((d) => [d,
       a.memory[d].error ? 'FAILED' : cell(a.memory[d].rssKBPerState), a.memory[d].error ? 'FAILED' : cell(a.memory[d].heapKBPerState)])));
