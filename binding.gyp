@@ -2,6 +2,7 @@
   "variables": {
     "luapool_sources": [
       "native/addon.cpp",
+      "native/host-call.cpp",
       "native/job.cpp",
       "native/lua-state.cpp",
       "native/runner.cpp",

@@ -9,7 +9,7 @@ import {
 import { DecodeOptions, decodeList, encodeList, encodeTable } from './marshal';
 import { binding, Kill, Status } from './native';
 import {
-  FilledRunnerOptions, ScriptRunnerOptions, checkBoolean, checkEnum, checkMs, describe, fillRunnerOptions,
+  FilledRunnerOptions, HostFunction, ScriptRunnerOptions, checkBoolean, checkEnum, checkMs, describe, fillRunnerOptions,
   isPlainObject,
 } from './options';
 import { RunStats, StatsWindow } from './stats';
@@ -84,6 +84,8 @@ export class ScriptRunner extends EventEmitter {
   readonly #contexts = new Map<string, ScriptContext>();
   readonly #modules = new Map<string, number>();
   readonly #stats = new StatsWindow();
+  readonly #hostNames: string[];
+  readonly #hostFns: HostFunction[];
   #nextId = 1;
   #nextState = 0;
   #closing: Promise<void> | undefined;
@@ -94,6 +96,8 @@ export class ScriptRunner extends EventEmitter {
     super();
     this.#opts = fillRunnerOptions(options);
     const o = this.#opts;
+    this.#hostNames = Object.keys(o.host);
+    this.#hostFns = Object.values(o.host);
     this.#native = new binding.NativeRunner({
       states: o.states,
       maxWorkers: o.maxWorkers,
@@ -105,6 +109,7 @@ export class ScriptRunner extends EventEmitter {
       gcEveryBytes: o.gcEveryBytes,
       generationalGc: o.generationalGc,
       chunkCacheSize: o.chunkCacheSize,
+      hostFunctions: this.#hostNames,
     }, this.#onComplete);
   }
 
@@ -275,6 +280,7 @@ export class ScriptRunner extends EventEmitter {
       states: n.states,
       queued: n.queued,
       running: n.running,
+      suspended: n.suspended,
       pending: this.#pending.size,
       parallelism: this.#opts.maxWorkers,
       ...this.#stats.summary(),
@@ -292,6 +298,8 @@ export class ScriptRunner extends EventEmitter {
     for (const id of this.#native.takeQueued() as number[]) {
       this.#settleError(id, new CancelledError('runner closed before the job started'));
     }
+    // Jobs waiting for a host function would wait for ever: they are cancelled.
+    this.#native.cancelSuspended(Kill.Cancelled);
     if (options.force) this.#native.interruptAll(Kill.Cancelled);
     this.#closing = (async () => {
       if (this.#pending.size > 0) await new Promise<void>((resolve) => { this.#drained = resolve; });
@@ -402,6 +410,10 @@ export class ScriptRunner extends EventEmitter {
   // Called by the native side once per finished job (main thread).
   #onComplete = (id: number, status: number, value: unknown, err: unknown[] | undefined,
                  actions: unknown[] | undefined, waitMs: number, runMs: number): void => {
+    if (status === -1) {
+      this.#onHostCall(id, value as Buffer, err as unknown as number, actions);
+      return;
+    }
     const p = this.#pending.get(id);
     if (!p) return;
     this.#stats.record(waitMs, runMs);
@@ -419,6 +431,48 @@ export class ScriptRunner extends EventEmitter {
     }
     this.#settleError(id, this.#errorFor(status, err, p));
   };
+
+  // A script called engine.<name>(...): run the host function on this (the main) thread.
+  #onHostCall(id: number, argsBuf: Buffer, index: number, actions: unknown[] | undefined): void {
+    const p = this.#pending.get(id);
+    if (actions && p) this.#deliverActions(id, p, actions);
+    const name = this.#hostNames[index];
+    if (!p || p.settled) {
+      this.#native.answerHost(id, false, `engine.${name}: job is gone`);
+      return;
+    }
+    let result: unknown;
+    try {
+      const args = decodeList(argsBuf, p.decode, `engine.${name}(args)`);
+      result = this.#hostFns[index].apply(this.#opts.host, args);
+    } catch (e) {
+      this.#answerHostError(id, name, e);
+      return;
+    }
+    if (result !== null && typeof result === 'object' && typeof (result as PromiseLike<unknown>).then === 'function') {
+      (result as PromiseLike<unknown>).then(
+        (v) => this.#answerHostValue(id, name, v),
+        (e) => this.#answerHostError(id, name, e));
+    } else {
+      this.#answerHostValue(id, name, result);
+    }
+  }
+
+  #answerHostValue(id: number, name: string, value: unknown): void {
+    let buf: Buffer;
+    try {
+      buf = encodeList(value === undefined ? [] : [value], `engine.${name}(): result`);
+    } catch (e) {
+      this.#answerHostError(id, name, e);
+      return;
+    }
+    this.#native.answerHost(id, true, buf);
+  }
+
+  #answerHostError(id: number, name: string, e: unknown): void {
+    const message = e instanceof Error ? e.message : String(e);
+    this.#native.answerHost(id, false, `engine.${name}: ${message}`);
+  }
 
   #decodeResult(value: unknown, p: Pending): unknown {
     if (!Buffer.isBuffer(value)) return p.multret ? (value === undefined ? [] : [value]) : value;

@@ -22,6 +22,8 @@ export interface RunStats {
   queued: number;
   /** Jobs running on a state. */
   running: number;
+  /** Jobs waiting for a host function's answer (each keeps its state). */
+  suspended: number;
   /** Jobs submitted and not yet settled. */
   pending: number;
   /** Jobs that may run at once: min(states, UV_THREADPOOL_SIZE - 1). */

@@ -282,20 +282,39 @@ void runOnMainThread(LuaState& state, Job& job, Setup& setup) {
 void runInCoroutine(LuaState& state, Job& job, Setup& setup) {
   lua_State* L = state.L();
   int base = lua_gettop(L);
-  lua_State* T = lua_newthread(L);
-  lua_pushcfunction(T, job.kind == JobKind::Call ? setupCall : setupRun);
-  lua_pushlightuserdata(T, &setup);
-  int status = lua_pcall(T, 1, LUA_MULTRET, 0);
+  lua_State* T;
+  int status;
   int nres = 0;
-  if (status == LUA_OK) {
-    status = lua_resume(T, L, setup.nargs, &nres);
-    if (status == LUA_YIELD) {
-      // Only engine host calls may suspend a job; a bare coroutine.yield has no one to
-      // resume it.
-      lua_settop(T, 0);
-      lua_pushliteral(T, "attempt to yield from outside a coroutine");
-      status = LUA_ERRRUN;
+  if (job.threadRef != LUA_NOREF) {
+    // Resuming after a host call: the continuation delivers the host's answer.
+    lua_rawgeti(L, LUA_REGISTRYINDEX, job.threadRef);
+    luaL_unref(L, LUA_REGISTRYINDEX, job.threadRef);
+    job.threadRef = LUA_NOREF;
+    T = lua_tothread(L, -1);
+    job.coroutine = T;
+    job.suspended = false;
+    status = lua_resume(T, L, 0, &nres);
+  } else {
+    T = lua_newthread(L);
+    job.coroutine = T;
+    lua_pushcfunction(T, job.kind == JobKind::Call ? setupCall : setupRun);
+    lua_pushlightuserdata(T, &setup);
+    status = lua_pcall(T, 1, LUA_MULTRET, 0);
+    if (status == LUA_OK) status = lua_resume(T, L, setup.nargs, &nres);
+  }
+  if (status == LUA_YIELD) {
+    if (job.suspended) {
+      // Suspended in a host call: keep the coroutine alive until the answer comes.
+      lua_pushvalue(L, base + 1);
+      job.threadRef = luaL_ref(L, LUA_REGISTRYINDEX);
+      job.coroutine = nullptr;
+      lua_settop(L, base);
+      return;
     }
+    // A bare coroutine.yield at the top level has no one to resume it.
+    lua_settop(T, 0);
+    lua_pushliteral(T, "attempt to yield from outside a coroutine");
+    status = LUA_ERRRUN;
   }
   if (status == LUA_OK) {
     collectResults(T, lua_gettop(T) - nres + 1, nres, job);
@@ -307,6 +326,7 @@ void runInCoroutine(LuaState& state, Job& job, Setup& setup) {
     luaL_traceback(L, T, job.error.message.c_str(), 0);
     job.error.traceback = lua_tostring(L, -1);
   }
+  job.coroutine = nullptr;
   lua_closethread(T, L);
   lua_settop(L, base);
 }
@@ -335,11 +355,16 @@ Job* currentJob(LuaState& state) { return state.runningJob; }
 
 void executeJob(LuaState& state, Job& job) {
   auto started = Clock::now();
-  job.waitMs = msBetween(job.queuedAt, started);
+  bool resuming = job.threadRef != LUA_NOREF;
+  if (!resuming) job.waitMs = msBetween(job.queuedAt, started);
   job.stateIndex = static_cast<int>(state.index());
   lua_State* L = state.L();
   state.runningJob = &job;
-  state.beginJob(job.id, job.cancelRequested.load(std::memory_order_acquire));
+  auto preset = static_cast<KillReason>(job.killedWhileSuspended);
+  if (preset == KillReason::None && job.cancelRequested.load(std::memory_order_acquire)) {
+    preset = KillReason::Cancelled;
+  }
+  state.beginJob(job.id, preset);
 
   int top = lua_gettop(L);
   Setup setup{&state, &job};
@@ -363,6 +388,12 @@ void executeJob(LuaState& state, Job& job) {
   bool memoryHit = state.memoryExceeded();
   KillReason reason = state.endJob();
   state.runningJob = nullptr;
+  job.runMs += msBetween(started, Clock::now());
+  if (job.suspended) {
+    // Waiting for the host. A kill that arrived meanwhile is applied on resumption.
+    job.killedWhileSuspended = static_cast<int>(reason);
+    return;
+  }
   if (reason == KillReason::Timeout) {
     job.status = JobStatus::Timeout;
     state.stats.timeouts++;
@@ -371,12 +402,8 @@ void executeJob(LuaState& state, Job& job) {
   } else if (memoryHit) {
     job.status = JobStatus::MemoryLimit;  // even if the script caught the error itself
   }
-  if (job.status != JobStatus::Ok && job.status != JobStatus::LuaError &&
-      job.status != JobStatus::MarshalError) {
-    job.result.clear();
-  }
+  if (job.status != JobStatus::Ok) job.result.clear();
   state.afterJob(memoryHit || job.status == JobStatus::MemoryLimit);
-  job.runMs = msBetween(started, Clock::now());
 }
 
 }  // namespace luapool

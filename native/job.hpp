@@ -4,12 +4,16 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "state-pool.hpp"
+
+struct lua_State;
 
 namespace luapool {
 
@@ -33,6 +37,20 @@ enum class JobStatus : int {
 };
 
 enum class ActionType : uint8_t { Log = 0, Post = 1 };
+
+// A call from Lua to a host (JavaScript) function, waiting for the main thread.
+struct HostRequest {
+  uint64_t jobId = 0;
+  uint32_t function = 0;   // index into the runner's host function list
+  std::string args;        // encoded value tree
+  bool blocking = false;   // the worker thread waits (Lua could not yield here)
+};
+
+// The main thread's answer to a HostRequest.
+struct HostReply {
+  bool ok = true;
+  std::string values;  // ok: encoded value tree; else the error message
+};
 
 // Something a script sent to the main thread (engine.log / engine.post / print / warn).
 struct Action {
@@ -81,6 +99,21 @@ struct Job {
   ErrorInfo error;
   std::vector<Action> actions;
   size_t actionBytes = 0;
+
+  // host calls
+  bool suspended = false;       // yielded in a host call; its state stays leased to it
+  ::lua_State* coroutine = nullptr;  // the job's coroutine while it runs
+  int threadRef = -2;           // registry ref of the suspended coroutine (LUA_NOREF = -2)
+  HostRequest hostRequest;      // filled by engine.<host>() before suspending/blocking
+  HostReply hostReply;          // filled by the main thread
+  int killedWhileSuspended = 0; // KillReason to apply when the job resumes
+  StateLease lease;             // held while suspended
+  // blocking host calls (where Lua cannot yield)
+  std::mutex hostMutex;
+  std::condition_variable hostCv;
+  bool hostAnswered = false;
+  bool hostAbandoned = false;   // the job was killed while waiting
+
   double waitMs = 0;
   double runMs = 0;
   int stateIndex = -1;
@@ -91,5 +124,14 @@ void executeJob(LuaState& state, Job& job);
 
 // The job currently running on a state (for engine.* functions), or null.
 Job* currentJob(LuaState& state);
+
+// Implemented by the runner: hands a blocking host request to the main thread, and
+// forgets it once the worker stops waiting.
+class HostBridge {
+ public:
+  virtual ~HostBridge() = default;
+  virtual void requestBlocking(Job& job) = 0;
+  virtual void endBlocking(Job& job) = 0;
+};
 
 }  // namespace luapool

@@ -90,13 +90,12 @@ void LuaState::openLibraries() {
   }
 }
 
-void LuaState::beginJob(uint64_t jobId, bool cancelledAlready) {
+void LuaState::beginJob(uint64_t jobId, KillReason preset) {
   std::lock_guard<std::mutex> lock(killMutex_);
   currentJob_ = jobId;
   memExceeded_ = false;
-  reason_.store(cancelledAlready ? static_cast<int>(KillReason::Cancelled) : 0,
-                std::memory_order_release);
-  __atomic_store_n(interruptFlag_, cancelledAlready ? 1 : 0, __ATOMIC_RELEASE);
+  reason_.store(static_cast<int>(preset), std::memory_order_release);
+  __atomic_store_n(interruptFlag_, preset != KillReason::None ? 1 : 0, __ATOMIC_RELEASE);
 }
 
 KillReason LuaState::endJob() {

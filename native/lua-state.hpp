@@ -7,12 +7,14 @@
 #include <cstdint>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "lua-api.hpp"
 
 namespace luapool {
 
 struct Job;
+class HostBridge;
 
 // Which standard libraries a state opens. Safe variants of base/string/os are used unless
 // the profile is "all".
@@ -37,6 +39,7 @@ struct StateConfig {
   size_t gcEveryBytes = 0;     // ... or after this many bytes allocated since the last one
   bool generationalGc = true;
   size_t chunkCacheSize = 256; // compiled sources kept per state
+  std::vector<std::string> hostFunctions;  // engine.<name> for each, in index order
 };
 
 enum class KillReason : int { None = 0, Timeout = 1, Cancelled = 2, Shutdown = 3 };
@@ -65,7 +68,7 @@ class LuaState {
 
   // --- job bracket (called by the thread holding the lease) ---
   // Marks `jobId` as the job running here; a kill requested for another id is ignored.
-  void beginJob(uint64_t jobId, bool cancelledAlready);
+  void beginJob(uint64_t jobId, KillReason preset);
   // Clears the interrupt and the sticky memory flag; returns why the job was killed.
   KillReason endJob();
   KillReason killReason() const { return static_cast<KillReason>(reason_.load(std::memory_order_acquire)); }
@@ -85,6 +88,7 @@ class LuaState {
 
   StateStats stats;  // written by the lease holder only, read under the runner's lock
   Job* runningJob = nullptr;  // the job being executed (lease holder only)
+  HostBridge* bridge = nullptr;  // set by the runner before any job runs
 
   static LuaState* from(lua_State* L);
 

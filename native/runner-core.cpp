@@ -1,6 +1,8 @@
 // RunnerCore: scheduling jobs onto leased states and handing results back.
 #include "runner-core.hpp"
 
+#include "lua-api.hpp"
+
 namespace luapool {
 
 RunnerCore::RunnerCore(const RunnerConfig& config)
@@ -23,6 +25,7 @@ bool RunnerCore::init(std::string& error) {
               (state->initError().empty() ? std::string("not enough memory") : state->initError());
       return false;
     }
+    state->bridge = this;
     states_.push_back(std::move(state));
   }
   return true;
@@ -53,20 +56,108 @@ static bool removeById(std::deque<std::unique_ptr<Job>>& q, uint64_t id,
   return false;
 }
 
-CancelResult RunnerCore::cancel(uint64_t id, KillReason reason, std::unique_ptr<Job>* out) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  auto it = running_.find(id);
-  if (it != running_.end()) {
-    if (reason == KillReason::None) return CancelResult::Unknown;  // queued jobs only
-    states_[it->second]->kill(id, reason);
-    return CancelResult::Interrupted;
+void RunnerCore::killRunningLocked(Job& job, KillReason reason) {
+  states_[static_cast<size_t>(job.stateIndex)]->kill(job.id, reason);
+  {
+    // A worker blocked in a host call wakes up and sees the interrupt.
+    std::lock_guard<std::mutex> lock(job.hostMutex);
+    job.hostAbandoned = true;
   }
-  if (out == nullptr) return CancelResult::Unknown;  // the watchdog only interrupts
-  bool found = removeById(queue_, id, out);
-  for (size_t i = 0; !found && i < pinned_.size(); ++i) found = removeById(pinned_[i], id, out);
-  if (!found) return CancelResult::Unknown;
-  --queuedCount_;
-  return CancelResult::Dequeued;
+  job.hostCv.notify_all();
+}
+
+void RunnerCore::makeResumableLocked(std::unique_ptr<Job> job, KillReason reason) {
+  if (reason != KillReason::None) {
+    job->killedWhileSuspended = static_cast<int>(reason);
+    job->hostReply = HostReply{false, "luapool: job interrupted"};
+  }
+  resumable_.push_back(std::move(job));
+}
+
+CancelResult RunnerCore::cancel(uint64_t id, KillReason reason, std::unique_ptr<Job>* out) {
+  bool wake = false;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = running_.find(id);
+    if (it != running_.end()) {
+      if (reason == KillReason::None) return CancelResult::Unknown;  // queued jobs only
+      killRunningLocked(*it->second, reason);
+      return CancelResult::Interrupted;
+    }
+    auto sus = suspended_.find(id);
+    if (sus != suspended_.end()) {
+      if (reason == KillReason::None) return CancelResult::Unknown;
+      // Resume it so it unwinds in its own state (its __close handlers run, interrupted).
+      makeResumableLocked(std::move(sus->second), reason);
+      suspended_.erase(sus);
+      wakeMainLocked(wake);
+    } else {
+      if (out == nullptr) return CancelResult::Unknown;  // the watchdog only interrupts
+      bool found = removeById(queue_, id, out);
+      for (size_t i = 0; !found && i < pinned_.size(); ++i) found = removeById(pinned_[i], id, out);
+      if (!found) return CancelResult::Unknown;
+      --queuedCount_;
+      return CancelResult::Dequeued;
+    }
+  }
+  if (wake && notify_) notify_();
+  return CancelResult::Interrupted;
+}
+
+void RunnerCore::cancelSuspended(KillReason reason) {
+  bool wake = false;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (auto& entry : suspended_) makeResumableLocked(std::move(entry.second), reason);
+    if (!suspended_.empty()) wakeMainLocked(wake);
+    suspended_.clear();
+  }
+  if (wake && notify_) notify_();
+}
+
+bool RunnerCore::answerHost(uint64_t id, bool ok, std::string values) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto sus = suspended_.find(id);
+  if (sus != suspended_.end()) {
+    sus->second->hostReply = HostReply{ok, std::move(values)};
+    makeResumableLocked(std::move(sus->second), KillReason::None);
+    suspended_.erase(sus);
+    return true;
+  }
+  auto wait = blockingWaits_.find(id);
+  if (wait != blockingWaits_.end()) {
+    Job& job = *wait->second;
+    {
+      std::lock_guard<std::mutex> jl(job.hostMutex);
+      job.hostReply = HostReply{ok, std::move(values)};
+      job.hostAnswered = true;
+    }
+    job.hostCv.notify_all();
+    return true;
+  }
+  return false;
+}
+
+void RunnerCore::requestBlocking(Job& job) {
+  bool wake = false;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    blockingWaits_[job.id] = &job;
+    hostCalls_.push_back(PendingHostCall{job.hostRequest, std::move(job.actions)});
+    job.actions.clear();
+    wakeMainLocked(wake);
+  }
+  if (wake && notify_) notify_();
+}
+
+void RunnerCore::endBlocking(Job& job) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  blockingWaits_.erase(job.id);
+}
+
+void RunnerCore::wakeMainLocked(bool& wake) {
+  wake = !notifyPending_;
+  notifyPending_ = true;
 }
 
 std::vector<std::unique_ptr<Job>> RunnerCore::takeQueued() {
@@ -84,7 +175,7 @@ std::vector<std::unique_ptr<Job>> RunnerCore::takeQueued() {
 
 void RunnerCore::interruptAll(KillReason reason) {
   std::lock_guard<std::mutex> lock(mutex_);
-  for (const auto& [id, index] : running_) states_[index]->kill(id, reason);
+  for (const auto& entry : running_) killRunningLocked(*entry.second, reason);
 }
 
 bool RunnerCore::hasRunnableFor(size_t index) {
@@ -94,9 +185,20 @@ bool RunnerCore::hasRunnableFor(size_t index) {
 std::vector<size_t> RunnerCore::claimSlots() {
   std::vector<size_t> started;
   std::lock_guard<std::mutex> lock(mutex_);
-  if (queuedCount_ == 0) return started;
+  if (queuedCount_ == 0 && resumable_.empty()) return started;
   for (size_t s = 0; s < slots_.size(); ++s) {
     if (slots_[s].busy) continue;
+    // A job answered by its host brings its own lease: it goes first on its state.
+    if (!resumable_.empty()) {
+      std::unique_ptr<Job> job = std::move(resumable_.front());
+      resumable_.pop_front();
+      slots_[s].busy = true;
+      slots_[s].lease = std::move(job->lease);
+      pinned_[slots_[s].lease.index()].push_front(std::move(job));
+      ++queuedCount_;
+      started.push_back(s);
+      continue;
+    }
     // Pinned work first (its state may be the only one that can take it), then any state.
     StateLease lease;
     for (size_t i = 0; i < pinned_.size() && !lease; ++i) {
@@ -114,7 +216,8 @@ std::vector<size_t> RunnerCore::claimSlots() {
 std::unique_ptr<Job> RunnerCore::popFor(size_t index) {
   auto& mine = pinned_[index];
   std::deque<std::unique_ptr<Job>>* from = nullptr;
-  if (!mine.empty() && (queue_.empty() || mine.front()->id < queue_.front()->id)) {
+  bool resume = !mine.empty() && mine.front()->threadRef != LUA_NOREF;
+  if (!mine.empty() && (resume || queue_.empty() || mine.front()->id < queue_.front()->id)) {
     from = &mine;
   } else if (!queue_.empty()) {
     from = &queue_;
@@ -142,10 +245,31 @@ void RunnerCore::runSlot(size_t slot) {
         slots_[slot].lease.reset();  // under the lock: submit() sees a consistent pool
         return;
       }
-      running_.emplace(job->id, index);
+      job->stateIndex = static_cast<int>(index);
+      running_.emplace(job->id, job.get());
     }
-    if (job->timeoutMs > 0) watchdog_.arm(job->id, job->deadline);
+    bool firstRun = job->threadRef == LUA_NOREF;
+    if (firstRun && job->timeoutMs > 0) watchdog_.arm(job->id, job->deadline);
     executeJob(state, *job);
+    // Killed just as it suspended: let it unwind now, on this same lease.
+    while (job->suspended && job->killedWhileSuspended != 0) executeJob(state, *job);
+    if (job->suspended) {
+      // The state stays leased to the job (not to this slot) until the host answers;
+      // the watchdog stays armed: host calls count against the job's budget.
+      bool wake = false;
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        running_.erase(job->id);
+        job->lease = std::move(slots_[slot].lease);
+        hostCalls_.push_back(PendingHostCall{job->hostRequest, std::move(job->actions)});
+        job->actions.clear();
+        uint64_t id = job->id;
+        suspended_.emplace(id, std::move(job));
+        wakeMainLocked(wake);
+      }
+      if (wake && notify_) notify_();
+      return;
+    }
     if (job->timeoutMs > 0) watchdog_.disarm(job->id);
     {
       std::lock_guard<std::mutex> lock(mutex_);
@@ -161,25 +285,29 @@ void RunnerCore::slotFinished(size_t slot) {
 }
 
 void RunnerCore::complete(std::unique_ptr<Job> job) {
-  bool wake;
+  bool wake = false;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     completed_.push_back(std::move(job));
-    wake = !notifyPending_;
-    notifyPending_ = true;
+    wakeMainLocked(wake);
   }
   if (wake && notify_) notify_();
 }
 
-void RunnerCore::takeCompleted(std::vector<std::unique_ptr<Job>>& out) {
+void RunnerCore::takeCompleted(std::vector<std::unique_ptr<Job>>& out,
+                               std::vector<PendingHostCall>& calls) {
   std::lock_guard<std::mutex> lock(mutex_);
   notifyPending_ = false;
   out.swap(completed_);
+  calls.swap(hostCalls_);
 }
 
 bool RunnerCore::idle() {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (queuedCount_ != 0 || !running_.empty() || !completed_.empty()) return false;
+  if (queuedCount_ != 0 || !running_.empty() || !completed_.empty() || !suspended_.empty() ||
+      !resumable_.empty()) {
+    return false;
+  }
   for (const auto& s : slots_) {
     if (s.busy) return false;
   }
@@ -194,6 +322,11 @@ size_t RunnerCore::queued() {
 size_t RunnerCore::running() {
   std::lock_guard<std::mutex> lock(mutex_);
   return running_.size();
+}
+
+size_t RunnerCore::suspended() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return suspended_.size() + resumable_.size();
 }
 
 std::vector<RunnerCore::StateSnapshot> RunnerCore::snapshot() {

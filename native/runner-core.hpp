@@ -27,12 +27,18 @@ struct RunnerConfig {
 
 enum class CancelResult { Unknown, Dequeued, Interrupted };
 
-class RunnerCore {
+// A host call waiting for the main thread, with what the job logged/posted before it.
+struct PendingHostCall {
+  HostRequest request;
+  std::vector<Action> actions;
+};
+
+class RunnerCore : public HostBridge {
  public:
   using Notify = std::function<void()>;  // wakes the main thread (thread-safe function)
 
   explicit RunnerCore(const RunnerConfig& config);
-  ~RunnerCore();
+  ~RunnerCore() override;
 
   // Creates the states; false (with a message) if one could not be created.
   bool init(std::string& error);
@@ -50,11 +56,20 @@ class RunnerCore {
   void interruptAll(KillReason reason);
   // Picks (state, slot) pairs that can start now; the caller queues their work items.
   std::vector<size_t> claimSlots();
-  // Moves finished jobs out of the completion queue.
-  void takeCompleted(std::vector<std::unique_ptr<Job>>& out);
+  // Moves finished jobs and host calls out of their queues.
+  void takeCompleted(std::vector<std::unique_ptr<Job>>& out, std::vector<PendingHostCall>& calls);
+  // The main thread's answer to a host call; false if the job is gone (killed, settled).
+  bool answerHost(uint64_t id, bool ok, std::string values);
+  // Cancels every job suspended in a host call (close()).
+  void cancelSuspended(KillReason reason);
+
+  // --- HostBridge (worker thread) ---
+  void requestBlocking(Job& job) override;
+  void endBlocking(Job& job) override;
   bool idle();  // nothing queued, running or completed-but-undelivered
   size_t queued();
   size_t running();
+  size_t suspended();  // waiting for a host function's answer
 
   // --- worker thread ---
   void runSlot(size_t slot);  // drains jobs for the slot's state, then releases it
@@ -75,6 +90,9 @@ class RunnerCore {
   std::unique_ptr<Job> popFor(size_t stateIndex);
   bool hasRunnableFor(size_t stateIndex);
   void complete(std::unique_ptr<Job> job);
+  void wakeMainLocked(bool& wake);
+  void killRunningLocked(Job& job, KillReason reason);
+  void makeResumableLocked(std::unique_ptr<Job> job, KillReason reason);
 
   RunnerConfig config_;
   std::vector<std::unique_ptr<LuaState>> states_;
@@ -85,7 +103,11 @@ class RunnerCore {
   std::mutex mutex_;
   std::deque<std::unique_ptr<Job>> queue_;                 // any state
   std::vector<std::deque<std::unique_ptr<Job>>> pinned_;   // per state (contexts, resumes)
-  std::unordered_map<uint64_t, size_t> running_;           // job id -> state index
+  std::unordered_map<uint64_t, Job*> running_;             // job id -> job on a worker
+  std::unordered_map<uint64_t, std::unique_ptr<Job>> suspended_;  // waiting for the host
+  std::deque<std::unique_ptr<Job>> resumable_;             // answered, waiting for a slot
+  std::unordered_map<uint64_t, Job*> blockingWaits_;       // workers waiting for the host
+  std::vector<PendingHostCall> hostCalls_;
   std::vector<std::unique_ptr<Job>> completed_;
   bool notifyPending_ = false;
   size_t queuedCount_ = 0;

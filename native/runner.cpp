@@ -77,6 +77,8 @@ Napi::Function Runner::Init(Napi::Env env) {
       InstanceMethod<&Runner::Cancel>("cancel"),
       InstanceMethod<&Runner::TakeQueued>("takeQueued"),
       InstanceMethod<&Runner::InterruptAll>("interruptAll"),
+      InstanceMethod<&Runner::AnswerHost>("answerHost"),
+      InstanceMethod<&Runner::CancelSuspended>("cancelSuspended"),
       InstanceMethod<&Runner::Stats>("stats"),
       InstanceMethod<&Runner::Close>("close"),
   });
@@ -101,6 +103,10 @@ Runner::Runner(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Runner>(info) 
   config.state.gcEveryBytes = static_cast<size_t>(o.Get("gcEveryBytes").As<Napi::Number>().DoubleValue());
   config.state.generationalGc = o.Get("generationalGc").As<Napi::Boolean>().Value();
   config.state.chunkCacheSize = o.Get("chunkCacheSize").As<Napi::Number>().Uint32Value();
+  Napi::Array host = o.Get("hostFunctions").As<Napi::Array>();
+  for (uint32_t i = 0; i < host.Length(); ++i) {
+    config.state.hostFunctions.push_back(host.Get(i).As<Napi::String>().Utf8Value());
+  }
   if (config.maxWorkers < 1) config.maxWorkers = 1;
   if (config.maxWorkers > config.states) config.maxWorkers = config.states;
 
@@ -272,6 +278,7 @@ Napi::Value Runner::Cancel(const Napi::CallbackInfo& info) {
       jobSettled(env, 1);
       return Napi::String::New(env, "dequeued");
     case CancelResult::Interrupted:
+      pump();  // a suspended job became resumable
       return Napi::String::New(env, "interrupted");
     default:
       return env.Undefined();
@@ -286,6 +293,22 @@ Napi::Value Runner::TakeQueued(const Napi::CallbackInfo& info) {
   for (size_t i = 0; i < jobs.size(); ++i) ids.Set(i, Napi::Number::New(env, static_cast<double>(jobs[i]->id)));
   jobSettled(env, jobs.size());
   return ids;
+}
+
+// answerHost(id, ok, valuesBuffer | errorMessage) -> whether the job was still waiting
+Napi::Value Runner::AnswerHost(const Napi::CallbackInfo& info) {
+  uint64_t id = static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value());
+  bool ok = info[1].As<Napi::Boolean>().Value();
+  std::string data = info[2].IsBuffer() ? bufferOrEmpty(info[2]) : info[2].As<Napi::String>().Utf8Value();
+  bool delivered = core_->answerHost(id, ok, std::move(data));
+  if (delivered) pump();
+  return Napi::Boolean::New(info.Env(), delivered);
+}
+
+Napi::Value Runner::CancelSuspended(const Napi::CallbackInfo& info) {
+  core_->cancelSuspended(static_cast<KillReason>(info[0].As<Napi::Number>().Int32Value()));
+  pump();
+  return info.Env().Undefined();
 }
 
 Napi::Value Runner::InterruptAll(const Napi::CallbackInfo& info) {
@@ -314,6 +337,7 @@ Napi::Value Runner::Stats(const Napi::CallbackInfo& info) {
   out.Set("states", states);
   out.Set("queued", Napi::Number::New(env, static_cast<double>(core_->queued())));
   out.Set("running", Napi::Number::New(env, static_cast<double>(core_->running())));
+  out.Set("suspended", Napi::Number::New(env, static_cast<double>(core_->suspended())));
   return out;
 }
 
@@ -346,16 +370,47 @@ Napi::Value Runner::Close(const Napi::CallbackInfo& info) {
   return deferred.Promise();
 }
 
-// Thread-safe function callback: delivers every finished job to JavaScript.
+static Napi::Value actionsToJs(Napi::Env env, const std::vector<Action>& actions) {
+  if (actions.empty()) return env.Undefined();
+  Napi::Array a = Napi::Array::New(env, actions.size() * 3);
+  uint32_t k = 0;
+  for (const Action& act : actions) {
+    a.Set(k++, Napi::Number::New(env, static_cast<int>(act.type)));
+    a.Set(k++, Napi::String::New(env, act.name));
+    if (act.type == ActionType::Post) {
+      a.Set(k++, Napi::Buffer<char>::Copy(env, act.data.data(), act.data.size()));
+    } else {
+      a.Set(k++, Napi::String::New(env, act.data));
+    }
+  }
+  return a;
+}
+
+// Thread-safe function callback: delivers finished jobs and host calls to JavaScript.
 void Runner::DeliverCompleted(Napi::Env env, Napi::Function callback, Runner* self, void*) {
   std::vector<std::unique_ptr<Job>> done;
-  self->core_->takeCompleted(done);
-  if (env == nullptr || done.empty()) return;  // teardown: the jobs are freed here
+  std::vector<PendingHostCall> calls;
+  self->core_->takeCompleted(done, calls);
+  if (env == nullptr) return;  // teardown: the jobs are freed here
+  auto deliver = [&](std::initializer_list<napi_value> args) {
+    try {
+      callback.Call(args);
+    } catch (const Napi::Error& e) {
+      // The JS layer never throws here; if it does, keep delivering the other jobs.
+      napi_fatal_exception(env, e.Value());
+    }
+  };
+  for (auto& call : calls) {
+    // status -1: a host call (id, -1, args, function index, actions, blocking)
+    deliver({Napi::Number::New(env, static_cast<double>(call.request.jobId)), Napi::Number::New(env, -1),
+             Napi::Buffer<char>::Copy(env, call.request.args.data(), call.request.args.size()),
+             Napi::Number::New(env, call.request.function), actionsToJs(env, call.actions),
+             Napi::Boolean::New(env, call.request.blocking)});
+  }
   size_t n = done.size();
   for (auto& job : done) {
     Napi::Value value = env.Undefined();
     Napi::Value err = env.Undefined();
-    Napi::Value actions = env.Undefined();
     if (job->status == JobStatus::Ok) {
       if (!fastScalar(env, *job, job->bytesAsBuffer, value)) {
         value = Napi::Buffer<char>::Copy(env, job->result.data(), job->result.size());
@@ -371,31 +426,12 @@ void Runner::DeliverCompleted(Napi::Env env, Napi::Function callback, Runner* se
       }
       err = e;
     }
-    if (!job->actions.empty()) {
-      Napi::Array a = Napi::Array::New(env, job->actions.size() * 3);
-      uint32_t k = 0;
-      for (const Action& act : job->actions) {
-        a.Set(k++, Napi::Number::New(env, static_cast<int>(act.type)));
-        a.Set(k++, Napi::String::New(env, act.name));
-        if (act.type == ActionType::Post) {
-          a.Set(k++, Napi::Buffer<char>::Copy(env, act.data.data(), act.data.size()));
-        } else {
-          a.Set(k++, Napi::String::New(env, act.data));
-        }
-      }
-      actions = a;
-    }
-    try {
-      callback.Call({Napi::Number::New(env, static_cast<double>(job->id)),
-                   Napi::Number::New(env, static_cast<int>(job->status)), value, err, actions,
-                   Napi::Number::New(env, job->waitMs), Napi::Number::New(env, job->runMs),
-                   Napi::Number::New(env, job->stateIndex)});
-    } catch (const Napi::Error& e) {
-      // The JS layer never throws here; if it does, keep delivering the other jobs.
-      napi_fatal_exception(env, e.Value());
-    }
+    deliver({Napi::Number::New(env, static_cast<double>(job->id)),
+             Napi::Number::New(env, static_cast<int>(job->status)), value, err,
+             actionsToJs(env, job->actions), Napi::Number::New(env, job->waitMs),
+             Napi::Number::New(env, job->runMs), Napi::Number::New(env, job->stateIndex)});
   }
-  self->jobSettled(env, n);
+  if (n > 0) self->jobSettled(env, n);
   self->pump();
 }
 

@@ -44,6 +44,8 @@ class Runner : public Napi::ObjectWrap<Runner> {
   Napi::Value Cancel(const Napi::CallbackInfo& info);
   Napi::Value TakeQueued(const Napi::CallbackInfo& info);
   Napi::Value InterruptAll(const Napi::CallbackInfo& info);
+  Napi::Value AnswerHost(const Napi::CallbackInfo& info);
+  Napi::Value CancelSuspended(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
 

@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "host-call.hpp"
 #include "job.hpp"
 #include "value-lua.hpp"
 
@@ -214,8 +215,9 @@ void openLib(lua_State* L, const char* name, lua_CFunction open) {
   luaL_requiref(L, name, open, 0);  // leaves the library table on the stack
 }
 
-void pushEngineTable(lua_State* L) {
+void pushEngineTable(lua_State* L, const StateConfig& config) {
   lua_createtable(L, 0, 4);
+  registerHostFunctions(L, -1, config.hostFunctions);
   lua_pushcfunction(L, engineLog);
   lua_setfield(L, -2, "log");
   lua_pushcfunction(L, enginePost);
@@ -238,7 +240,7 @@ void installSandbox(lua_State* L, const StateConfig& config) {
 
   if (config.trusted) {
     // Plain Lua: jobs use the global table, as under the standalone interpreter.
-    pushEngineTable(L);
+    pushEngineTable(L, config);
     lua_setglobal(L, "engine");
     return;
   }
@@ -311,7 +313,7 @@ void installSandbox(lua_State* L, const StateConfig& config) {
     makeReadonly(L, "os");
     lua_setfield(L, base, "os");
   }
-  pushEngineTable(L);
+  pushEngineTable(L, config);
   makeReadonly(L, "engine");
   lua_setfield(L, base, "engine");
 

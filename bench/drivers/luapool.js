@@ -150,10 +150,14 @@ driverMain('luapool', {
     try { stats = typeof r.stats === 'function' ? r.stats() : undefined; } catch { stats = undefined; }
     await r.close();
     const h = heaps.filter((x) => x > 0).sort((a, b) => a - b);
+    // runner.stats().states[i].memory: bytes the state's allocator holds (all states, used or not)
+    const st = stats && Array.isArray(stats.states) ? stats.states.map((x) => Number(x.memory) / 1024).filter((x) => x > 0).sort((a, b) => a - b) : [];
     return {
       states: p.count, rssKBPerState: (rss1 - rss0) / 1024 / p.count,
-      heapKBPerState: h.length ? h[h.length >> 1] : null,
-      stats: stats && JSON.parse(JSON.stringify(stats, (k, v) => (typeof v === 'bigint' ? Number(v) : v))),
+      heapKBPerState: st.length ? st[st.length >> 1] : h.length ? h[h.length >> 1] : null,
+      heapSource: st.length ? 'stats().states[].memory (median)' : 'collectgarbage("count") in a job',
+      heapKBInJob: h.length ? h[h.length >> 1] : null,
+      statesUsed: stats && Array.isArray(stats.states) ? stats.states.filter((x) => x.jobs > 0).length : undefined,
     };
   },
 });

@@ -82,6 +82,18 @@ function markdown(res, { svgPath }) {
   L.push('- **Memory** is process RSS growth divided by the number of states (after the states have run a job), and the Lua ' +
     'heap of one state (`collectgarbage("count")`). The floor is the Lua heap of the standalone interpreter right after startup.');
   L.push('');
+  L.push('- **Peers, as found.** wasmoon 1.16 `doString()` leaves every returned value on the main Lua stack; after about 60 ' +
+    'calls that return something the unchecked stack overruns and the engine fails with `RuntimeError: memory access out of ' +
+    'bounds` (or silently corrupts state: `attempt to index a nil value (upvalue \'_ENV\')`). Several `doString()` calls in ' +
+    'flight on one engine also remove each other\'s threads and hang. The drivers restore the stack top after each call and ' +
+    'run one call at a time per engine (`bench/lib/wasmoon-util.js`) — what any user must do. wasmoon also gets about 4× ' +
+    'faster once V8 tiers its WebAssembly up (fib: ~80 ms cold, ~18 ms warm), so every driver warms up for a fixed time ' +
+    'before timing. fengari implements Lua 5.3 with 32-bit integers (the workloads keep integer math below 2^31 so all ' +
+    'drivers agree on the checksums) and has no `collectgarbage("count")`.');
+  L.push('- **In code.** `require(\'./bench/run.js\').runBench({ tiny: true, write: false, drivers, workloads, sections, log })` ' +
+    'runs the same machinery on tiny inputs and resolves to the result object (`result.failures` lists failed trials); ' +
+    '`--report results.json` re-renders this page and the chart from a saved run.');
+  L.push('');
   L.push('## This run');
   L.push('');
   L.push(table(['', ''], [

@@ -1,0 +1,96 @@
+// engine.<name>(...): calls into a JavaScript host function. Where Lua can yield, the job's
+// coroutine yields and the worker thread is given back (the state stays leased to the job);
+// where it cannot (a metamethod, a sort comparator, a gsub callback), the worker thread
+// waits for the main thread's answer, still bounded by the job's deadline.
+#include "host-call.hpp"
+
+#include "job.hpp"
+#include "lua-state.hpp"
+#include "value-lua.hpp"
+
+namespace luapool {
+
+namespace {
+
+// Pushes the reply's values, or raises its error, in the calling coroutine.
+int deliverReply(lua_State* L, Job& job) {
+  if (!job.hostReply.ok) {
+    lua_pushlstring(L, job.hostReply.values.data(), job.hostReply.values.size());
+    return lua_error(L);
+  }
+  return pushDecoded(L, job.hostReply.values);
+}
+
+// Continuation after the coroutine is resumed with the host's answer.
+int hostContinue(lua_State* L, int status, lua_KContext ctx) {
+  (void)status;
+  (void)ctx;
+  Job& job = *currentJob(*LuaState::from(L));
+  lua_settop(L, 0);
+  lua_checkinterrupt(L);  // killed while suspended: stop here, not at the next check
+  return deliverReply(L, job);
+}
+
+int waitBlocking(lua_State* L, LuaState& state, Job& job) {
+  {
+    std::lock_guard<std::mutex> lock(job.hostMutex);
+    job.hostAnswered = false;
+    job.hostAbandoned = false;
+  }
+  lua_checkinterrupt(L);  // already killed: do not call the host at all
+  state.bridge->requestBlocking(job);
+  {
+    std::unique_lock<std::mutex> lock(job.hostMutex);
+    auto done = [&] { return job.hostAnswered || job.hostAbandoned; };
+    if (job.timeoutMs > 0) {
+      job.hostCv.wait_until(lock, job.deadline, done);
+    } else {
+      job.hostCv.wait(lock, done);
+    }
+  }
+  state.bridge->endBlocking(job);
+  lua_checkinterrupt(L);  // raises if the job was killed meanwhile
+  if (!job.hostAnswered) {
+    // The deadline passed before the watchdog's interrupt: same outcome, a timeout.
+    return luaL_error(L, "luapool: host call did not answer before the job's deadline");
+  }
+  lua_settop(L, 0);
+  return deliverReply(L, job);
+}
+
+int hostCall(lua_State* L) {
+  LuaState& state = *LuaState::from(L);
+  Job* job = currentJob(state);
+  const char* name = lua_tostring(L, lua_upvalueindex(2));
+  if (job == nullptr) return luaL_error(L, "engine.%s can only be called while a job runs", name);
+  std::string args, error;
+  if (!encodeValues(L, 1, lua_gettop(L), "args", args, error)) {
+    return luaL_error(L, "engine.%s: %s", name, error.c_str());
+  }
+  job->hostRequest.jobId = job->id;
+  job->hostRequest.function = static_cast<uint32_t>(lua_tointeger(L, lua_upvalueindex(1)));
+  job->hostRequest.args = std::move(args);
+  // Yield only from the job's own coroutine: a yield inside a script's coroutine would go
+  // to the script's coroutine.resume instead of to us.
+  if (L == job->coroutine && lua_isyieldable(L)) {
+    job->hostRequest.blocking = false;
+    job->suspended = true;
+    return lua_yieldk(L, 0, 0, hostContinue);
+  }
+  job->hostRequest.blocking = true;
+  return waitBlocking(L, state, *job);
+}
+
+}  // namespace
+
+void registerHostFunctions(lua_State* L, int engineTable, const std::vector<std::string>& names) {
+  engineTable = lua_absindex(L, engineTable);
+  for (size_t i = 0; i < names.size(); ++i) {
+    lua_pushinteger(L, static_cast<lua_Integer>(i));
+    lua_pushstring(L, names[i].c_str());
+    lua_pushcclosure(L, hostCall, 2);
+    lua_setfield(L, engineTable, names[i].c_str());
+  }
+}
+
+}  // namespace luapool
