@@ -74,6 +74,7 @@ export interface JobSpec {
   kind: 'run' | 'call';
   source: string;          // run: the chunk; call: the module name
   fn?: string;             // call: the exported function
+  batch?: boolean;         // call: once per argument list (callMany)
   context?: ScriptContext;
 }
 
@@ -256,6 +257,12 @@ export class ScriptRunner extends EventEmitter {
     }
     if (typeof source !== 'string') throw new TypeError(`define(source): source must be a string, got ${describe(source)}`);
     if (this.#closed) throw new RunnerClosedError();
+    const syntaxError: string | undefined = this.#native.checkSyntax(source, '@' + name);
+    if (syntaxError !== undefined) {
+      // The previous version (if any) stays in force.
+      const m = /^(.*?):(\d+): /.exec(syntaxError);
+      throw new LuaError(syntaxError, syntaxError, m ? m[1] : name, m ? Number(m[2]) : undefined);
+    }
     const version = (this.#modules.get(name) ?? 0) + 1;
     this.#native.define(name, version, source);
     this.#modules.set(name, version);
@@ -271,6 +278,32 @@ export class ScriptRunner extends EventEmitter {
     }
     if (!Array.isArray(args)) return Promise.reject(new TypeError(`call(args): args must be an array, got ${describe(args)}`));
     return this._runSpec({ kind: 'call', source: name, fn }, { ...options, args });
+  }
+
+  /**
+   * Calls an exported function once per argument list in a few round trips: the list is
+   * split across the states and each part runs as one job. Resolves with one result per
+   * call, in order.
+   */
+  async callMany(name: string, fn: string, argsList: readonly (readonly unknown[])[], options?: JobOptions): Promise<any[]> { // eslint-disable-line @typescript-eslint/no-explicit-any
+    if (typeof name !== 'string' || !this.#modules.has(name)) {
+      throw new TypeError(`callMany(name): no module named ${describe(name)} is defined`);
+    }
+    if (typeof fn !== 'string' || fn.length === 0) throw new TypeError(`callMany(fn): fn must be a non-empty string, got ${describe(fn)}`);
+    if (!Array.isArray(argsList)) throw new TypeError(`callMany(argsList): argsList must be an array of arrays, got ${describe(argsList)}`);
+    for (let i = 0; i < argsList.length; i++) {
+      if (!Array.isArray(argsList[i])) throw new TypeError(`callMany(argsList): argsList[${i}] must be an array, got ${describe(argsList[i])}`);
+    }
+    if (options !== undefined && (options as JobOptions).args !== undefined) throw new TypeError('callMany(options): options.args is not allowed');
+    if (argsList.length === 0) return [];
+    const parts = Math.min(this.#opts.maxWorkers, Math.ceil(argsList.length / 64));
+    const size = Math.ceil(argsList.length / parts);
+    const jobs: Promise<unknown[]>[] = [];
+    for (let i = 0; i < argsList.length; i += size) {
+      const slice = argsList.slice(i, i + size);
+      jobs.push(this._runSpec({ kind: 'call', source: name, fn, batch: true }, { ...options, args: [slice], multret: true }));
+    }
+    return (await Promise.all(jobs)).flat();
   }
 
   /** Pool statistics: per-state memory/jobs/GC, queue depth, wait/run-time percentiles. */
@@ -369,7 +402,7 @@ export class ScriptRunner extends EventEmitter {
       const env = o.env === undefined ? null : encodeTable(o.env, 'env', strict);
       queued = this.#native.run(id, spec.source, chunkName, argsCopy, env, flags, timeoutMs, contextKey, pinned);
     } else {
-      queued = this.#native.call(id, spec.source, spec.fn, args, null, flags, timeoutMs, contextKey, pinned);
+      queued = this.#native.call(id, spec.source, spec.fn, args, spec.batch === true, flags, timeoutMs, contextKey, pinned);
     }
     if (!queued) {
       const err = new QueueFullError(`job queue is full (maxQueue ${this.#opts.maxQueue})`);

@@ -15,6 +15,14 @@ namespace {
 const char kChunkCacheKey = 0;
 const char kModulesKey = 0;
 const char kTracebackKey = 0;
+const char kBatchHelperKey = 0;
+
+// Calls fn once per argument list; the results come back as one value per call.
+const char kBatchHelper[] =
+    "local fn, calls, unpack = ...\n"
+    "local out, n = {}, #calls\n"
+    "for i = 1, n do out[i] = fn(unpack(calls[i])) end\n"
+    "return unpack(out, 1, n)\n";
 
 using Clock = std::chrono::steady_clock;
 
@@ -172,6 +180,25 @@ int setupCall(lua_State* L) {
   }
   lua_replace(L, 1);
   lua_settop(L, 1);
+  if (s->job->kind == JobKind::Batch) {
+    // helper(fn, calls, table.unpack): the helper is compiled once per state
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &kBatchHelperKey);
+    if (lua_isnil(L, -1)) {
+      lua_pop(L, 1);
+      if (luaL_loadbufferx(L, kBatchHelper, sizeof(kBatchHelper) - 1, "=(batch)", "t") != LUA_OK) {
+        return lua_error(L);
+      }
+      lua_pushvalue(L, -1);
+      lua_rawsetp(L, LUA_REGISTRYINDEX, &kBatchHelperKey);
+    }
+    lua_insert(L, 1);
+    if (pushDecoded(L, s->job->args) != 1) return luaL_error(L, "luapool: bad batch");
+    luaL_requiref(L, LUA_TABLIBNAME, luaopen_table, 0);
+    lua_getfield(L, -1, "unpack");
+    lua_remove(L, -2);
+    s->nargs = 3;
+    return lua_gettop(L);
+  }
   s->nargs = pushDecoded(L, s->job->args);
   return lua_gettop(L);
 }
@@ -257,7 +284,7 @@ void runOnMainThread(LuaState& state, Job& job, Setup& setup) {
   int base = lua_gettop(L);
   lua_pushcfunction(L, messageHandler);
   int handler = base + 1;
-  lua_pushcfunction(L, job.kind == JobKind::Call ? setupCall : setupRun);
+  lua_pushcfunction(L, job.kind == JobKind::Run ? setupRun : setupCall);
   lua_pushlightuserdata(L, &setup);
   int status = lua_pcall(L, 1, LUA_MULTRET, handler);
   if (status == LUA_OK) {
@@ -297,7 +324,7 @@ void runInCoroutine(LuaState& state, Job& job, Setup& setup) {
   } else {
     T = lua_newthread(L);
     job.coroutine = T;
-    lua_pushcfunction(T, job.kind == JobKind::Call ? setupCall : setupRun);
+    lua_pushcfunction(T, job.kind == JobKind::Run ? setupRun : setupCall);
     lua_pushlightuserdata(T, &setup);
     status = lua_pcall(T, 1, LUA_MULTRET, 0);
     if (status == LUA_OK) status = lua_resume(T, L, setup.nargs, &nres);

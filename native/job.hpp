@@ -23,6 +23,7 @@ enum class JobKind : uint8_t {
   Run = 0,           // run a source chunk
   Call = 1,          // call an exported function of a defined module
   ResetContext = 2,  // drop a context's persistent environment
+  Batch = 3,         // call a module function once per argument list, in one job
 };
 
 // Status codes shared with lib/native.ts.

@@ -73,6 +73,7 @@ Napi::Function Runner::Init(Napi::Env env) {
       InstanceMethod<&Runner::Run>("run"),
       InstanceMethod<&Runner::Call>("call"),
       InstanceMethod<&Runner::Define>("define"),
+      InstanceMethod<&Runner::CheckSyntax>("checkSyntax"),
       InstanceMethod<&Runner::ResetContext>("resetContext"),
       InstanceMethod<&Runner::Cancel>("cancel"),
       InstanceMethod<&Runner::TakeQueued>("takeQueued"),
@@ -137,6 +138,7 @@ Runner::~Runner() {
   Addon* addon = Addon::From(env_);
   if (addon) addon->untrack(this);
   teardown();
+  if (syntaxState_ != nullptr) lua_close(syntaxState_);
 }
 
 // Drops everything without calling into JS: environment teardown or garbage collection.
@@ -234,10 +236,10 @@ Napi::Value Runner::Run(const Napi::CallbackInfo& info) {
   return enqueue(info.Env(), std::move(job));
 }
 
-// call(id, moduleName, fnName, args, unused, flags, timeoutMs, contextKey, pinnedState)
+// call(id, moduleName, fnName, args, batch, flags, timeoutMs, contextKey, pinnedState)
 Napi::Value Runner::Call(const Napi::CallbackInfo& info) {
   auto job = newJob(info, 5);
-  job->kind = JobKind::Call;
+  job->kind = info[4].IsBoolean() && info[4].As<Napi::Boolean>().Value() ? JobKind::Batch : JobKind::Call;
   std::string name = info[1].As<Napi::String>().Utf8Value();
   auto it = modules_.find(name);
   if (it == modules_.end()) throw Napi::Error::New(info.Env(), "module is not defined: " + name);
@@ -255,6 +257,28 @@ Napi::Value Runner::Define(const Napi::CallbackInfo& info) {
   mod->source = info[2].As<Napi::String>().Utf8Value();
   modules_[mod->name] = std::move(mod);
   return info.Env().Undefined();
+}
+
+// checkSyntax(source, chunkName) -> error message or undefined. Parses only (nothing
+// runs), in a small state of the main thread's own, so define() can report errors at once.
+Napi::Value Runner::CheckSyntax(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string source = info[0].As<Napi::String>().Utf8Value();
+  std::string name = info[1].As<Napi::String>().Utf8Value();
+  if (syntaxState_ == nullptr) {
+    syntaxState_ = luaL_newstate();
+    if (syntaxState_ == nullptr) throw Napi::Error::New(env, "not enough memory");
+  }
+  lua_State* L = syntaxState_;
+  int status = luaL_loadbufferx(L, source.data(), source.size(), name.c_str(), "t");
+  Napi::Value result = env.Undefined();
+  if (status != LUA_OK) {
+    const char* msg = lua_tostring(L, -1);
+    result = Napi::String::New(env, msg ? msg : "syntax error");
+  }
+  lua_settop(L, 0);
+  lua_gc(L, LUA_GCCOLLECT);
+  return result;
 }
 
 // resetContext(id, key, pinnedState)
@@ -412,7 +436,7 @@ void Runner::DeliverCompleted(Napi::Env env, Napi::Function callback, Runner* se
     Napi::Value value = env.Undefined();
     Napi::Value err = env.Undefined();
     if (job->status == JobStatus::Ok) {
-      if (!fastScalar(env, *job, job->bytesAsBuffer, value)) {
+      if (!job->result.empty() && !fastScalar(env, *job, job->bytesAsBuffer, value)) {
         value = Napi::Buffer<char>::Copy(env, job->result.data(), job->result.size());
       }
     } else {

@@ -8,6 +8,7 @@
 
 #include <napi.h>
 
+#include "lua-api.hpp"
 #include "runner-core.hpp"
 
 namespace luapool {
@@ -40,6 +41,7 @@ class Runner : public Napi::ObjectWrap<Runner> {
   Napi::Value Run(const Napi::CallbackInfo& info);
   Napi::Value Call(const Napi::CallbackInfo& info);
   Napi::Value Define(const Napi::CallbackInfo& info);
+  Napi::Value CheckSyntax(const Napi::CallbackInfo& info);
   Napi::Value ResetContext(const Napi::CallbackInfo& info);
   Napi::Value Cancel(const Napi::CallbackInfo& info);
   Napi::Value TakeQueued(const Napi::CallbackInfo& info);
@@ -62,6 +64,7 @@ class Runner : public Napi::ObjectWrap<Runner> {
   bool tsfnReleased_ = false;
   bool tornDown_ = false;
   size_t pending_ = 0;  // submitted and not yet delivered
+  lua_State* syntaxState_ = nullptr;  // parses define()d modules on the main thread
 };
 
 }  // namespace luapool
