@@ -12,20 +12,35 @@ Addon::Addon(Napi::Env env, Napi::Object exports) : env_(env) {
   exports.Set("luaVersion", Napi::String::New(env, LUA_RELEASE));
   exports.Set("napiVersion", Napi::Number::New(env, NAPI_VERSION));
   exports.Set("testing", testing::Init(env));
-  // Runs before the environment's loop is drained at teardown (worker_threads exiting):
-  // interrupting running jobs lets their thread-pool work finish promptly.
-  napi_add_env_cleanup_hook(env, &Addon::Cleanup, this);
+  // At teardown (a worker_thread exiting), interrupt running jobs, then keep the
+  // environment alive until their thread-pool work has completed (an async cleanup hook).
+  napi_add_async_cleanup_hook(env, &Addon::Cleanup, this, &hook_);
 }
 
 Addon::~Addon() {
-  if (!cleanedUp_) napi_remove_env_cleanup_hook(env_, &Addon::Cleanup, this);
+  if (hook_ != nullptr) napi_remove_async_cleanup_hook(hook_);
 }
 
-void Addon::Cleanup(void* arg) {
+void Addon::Cleanup(napi_async_cleanup_hook_handle handle, void* arg) {
   auto* self = static_cast<Addon*>(arg);
-  self->cleanedUp_ = true;
+  self->hook_ = nullptr;
+  self->running_ = handle;
   auto runners = self->runners_;
   for (Runner* r : runners) r->teardown();
+  self->finishCleanupIfIdle();
+}
+
+void Addon::slotFinished() {
+  --busySlots_;
+  finishCleanupIfIdle();
+}
+
+void Addon::finishCleanupIfIdle() {
+  if (running_ != nullptr && busySlots_ == 0) {
+    napi_async_cleanup_hook_handle h = running_;
+    running_ = nullptr;
+    napi_remove_async_cleanup_hook(h);
+  }
 }
 
 Addon* Addon::From(napi_env env) {

@@ -19,11 +19,19 @@ class Addon : public Napi::Addon<Addon> {
   void track(Runner* r) { runners_.insert(r); }
   void untrack(Runner* r) { runners_.erase(r); }
 
+  // Thread-pool work in flight: teardown waits until it has all completed.
+  void slotStarted() { ++busySlots_; }
+  void slotFinished();
+
  private:
-  static void Cleanup(void* arg);
+  static void Cleanup(napi_async_cleanup_hook_handle handle, void* arg);
+  void finishCleanupIfIdle();
+
   napi_env env_;
   std::unordered_set<Runner*> runners_;
-  bool cleanedUp_ = false;
+  size_t busySlots_ = 0;
+  napi_async_cleanup_hook_handle hook_ = nullptr;  // registered, not yet run
+  napi_async_cleanup_hook_handle running_ = nullptr;  // running: removed once idle
 };
 
 }  // namespace luapool

@@ -75,44 +75,35 @@ void RunnerCore::makeResumableLocked(std::unique_ptr<Job> job, KillReason reason
 }
 
 CancelResult RunnerCore::cancel(uint64_t id, KillReason reason, std::unique_ptr<Job>* out) {
-  bool wake = false;
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    auto it = running_.find(id);
-    if (it != running_.end()) {
-      if (reason == KillReason::None) return CancelResult::Unknown;  // queued jobs only
-      killRunningLocked(*it->second, reason);
-      return CancelResult::Interrupted;
-    }
-    auto sus = suspended_.find(id);
-    if (sus != suspended_.end()) {
-      if (reason == KillReason::None) return CancelResult::Unknown;
-      // Resume it so it unwinds in its own state (its __close handlers run, interrupted).
-      makeResumableLocked(std::move(sus->second), reason);
-      suspended_.erase(sus);
-      wakeMainLocked(wake);
-    } else {
-      if (out == nullptr) return CancelResult::Unknown;  // the watchdog only interrupts
-      bool found = removeById(queue_, id, out);
-      for (size_t i = 0; !found && i < pinned_.size(); ++i) found = removeById(pinned_[i], id, out);
-      if (!found) return CancelResult::Unknown;
-      --queuedCount_;
-      return CancelResult::Dequeued;
-    }
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = running_.find(id);
+  if (it != running_.end()) {
+    if (reason == KillReason::None) return CancelResult::Unknown;  // queued jobs only
+    killRunningLocked(*it->second, reason);
+    return CancelResult::Interrupted;
   }
-  if (wake && notify_) notify_();
-  return CancelResult::Interrupted;
+  auto sus = suspended_.find(id);
+  if (sus != suspended_.end()) {
+    if (reason == KillReason::None) return CancelResult::Unknown;
+    // Resume it so it unwinds in its own state (its __close handlers run, interrupted).
+    makeResumableLocked(std::move(sus->second), reason);
+    suspended_.erase(sus);
+    wakeMainLocked();
+    return CancelResult::Interrupted;
+  }
+  if (out == nullptr) return CancelResult::Unknown;  // the watchdog only interrupts
+  bool found = removeById(queue_, id, out);
+  for (size_t i = 0; !found && i < pinned_.size(); ++i) found = removeById(pinned_[i], id, out);
+  if (!found) return CancelResult::Unknown;
+  --queuedCount_;
+  return CancelResult::Dequeued;
 }
 
 void RunnerCore::cancelSuspended(KillReason reason) {
-  bool wake = false;
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    for (auto& entry : suspended_) makeResumableLocked(std::move(entry.second), reason);
-    if (!suspended_.empty()) wakeMainLocked(wake);
-    suspended_.clear();
-  }
-  if (wake && notify_) notify_();
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (auto& entry : suspended_) makeResumableLocked(std::move(entry.second), reason);
+  if (!suspended_.empty()) wakeMainLocked();
+  suspended_.clear();
 }
 
 bool RunnerCore::answerHost(uint64_t id, bool ok, std::string values) {
@@ -139,15 +130,13 @@ bool RunnerCore::answerHost(uint64_t id, bool ok, std::string values) {
 }
 
 void RunnerCore::requestBlocking(Job& job) {
-  bool wake = false;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     blockingWaits_[job.id] = &job;
     hostCalls_.push_back(PendingHostCall{job.hostRequest, std::move(job.actions)});
     job.actions.clear();
-    wakeMainLocked(wake);
+    wakeMainLocked();
   }
-  if (wake && notify_) notify_();
 }
 
 void RunnerCore::endBlocking(Job& job) {
@@ -155,9 +144,17 @@ void RunnerCore::endBlocking(Job& job) {
   blockingWaits_.erase(job.id);
 }
 
-void RunnerCore::wakeMainLocked(bool& wake) {
-  wake = !notifyPending_;
+// Called with mutex_ held, so setNotify(nullptr) at teardown cannot race a late wake-up
+// (the thread-safe function is freed right after). Notifying never blocks.
+void RunnerCore::wakeMainLocked() {
+  if (notifyPending_) return;
   notifyPending_ = true;
+  if (notify_) notify_();
+}
+
+void RunnerCore::setNotify(Notify notify) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  notify_ = std::move(notify);
 }
 
 std::vector<std::unique_ptr<Job>> RunnerCore::takeQueued() {
@@ -256,7 +253,6 @@ void RunnerCore::runSlot(size_t slot) {
     if (job->suspended) {
       // The state stays leased to the job (not to this slot) until the host answers;
       // the watchdog stays armed: host calls count against the job's budget.
-      bool wake = false;
       {
         std::lock_guard<std::mutex> lock(mutex_);
         running_.erase(job->id);
@@ -265,10 +261,9 @@ void RunnerCore::runSlot(size_t slot) {
         job->actions.clear();
         uint64_t id = job->id;
         suspended_.emplace(id, std::move(job));
-        wakeMainLocked(wake);
+        wakeMainLocked();
       }
-      if (wake && notify_) notify_();
-      return;
+          return;
     }
     if (job->timeoutMs > 0) watchdog_.disarm(job->id);
     {
@@ -285,13 +280,11 @@ void RunnerCore::slotFinished(size_t slot) {
 }
 
 void RunnerCore::complete(std::unique_ptr<Job> job) {
-  bool wake = false;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     completed_.push_back(std::move(job));
-    wakeMainLocked(wake);
+    wakeMainLocked();
   }
-  if (wake && notify_) notify_();
 }
 
 void RunnerCore::takeCompleted(std::vector<std::unique_ptr<Job>>& out,

@@ -42,7 +42,7 @@ class RunnerCore : public HostBridge {
 
   // Creates the states; false (with a message) if one could not be created.
   bool init(std::string& error);
-  void setNotify(Notify notify) { notify_ = std::move(notify); }
+  void setNotify(Notify notify);
   const RunnerConfig& config() const { return config_; }
 
   // --- main thread ---
@@ -90,7 +90,7 @@ class RunnerCore : public HostBridge {
   std::unique_ptr<Job> popFor(size_t stateIndex);
   bool hasRunnableFor(size_t stateIndex);
   void complete(std::unique_ptr<Job> job);
-  void wakeMainLocked(bool& wake);
+  void wakeMainLocked();
   void killRunningLocked(Job& job, KillReason reason);
   void makeResumableLocked(std::unique_ptr<Job> job, KillReason reason);
 

@@ -120,23 +120,22 @@ Runner::Runner(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Runner>(info) 
   auto* tsfn = &tsfn_;
   core_->setNotify([tsfn] { tsfn->NonBlockingCall(); });
 
-  Napi::String name = Napi::String::New(env, "luapool.job");
+  env_ = env;
+  addon_ = Addon::From(env);
+  if (napi_get_uv_event_loop(env, &loop_) != napi_ok) throw Napi::Error::New(env, "no event loop");
   for (size_t s = 0; s < config.maxWorkers; ++s) {
     auto slot = std::make_unique<SlotWork>();
+    slot->req.data = slot.get();
     slot->runner = this;
+    slot->addon = addon_;
     slot->index = s;
-    napi_status st = napi_create_async_work(env, nullptr, name, &Runner::ExecuteSlot,
-                                            &Runner::CompleteSlot, slot.get(), &slot->work);
-    if (st != napi_ok) throw Napi::Error::New(env, "could not create a thread-pool work item");
     slots_.push_back(std::move(slot));
   }
-  Addon::From(env)->track(this);
-  env_ = env;
+  addon_->track(this);
 }
 
 Runner::~Runner() {
-  Addon* addon = Addon::From(env_);
-  if (addon) addon->untrack(this);
+  addon_->untrack(this);
   teardown();
   if (syntaxState_ != nullptr) lua_close(syntaxState_);
 }
@@ -151,33 +150,33 @@ void Runner::teardown() {
     if (slot->busy) {
       slot->orphaned = true;  // its completion callback deletes it
       slot.release();
-    } else {
-      napi_delete_async_work(env_, slot->work);
     }
   }
   slots_.clear();
+  core_->setNotify(nullptr);  // no worker may touch the thread-safe function after this
   if (!tsfnReleased_) {
     tsfnReleased_ = true;
     tsfn_.Abort();
   }
 }
 
-void Runner::ExecuteSlot(napi_env, void* data) {
-  auto* slot = static_cast<SlotWork*>(data);
+void Runner::ExecuteSlot(uv_work_t* req) {
+  auto* slot = static_cast<SlotWork*>(req->data);
   slot->core->runSlot(slot->index);
 }
 
-void Runner::CompleteSlot(napi_env env, napi_status, void* data) {
-  auto* slot = static_cast<SlotWork*>(data);
+void Runner::CompleteSlot(uv_work_t* req, int) {
+  auto* slot = static_cast<SlotWork*>(req->data);
   slot->busy = false;
   slot->core->slotFinished(slot->index);
   slot->core.reset();
+  Addon* addon = slot->addon;
   if (slot->orphaned) {
-    napi_delete_async_work(env, slot->work);
     delete slot;
-    return;
+  } else {
+    slot->runner->pump();
   }
-  slot->runner->pump();
+  addon->slotFinished();
 }
 
 // Starts as many worker slots as there are states free for queued jobs.
@@ -187,7 +186,8 @@ void Runner::pump() {
     SlotWork& slot = *slots_[s];
     slot.busy = true;
     slot.core = core_;
-    napi_queue_async_work(env_, slot.work);
+    addon_->slotStarted();
+    uv_queue_work(loop_, &slot.req, &Runner::ExecuteSlot, &Runner::CompleteSlot);
   }
 }
 
@@ -387,6 +387,7 @@ Napi::Value Runner::Close(const Napi::CallbackInfo& info) {
       },
       closer, &closer->work);
   napi_queue_async_work(env, closer->work);
+  core_->setNotify(nullptr);
   if (!tsfnReleased_) {
     tsfnReleased_ = true;
     tsfn_.Release();

@@ -7,11 +7,14 @@
 #include <vector>
 
 #include <napi.h>
+#include <uv.h>
 
 #include "lua-api.hpp"
 #include "runner-core.hpp"
 
 namespace luapool {
+
+class Addon;
 
 class Runner : public Napi::ObjectWrap<Runner> {
  public:
@@ -26,17 +29,20 @@ class Runner : public Napi::ObjectWrap<Runner> {
   static void DeliverCompleted(Napi::Env env, Napi::Function callback, Runner* self, void*);
   using Tsfn = Napi::TypedThreadSafeFunction<Runner, void, &Runner::DeliverCompleted>;
 
-  // One libuv work item, reused; while busy it keeps the core alive.
+  // One libuv work request, reused; while busy it keeps the core alive. Plain libuv work
+  // (not napi_async_work): Node waits for napi_async_work before it runs cleanup hooks,
+  // so a worker_thread being terminated could never interrupt a long script.
   struct SlotWork {
+    uv_work_t req;
     Runner* runner = nullptr;
+    Addon* addon = nullptr;
     size_t index = 0;
-    napi_async_work work = nullptr;
     bool busy = false;
     bool orphaned = false;  // the Runner is gone; the completion callback frees the slot
     std::shared_ptr<RunnerCore> core;
   };
-  static void ExecuteSlot(napi_env env, void* data);
-  static void CompleteSlot(napi_env env, napi_status status, void* data);
+  static void ExecuteSlot(uv_work_t* req);
+  static void CompleteSlot(uv_work_t* req, int status);
 
   Napi::Value Run(const Napi::CallbackInfo& info);
   Napi::Value Call(const Napi::CallbackInfo& info);
@@ -57,6 +63,8 @@ class Runner : public Napi::ObjectWrap<Runner> {
   void jobSettled(Napi::Env env, size_t n);
 
   napi_env env_ = nullptr;
+  uv_loop_t* loop_ = nullptr;
+  Addon* addon_ = nullptr;
   std::shared_ptr<RunnerCore> core_;
   std::vector<std::unique_ptr<SlotWork>> slots_;
   std::unordered_map<std::string, std::shared_ptr<const ModuleSource>> modules_;

@@ -94,7 +94,7 @@ const HOSTILE = [
   { name: 'memory: suspended coroutines holding stacks', source: 'local t = {} while true do local co = coroutine.wrap(function(...) coroutine.yield() end) co(table.unpack({}, 1, 200)) t[#t + 1] = co end', options: MEM, expect: MemoryLimitError },
   { name: 'memory: string concat doubling', source: 'local s = "x" while true do s = s .. s end', options: MEM, expect: MemoryLimitError },
   { name: 'memory: table.insert loop', source: 'local t = {} while true do table.insert(t, 1.5) end', options: MEM, expect: MemoryLimitError },
-  { name: 'memory: one huge string.rep', source: 'return #string.rep("x", 1 << 40)', options: MEM, expect: MemoryLimitError },
+  { name: 'memory: one huge string.rep', source: 'return #string.rep("x", 1 << 30)', options: MEM, expect: MemoryLimitError },
   { name: 'memory: string.rep with a separator', source: 'return #string.rep("x", 1e6, ("y"):rep(1000))', options: MEM, expect: MemoryLimitError },
   { name: 'memory: gsub doubling its subject', source: 'local s = ("x"):rep(1000) while true do s = s:gsub("x", "xx") end', options: MEM, expect: MemoryLimitError },
   { name: 'memory: huge table.concat', source: 'local s, t = ("x"):rep(1 << 20), {} for i = 1, 1000 do t[i] = s end return #table.concat(t)', options: MEM, expect: MemoryLimitError },
@@ -118,7 +118,8 @@ const HOSTILE = [
   { name: 'memory: 256 KiB limit, table bomb', source: 'local t = {} while true do t[#t + 1] = {} end', options: { memoryLimit: 256 * 1024 }, expect: MemoryLimitError },
 
   // ----------------------------------------------------- stack depth -> LuaError
-  { name: 'stack: deep Lua recursion', source: 'local function f() return 1 + f() end return f()', options: {}, expect: LuaError, message: /stack overflow/ },
+  // Lua's own stack cap (LUAI_MAXSTACK slots + CallInfos) needs ~40 MB: give it room to hit the cap first.
+  { name: 'stack: deep Lua recursion', source: 'local function f() return 1 + f() end return f()', options: { memoryLimit: 128 * MiB }, expect: LuaError, message: /stack overflow/ },
   { name: 'stack: nested pcall, rethrown at every level', source: 'local function f() local ok, e = pcall(f) if not ok then error(e, 0) end return ok end return f()', options: {}, expect: LuaError, message: /stack overflow|error in error handling/ },
   { name: 'stack: nested coroutine.wrap', source: 'local function f() return coroutine.wrap(f)() end return f()', options: {}, expect: LuaError, message: /stack overflow/ },
   { name: 'stack: nested coroutine.resume, rethrown', source: 'local function f() local ok, e = coroutine.resume(coroutine.create(f)) if not ok then error(e, 0) end end f()', options: {}, expect: LuaError, message: /stack overflow/ },
@@ -151,7 +152,7 @@ const HOSTILE = [
   { name: 'error value: __tostring that throws', source: 'error(setmetatable({}, { __tostring = function() error("nested") end }))', options: {}, expect: LuaError },
   { name: 'error value: __tostring that returns a table', source: 'error(setmetatable({}, { __tostring = function() return {} end }))', options: {}, expect: LuaError },
   { name: 'error value: __index that throws (raw access only)', source: 'error(setmetatable({ k = 1 }, { __index = function() error("no") end, __pairs = function() error("no") end }))', options: {}, expect: LuaError, check: (e) => assert.equal(e.value, { k: 1 }) },
-  { name: 'error value: a 8 MiB message', source: 'error(("m"):rep(8 << 20))', options: {}, expect: LuaError },
+  { name: 'error value: a 8 MiB message', source: 'error(("m"):rep(8 << 20))', options: { memoryLimit: 128 * MiB }, expect: LuaError },
   { name: 'error inside __close', source: 'do local x <close> = setmetatable({}, { __close = function() error("in close") end }) end', options: {}, expect: LuaError, message: /in close/ },
   { name: 'error inside __close while another error unwinds', source: 'local x <close> = setmetatable({}, { __close = function() error("close error") end }) error("first")', options: {}, expect: LuaError, message: /close error/ },
   { name: 'error inside an xpcall message handler', source: 'local ok, e = xpcall(error, function(m) error("handler failed") end, "x") error(e, 0)', options: {}, expect: LuaError },

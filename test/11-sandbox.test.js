@@ -1,0 +1,392 @@
+// Sandbox escape attempts (libs: 'safe', the default). One test per attempt; every test
+// runs on a single-state runner, so whatever one job breaks, the next job sees.
+const { test } = require('uvu');
+const assert = require('uvu/assert');
+const path = require('path');
+const { spawnSync } = require('child_process');
+const { ScriptRunner, ActionQueue, LuaError } = require('luapool');
+
+const actions = new ActionQueue();
+const runner = new ScriptRunner({ states: 1, timeoutMs: 5000, memoryLimit: 64 << 20, actions });
+
+async function fails(source, message, r = runner) {
+  let value;
+  try {
+    value = await r.run(source, { multret: true });
+  } catch (e) {
+    assert.instance(e, LuaError, `expected a LuaError, got ${e && e.name}: ${e && e.message}`);
+    assert.is(e.code, 'ERR_LUA');
+    if (message) assert.match(e.message, message);
+    return e;
+  }
+  assert.unreachable(`expected a LuaError, the job returned ${JSON.stringify(value)}`);
+}
+
+// The state still works as a fresh job expects: libraries intact, no leaked globals.
+async function stateIsIntact(r = runner) {
+  const v = await r.run(`
+    return { up = ("abc"):upper(), up2 = string.upper("x"), rep = ("ab"):rep(2), fmt = ("%d-%s"):format(7, "z"),
+             ins = type(table.insert), pi = math.pi, co = type(coroutine.wrap), t = type(os.time),
+             log = type(engine.log), leaked = leaked, mt = getmetatable("") }`);
+  assert.equal(v, {
+    up: 'ABC', up2: 'X', rep: 'abab', fmt: '7-z', ins: 'function', pi: Math.PI, co: 'function', t: 'function',
+    log: 'function', mt: false,
+  });
+}
+
+// Escapes that, when they work, break the state for every later job run on a runner of
+// their own, so that one hole does not turn every following test red.
+async function isolated(fn) {
+  const r = new ScriptRunner({ states: 1, timeoutMs: 5000, memoryLimit: 64 << 20 });
+  try {
+    await fn(r);
+  } finally {
+    await r.close();
+  }
+}
+
+// ---------------------------------------------------------------------------- io, os
+test('io is absent', async () => {
+  assert.is(await runner.run('return type(io)'), 'nil');
+  await fails('return io.open("/etc/passwd"):read("a")', /attempt to index a nil value/);
+  await fails('return io.popen("id")', /attempt to index a nil value/);
+});
+
+for (const name of ['execute', 'exit', 'getenv', 'remove', 'rename', 'tmpname', 'setlocale']) {
+  test(`os.${name} is absent and calling it fails`, async () => {
+    assert.is(await runner.run(`return os.${name}`), undefined);
+    await fails(`return os.${name}("x", "y")`, new RegExp(`attempt to call a nil value \\(field '${name}'\\)`));
+    await stateIsIntact();
+  });
+}
+
+test('os keeps time, clock, date and difftime', async () => {
+  const v = await runner.run('return { type(os.time()), type(os.clock()), type(os.date("%Y")), os.difftime(5, 3) }');
+  assert.equal(v, ['number', 'number', 'string', 2]);
+});
+
+test('os.exit() cannot end the process', async () => {
+  await fails('os.exit(3)');
+  await fails('os.exit(true, true)');
+  await stateIsIntact();
+});
+
+// ------------------------------------------------------------------------------ debug
+test('debug is absent: getregistry, sethook, getupvalue on host functions', async () => {
+  assert.is(await runner.run('return type(debug)'), 'nil');
+  await fails('return debug.getregistry()', /attempt to index a nil value \(global 'debug'\)/);
+  await fails('debug.sethook(function() end, "", 1)', /attempt to index a nil value/);
+  await fails('return debug.getupvalue(engine.log, 1)', /attempt to index a nil value/);
+  await fails('return debug.getupvalue(load, 1)', /attempt to index a nil value/);
+  await fails('return debug.setmetatable("", nil)', /attempt to index a nil value/);
+});
+
+test('no other route to debug: it is not in the env, the base or any library', async () => {
+  const v = await runner.run(`
+    local seen = {}
+    local function walk(t, depth)
+      if depth > 3 or type(t) ~= "table" or seen[t] then return end
+      seen[t] = true
+      for k, v in pairs(t) do
+        if v == nil then return end
+        if type(v) == "table" then
+          if rawget(v, "getregistry") or rawget(v, "sethook") or rawget(v, "loadlib") or rawget(v, "execute") then
+            return k
+          end
+          local found = walk(v, depth + 1)
+          if found then return found end
+        end
+      end
+    end
+    return walk(_ENV, 0) or walk(_G, 0)`);
+  assert.is(v, undefined);
+});
+
+// -------------------------------------------------------------- package, files, load
+test('package, require and package.loadlib are absent', async () => {
+  assert.equal(await runner.run('return { type(package), type(require) }'), ['nil', 'nil']);
+  await fails('return require("os")', /attempt to call a nil value \(global 'require'\)/);
+  await fails('return package.loadlib("libc.so.6", "system")', /attempt to index a nil value/);
+});
+
+test('dofile is absent', async () => {
+  assert.is(await runner.run('return type(dofile)'), 'nil');
+  await fails('return dofile("/etc/passwd")', /attempt to call a nil value \(global 'dofile'\)/);
+});
+
+test('loadfile is absent', async () => {
+  assert.is(await runner.run('return type(loadfile)'), 'nil');
+  await fails('return loadfile("/etc/passwd")', /attempt to call a nil value \(global 'loadfile'\)/);
+});
+
+test('string.dump is absent, also through the string metatable', async () => {
+  assert.equal(await runner.run('return { type(string.dump), type(("").dump) }'), ['nil', 'nil']);
+  await fails('return string.dump(function() end)', /attempt to call a nil value/);
+});
+
+// Crafted bytes of a Lua 5.4 binary chunk header (ESC "Lua" 0x54 ...).
+const BINARY = '"\\27Lua\\84\\0\\25\\147\\13\\10\\26\\10\\4\\8\\8\\120\\86\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0\\40\\119\\64"';
+
+test('load refuses a crafted binary chunk (string form)', async () => {
+  const [f, err] = await runner.run(`return load(${BINARY})`, { multret: true });
+  assert.is(f, undefined);
+  assert.match(err, /attempt to load a binary chunk/);
+});
+
+test('load refuses a binary chunk even when asked for mode "b" or "bt"', async () => {
+  for (const mode of ['b', 'bt']) {
+    const [f, err] = await runner.run(`return load(${BINARY}, "x", "${mode}")`, { multret: true });
+    assert.is(f, undefined);
+    assert.match(err, /attempt to load a binary chunk/);
+  }
+});
+
+test('load refuses a binary chunk (reader-function form)', async () => {
+  const [f, err] = await runner.run(`
+    local parts = { (${BINARY}):sub(1, 3), (${BINARY}):sub(4) }
+    local i = 0
+    return load(function() i = i + 1 return parts[i] end, "reader", "b")`, { multret: true });
+  assert.is(f, undefined);
+  assert.match(err, /attempt to load a binary chunk/);
+});
+
+test('a binary chunk as the job source is refused with a clear error', async () => {
+  const e = await fails('\x1bLua\x54\x00\x19\x93\r\n\x1a\n\x04\x08\x08', /binary chunk/);
+  assert.ok(e.message.length < 500);
+});
+
+test('load of text still works and defaults to the job environment', async () => {
+  assert.is(await runner.run('x = 5 return load("return x")()'), 5);
+  assert.is(await runner.run('local f = load("y = 9") f() return y'), 9);
+  assert.is(await runner.run('return x or y'), undefined);  // neither leaked
+  assert.is(await runner.run('return load("return string ~= nil", "n", "t", {})()'), false);
+});
+
+// ------------------------------------------------------------------ string metatable
+test('getmetatable("") does not expose the string table or the metatable', async () => {
+  assert.is(await runner.run('return getmetatable("")'), false);
+  assert.is(await runner.run('return getmetatable("abc") == getmetatable(string)'), true); // both false
+  await fails('return getmetatable("").__index', /attempt to index a boolean value/);
+});
+
+test('the string metatable cannot be changed', async () => {
+  await fails('getmetatable("").__index = { upper = function() return "pwned" end }', /attempt to index a boolean value/);
+  await fails('setmetatable("", {})', /table expected/);
+  await fails('rawset(getmetatable(""), "__index", {})', /table expected/);
+  assert.is(await runner.run('return ("x"):upper()'), 'X');
+});
+
+test('string methods still work: ("").rep, :upper, :format, :gsub, #', async () => {
+  const v = await runner.run('local s = "ab" return { s:rep(3), ("").rep("x", 2), s:upper(), ("%03d"):format(7), (s:gsub("a", "z")), #s, s:byte(1) }');
+  assert.equal(v, ['ababab', 'xx', 'AB', '007', 'zb', 2, 97]);
+});
+
+// ------------------------------------------------------------------ read-only libraries
+test('string.upper = nil fails, and the next job still has string.upper', async () => {
+  await fails('string.upper = nil', /read-only/);
+  assert.equal(await runner.run('local ok = pcall(function() string.upper = nil end) return { ok, string.upper("a"), ("b"):upper() }'), [false, 'A', 'B']);
+  assert.is(await runner.run('return string.upper("next")'), 'NEXT');
+});
+
+for (const lib of ['string', 'table', 'math', 'coroutine', 'utf8', 'os', 'engine']) {
+  test(`rawset on the ${lib} proxy is refused`, async () => {
+    await fails(`rawset(${lib}, "injected", 1)`, /read-only/);
+    await fails(`${lib}.injected = 1`, /read-only/);
+    await fails(`setmetatable(${lib}, nil)`);
+    assert.is(await runner.run(`return rawget(${lib}, "injected") or ${lib}.injected`), undefined);
+    await stateIsIntact();
+  });
+}
+
+for (const lib of ['string', 'table', 'math', 'coroutine', 'utf8', 'os', 'engine']) {
+  test(`pairs(${lib}) does not hand out the real ${lib} table for writing`, () => isolated(async (r) => {
+    // __pairs may return (next, t, nil): t must not be the library table itself.
+    await r.run(`
+      local it, state = pairs(${lib})
+      local victims = {}
+      for _, v in ipairs({ state, select(2, next, state) }) do
+        if type(v) == "table" then victims[#victims + 1] = v end
+      end
+      for _, t in ipairs(victims) do
+        pcall(function()
+          for k in next, t do t[k] = nil end
+          t.injected = "pwned"
+        end)
+        pcall(rawset, t, "injected", "pwned")
+      end`).catch(() => {});
+    assert.is(await r.run(`return ${lib}.injected`), undefined, `the real ${lib} table was modified`);
+    await stateIsIntact(r);
+  }));
+}
+
+test('pairs(string) still lists the library functions (and not dump)', async () => {
+  const keys = await runner.run('local k = {} for name, f in pairs(string) do if type(f) == "function" then k[#k + 1] = name end end table.sort(k) return k');
+  for (const name of ['byte', 'char', 'find', 'format', 'gmatch', 'gsub', 'len', 'lower', 'match', 'rep', 'reverse', 'sub', 'upper', 'pack', 'unpack']) {
+    assert.ok(keys.includes(name), `pairs(string) lists ${name}`);
+  }
+  assert.not.ok(keys.includes('dump'));
+});
+
+// ----------------------------------------------------------------------------- __gc
+test('setmetatable with __gc is refused', async () => {
+  await fails('setmetatable({}, { __gc = function() while true do end end })', /__gc/);
+  await fails('setmetatable({}, { __gc = true })', /__gc/);
+  await stateIsIntact();
+});
+
+test('a __gc added after setmetatable never runs as a finalizer (no hang in later jobs)', async () => {
+  assert.is(await runner.run(`
+    local mt = {}
+    for i = 1, 100 do setmetatable({}, mt) end
+    mt.__gc = function() while true do end end
+    collectgarbage() collectgarbage()
+    return "ok"`), 'ok');
+  await runner.run('local t = {} for i = 1, 1e5 do t[i] = {} end collectgarbage() return 1');
+  await stateIsIntact();
+});
+
+// -------------------------------------------------------------------- collectgarbage
+for (const opt of ['stop', 'restart', 'incremental', 'generational', 'setpause', 'setstepmul']) {
+  test(`collectgarbage("${opt}") is refused`, async () => {
+    await fails(`collectgarbage("${opt}", 1)`, /not allowed/);
+  });
+}
+
+test('collectgarbage count/step/collect/isrunning still work', async () => {
+  const v = await runner.run('return { type(collectgarbage("count")), collectgarbage("isrunning"), collectgarbage() }');
+  assert.equal(v, ['number', true, 0]);
+});
+
+// ---------------------------------------------------------------------- job isolation
+test('_G / _ENV writes do not leak to the next job', async () => {
+  await runner.run('x = 1 _G.y = 2 _ENV.z = 3 rawset(_G, "w", 4) rawset(_ENV, "v", 5) leaked = true');
+  assert.equal(await runner.run('return { x == nil, y == nil, z == nil, w == nil, v == nil, leaked == nil }'),
+    [true, true, true, true, true, true]);
+  assert.is(await runner.run('return rawget(_G, "x")'), undefined);
+});
+
+test('getmetatable(_ENV) hides the base; the env metatable cannot be replaced', async () => {
+  assert.is(await runner.run('return getmetatable(_ENV)'), false);
+  assert.is(await runner.run('return getmetatable(_G)'), false);
+  await fails('setmetatable(_ENV, nil)', /protected metatable/);
+  assert.is(await runner.run('return rawget(_ENV, "string")'), undefined); // base values come through __index only
+  await stateIsIntact();
+});
+
+test('shadowing a library in one job does not affect the next', async () => {
+  assert.is(await runner.run('string = { upper = function() return "fake" end } return string.upper("a")'), 'fake');
+  assert.is(await runner.run('return string.upper("a")'), 'A');
+  assert.is(await runner.run('print = nil pcall = nil return 1'), 1);
+  assert.is(await runner.run('return type(print) .. type(pcall)'), 'functionfunction');
+});
+
+test("coroutine-created functions cannot reach other jobs' environments", () => isolated(async (runner) => {
+  // Job A: a coroutine and closures capturing a secret in A's env, stashed everywhere a
+  // script can write to something shared.
+  await runner.run(`
+    secret = "job-A-secret"
+    local co = coroutine.wrap(function() while true do coroutine.yield(secret, _ENV) end end)
+    local function leak() return secret, _ENV end
+    local stash = { co = co, leak = leak, env = _ENV }
+    local targets = { string, table, math, coroutine, utf8, os, engine, _G }
+    for _, lib in ipairs({ string, table, math, coroutine, utf8, os, engine }) do
+      local _, real = pairs(lib)
+      targets[#targets + 1] = real
+    end
+    for _, t in ipairs(targets) do
+      pcall(function() t.stash = stash end)
+      pcall(rawset, t, "stash", stash)
+    end
+    pcall(function() getmetatable("").stash = stash end)
+    pcall(function() getmetatable(_ENV).stash = stash end)`).catch(() => {});
+  // Job B: looks for the stash in every shared place.
+  const found = await runner.run(`
+    local places = { string = string, table = table, math = math, coroutine = coroutine, utf8 = utf8,
+                     os = os, engine = engine, G = _G }
+    for name, t in pairs(places) do
+      local ok, s = pcall(function() return t.stash end)
+      if ok and s ~= nil then
+        local ok2, v = pcall(s.co or s.leak or function() return s.env and s.env.secret end)
+        return name .. ":" .. tostring(ok2 and v or (s.env and s.env.secret))
+      end
+    end
+    local ok, s = pcall(function() return ("").stash end)
+    if ok and s ~= nil then return "string metatable" end
+    return secret`);
+  assert.is(found, undefined, `job B reached job A's environment through ${found}`);
+}));
+
+test('contexts keep their own env, invisible to plain jobs and to other contexts', async () => {
+  const a = runner.context('sandbox-a');
+  const b = runner.context('sandbox-b');
+  await a.run('mine = "a"');
+  await b.run('mine = "b"');
+  assert.is(await a.run('return mine'), 'a');
+  assert.is(await b.run('return mine'), 'b');
+  assert.is(await runner.run('return mine'), undefined);
+  await a.close();
+  await b.close();
+});
+
+// -------------------------------------------------------------------- print and warn
+test('print and warn go to the ActionQueue as log actions', async () => {
+  actions.drain();
+  await runner.run('print("hello", 42, nil) warn("careful", "!") engine.log("debug", "x", 1)');
+  const logs = actions.drain().filter((a) => a.type === 'log');
+  assert.equal(logs.map((a) => [a.level, a.message]), [['info', 'hello\t42\tnil'], ['warn', 'careful!'], ['debug', 'x 1']]);
+});
+
+test('print writes nothing to the process stdout', () => {
+  const script = `
+    const { ScriptRunner, ActionQueue } = require(${JSON.stringify(path.join(__dirname, '..'))});
+    const actions = new ActionQueue();
+    const r = new ScriptRunner({ states: 1, actions });
+    r.run('print("from lua") io = nil return 1').then(async () => {
+      await r.close();
+      process.stderr.write(JSON.stringify(actions.drain()));
+    });`;
+  const res = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 30000 });
+  assert.is(res.status, 0, res.stderr);
+  assert.is(res.stdout, '');
+  const logged = JSON.parse(res.stderr);
+  assert.ok(logged.some((a) => a.type === 'log' && a.message === 'from lua'), res.stderr);
+});
+
+test('a huge print is capped, not a memory hazard for the host', async () => {
+  actions.drain();
+  await runner.run('print(("x"):rep(1 << 20))');
+  const [log] = actions.drain();
+  assert.is(log.type, 'log');
+  assert.ok(log.message.length < 1 << 20, `message of ${log.message.length} bytes`);
+});
+
+// -------------------------------------------------------------------------- profiles
+test("libs: 'all' (trusted) sees io, os, debug, package", async () => {
+  const all = new ScriptRunner({ states: 1, libs: 'all' });
+  const v = await all.run('return { type(io), type(os.execute), type(os.getenv), type(debug.getregistry), type(package), type(require), type(string.dump), type(dofile) }');
+  assert.equal(v, ['table', 'function', 'function', 'function', 'table', 'function', 'function', 'function']);
+  await all.close();
+});
+
+test("libs: ['base', 'string'] sees only those", async () => {
+  const some = new ScriptRunner({ states: 1, libs: ['base', 'string'] });
+  const v = await some.run(`return { string = type(string), print = type(print), pcall = type(pcall),
+    table = type(table), math = type(math), os = type(os), io = type(io), coroutine = type(coroutine),
+    utf8 = type(utf8), debug = type(debug), package = type(package), require = type(require),
+    dofile = type(dofile), loadfile = type(loadfile), up = ("a"):upper() }`);
+  assert.equal(v, {
+    string: 'table', print: 'function', pcall: 'function', table: 'nil', math: 'nil', os: 'nil', io: 'nil',
+    coroutine: 'nil', utf8: 'nil', debug: 'nil', package: 'nil', require: 'nil', dofile: 'nil', loadfile: 'nil', up: 'A',
+  });
+  await some.close();
+});
+
+test('the state is intact after every escape attempt', async () => {
+  await stateIsIntact();
+});
+
+test.after(async () => {
+  await runner.close();
+});
+
+test.run();
