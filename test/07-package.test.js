@@ -1,0 +1,64 @@
+// The published package: prebuilt binary, compiled JS and verified Lua sources inside;
+// installed with scripts disabled and no compiler reachable, it runs scripts from CJS and ESM.
+const { test } = require('uvu');
+const assert = require('uvu/assert');
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+const { execFileSync } = require('child_process');
+
+const root = path.join(__dirname, '..');
+const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+let tmp;
+let tarball;
+
+test.before(() => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'luapool-pack-'));
+  execFileSync(process.execPath, [path.join(root, 'scripts', 'prebuild.js')], { cwd: root, stdio: 'ignore' });
+  const out = execFileSync(npm, ['pack', '--json', '--pack-destination', tmp], { cwd: root, encoding: 'utf8' });
+  const info = JSON.parse(out.slice(out.indexOf('[')))[0];
+  tarball = path.join(tmp, info.filename);
+  fs.writeFileSync(path.join(tmp, 'files.json'), JSON.stringify(info.files.map((f) => f.path)));
+});
+
+test.after(() => {
+  if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+test('the tarball holds the prebuild, dist, types and verified Lua sources, and no tests', () => {
+  const files = JSON.parse(fs.readFileSync(path.join(tmp, 'files.json'), 'utf8'));
+  for (const f of ['dist/cjs/index.js', 'dist/cjs/index.d.ts', 'dist/esm/index.mjs', 'deps/lua/src/lvm.c',
+    'deps/lua/src/.luapool-manifest.json', 'deps/lua/fetch.js', 'binding.gyp', 'README.md', 'package.json']) {
+    assert.ok(files.includes(f), `${f} is packed`);
+  }
+  assert.ok(files.some((f) => /^prebuilds\/[^/]+\/luapool\.node$/.test(f)), 'a prebuilt binary is packed');
+  assert.ok(files.some((f) => f.startsWith('deps/lua/patches/')), 'the patch series is packed');
+  assert.not.ok(files.some((f) => f.startsWith('test/') || f.startsWith('build/') || f.startsWith('bench/')));
+});
+
+test('installs with scripts disabled and no compiler, and runs from CJS and ESM', () => {
+  const project = path.join(tmp, 'app');
+  fs.mkdirSync(project);
+  fs.writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true }));
+  execFileSync(npm, ['install', '--ignore-scripts', '--no-audit', '--no-fund', tarball], { cwd: project, stdio: 'ignore' });
+  // A PATH with node and nothing else: no compiler, no make, no python.
+  const bin = path.join(tmp, 'bin');
+  fs.mkdirSync(bin);
+  fs.symlinkSync(process.execPath, path.join(bin, 'node'));
+  const env = { PATH: bin, HOME: tmp };
+  assert.throws(() => execFileSync('g++', ['--version'], { env, stdio: 'ignore' }));
+  fs.writeFileSync(path.join(project, 'cjs.js'), `
+    const { ScriptRunner, luaVersion } = require('luapool');
+    const r = new ScriptRunner({ states: 1 });
+    r.run('return select("#", ...) + 40', { args: [1, 2] }).then((v) => { console.log(luaVersion, v); return r.close(); });`);
+  fs.writeFileSync(path.join(project, 'esm.mjs'), `
+    import { ScriptRunner, LuaError } from 'luapool';
+    const r = new ScriptRunner({ states: 1 });
+    const e = await r.run('error("x")').catch((e) => e);
+    console.log(e instanceof LuaError, await r.run('return "esm"'));
+    await r.close();`);
+  assert.is(execFileSync(path.join(bin, 'node'), ['cjs.js'], { cwd: project, env, encoding: 'utf8' }).trim(), 'Lua 5.4.7 42');
+  assert.is(execFileSync(path.join(bin, 'node'), ['esm.mjs'], { cwd: project, env, encoding: 'utf8' }).trim(), 'true esm');
+});
+
+test.run();
