@@ -173,9 +173,17 @@ int readonlyNewindex(lua_State* L) {
                     lua_tostring(L, lua_upvalueindex(1)));
 }
 
+// next() over the private table, keyed through the proxy: the iterator never hands the
+// real table to the script (pairs returning `next, real` would make it writable).
+int readonlyNext(lua_State* L) {
+  lua_settop(L, 2);
+  if (lua_next(L, lua_upvalueindex(1)) == 0) return 0;
+  return 2;
+}
+
 int readonlyPairs(lua_State* L) {
-  lua_getglobal(L, "next");  // the real next, from the private global table
-  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_pushvalue(L, lua_upvalueindex(1));  // the iterator closure
+  lua_pushvalue(L, 1);                    // the proxy as the "state"
   lua_pushnil(L);
   return 3;
 }
@@ -191,6 +199,7 @@ void makeReadonly(lua_State* L, const char* name) {
   lua_pushcclosure(L, readonlyNewindex, 1);
   lua_setfield(L, -2, "__newindex");
   lua_pushvalue(L, real);
+  lua_pushcclosure(L, readonlyNext, 1);
   lua_pushcclosure(L, readonlyPairs, 1);
   lua_setfield(L, -2, "__pairs");
   lua_pushboolean(L, 0);
