@@ -327,7 +327,16 @@ void runInCoroutine(LuaState& state, Job& job, Setup& setup) {
     lua_pushcfunction(T, job.kind == JobKind::Run ? setupRun : setupCall);
     lua_pushlightuserdata(T, &setup);
     status = lua_pcall(T, 1, LUA_MULTRET, 0);
-    if (status == LUA_OK) status = lua_resume(T, L, setup.nargs, &nres);
+    if (status != LUA_OK) {  // compile error (or memory): nothing ran, nothing to close
+      job.status = statusFor(status);
+      lua_xmove(T, L, 1);
+      fillErrorInfo(L, -1, job);
+      job.error.traceback = job.error.message;
+      job.coroutine = nullptr;
+      lua_settop(L, base);
+      return;
+    }
+    status = lua_resume(T, L, setup.nargs, &nres);
   }
   if (status == LUA_YIELD) {
     if (job.suspended) {
@@ -339,22 +348,35 @@ void runInCoroutine(LuaState& state, Job& job, Setup& setup) {
       return;
     }
     // A bare coroutine.yield at the top level has no one to resume it.
-    lua_settop(T, 0);
-    lua_pushliteral(T, "attempt to yield from outside a coroutine");
-    status = LUA_ERRRUN;
+    job.status = JobStatus::LuaError;
+    fillPosition(T, job.error);
+    job.error.message = "attempt to yield from outside a coroutine";
+    luaL_traceback(L, T, job.error.message.c_str(), 0);
+    job.error.traceback = lua_tostring(L, -1);
+    job.coroutine = nullptr;
+    lua_closethread(T, L);  // runs pending to-be-closed variables
+    lua_settop(L, base);
+    return;
   }
+  job.coroutine = nullptr;
   if (status == LUA_OK) {
     collectResults(T, lua_gettop(T) - nres + 1, nres, job);
+    lua_closethread(T, L);
   } else {
     job.status = statusFor(status);
     fillPosition(T, job.error);
-    lua_xmove(T, L, 1);  // the error object; T is dead and takes no more calls
+    luaL_traceback(L, T, nullptr, 0);  // before closing: closing resets T's stack
+    std::string traceback = lua_tostring(L, -1);
+    lua_pop(L, 1);
+    // Pending to-be-closed variables run now, as they would when the error leaves a
+    // plain call; an error in one of them replaces the original error (as in Lua).
+    status = lua_closethread(T, L);
+    if (status == LUA_OK) lua_pushnil(T);  // cannot happen for a dead coroutine
+    job.status = statusFor(status);
+    lua_xmove(T, L, 1);  // the error object; T takes no more calls
     fillErrorInfo(L, -1, job);
-    luaL_traceback(L, T, job.error.message.c_str(), 0);
-    job.error.traceback = lua_tostring(L, -1);
+    job.error.traceback = job.error.message + "\n" + traceback;
   }
-  job.coroutine = nullptr;
-  lua_closethread(T, L);
   lua_settop(L, base);
 }
 
@@ -387,11 +409,8 @@ void executeJob(LuaState& state, Job& job) {
   job.stateIndex = static_cast<int>(state.index());
   lua_State* L = state.L();
   state.runningJob = &job;
-  auto preset = static_cast<KillReason>(job.killedWhileSuspended);
-  if (preset == KillReason::None && job.cancelRequested.load(std::memory_order_acquire)) {
-    preset = KillReason::Cancelled;
-  }
-  state.beginJob(job.id, preset);
+  state.beginJob(job, static_cast<KillReason>(job.killedWhileSuspended));
+  if (!resuming && job.timeoutMs > 0) state.bridge->startDeadline(job);
 
   int top = lua_gettop(L);
   Setup setup{&state, &job};

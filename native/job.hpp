@@ -92,7 +92,7 @@ struct Job {
   uint32_t timeoutMs = 0;
   std::chrono::steady_clock::time_point deadline;
   std::chrono::steady_clock::time_point queuedAt;
-  std::atomic<bool> cancelRequested{false};
+  std::atomic<int> killRequest{0};  // KillReason asked for before the job began running
 
   // outcome (written by the worker, read on the main thread after completion)
   JobStatus status = JobStatus::Internal;
@@ -131,6 +131,8 @@ Job* currentJob(LuaState& state);
 class HostBridge {
  public:
   virtual ~HostBridge() = default;
+  // Starts the job's time budget (called once the job is marked running on its state).
+  virtual void startDeadline(Job& job) = 0;
   virtual void requestBlocking(Job& job) = 0;
   virtual void endBlocking(Job& job) = 0;
 };

@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "job.hpp"
 #include "sandbox.hpp"
 
 namespace luapool {
@@ -90,9 +91,11 @@ void LuaState::openLibraries() {
   }
 }
 
-void LuaState::beginJob(uint64_t jobId, KillReason preset) {
+void LuaState::beginJob(Job& job, KillReason preset) {
   std::lock_guard<std::mutex> lock(killMutex_);
-  currentJob_ = jobId;
+  int requested = job.killRequest.load(std::memory_order_acquire);
+  if (preset == KillReason::None) preset = static_cast<KillReason>(requested);
+  currentJob_ = job.id;
   memExceeded_ = false;
   reason_.store(static_cast<int>(preset), std::memory_order_release);
   __atomic_store_n(interruptFlag_, preset != KillReason::None ? 1 : 0, __ATOMIC_RELEASE);

@@ -68,7 +68,8 @@ class LuaState {
 
   // --- job bracket (called by the thread holding the lease) ---
   // Marks `jobId` as the job running here; a kill requested for another id is ignored.
-  void beginJob(uint64_t jobId, KillReason preset);
+  // A kill asked for before this call (`job.killRequest`) applies at once.
+  void beginJob(Job& job, KillReason preset);
   // Clears the interrupt and the sticky memory flag; returns why the job was killed.
   KillReason endJob();
   KillReason killReason() const { return static_cast<KillReason>(reason_.load(std::memory_order_acquire)); }

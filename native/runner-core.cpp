@@ -57,6 +57,8 @@ static bool removeById(std::deque<std::unique_ptr<Job>>& q, uint64_t id,
 }
 
 void RunnerCore::killRunningLocked(Job& job, KillReason reason) {
+  int none = 0;  // the first reason wins; beginJob applies it if the job has not begun
+  job.killRequest.compare_exchange_strong(none, static_cast<int>(reason));
   states_[static_cast<size_t>(job.stateIndex)]->kill(job.id, reason);
   {
     // A worker blocked in a host call wakes up and sees the interrupt.
@@ -127,6 +129,14 @@ bool RunnerCore::answerHost(uint64_t id, bool ok, std::string values) {
     return true;
   }
   return false;
+}
+
+// The budget runs from the job's start (waiting for a state is acquireTimeoutMs's
+// business); host calls count against it. Armed after beginJob, so a deadline that is
+// already due interrupts the job instead of being lost.
+void RunnerCore::startDeadline(Job& job) {
+  job.deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(job.timeoutMs);
+  watchdog_.arm(job.id, job.deadline);
 }
 
 void RunnerCore::requestBlocking(Job& job) {
@@ -245,8 +255,6 @@ void RunnerCore::runSlot(size_t slot) {
       job->stateIndex = static_cast<int>(index);
       running_.emplace(job->id, job.get());
     }
-    bool firstRun = job->threadRef == LUA_NOREF;
-    if (firstRun && job->timeoutMs > 0) watchdog_.arm(job->id, job->deadline);
     executeJob(state, *job);
     // Killed just as it suspended: let it unwind now, on this same lease.
     while (job->suspended && job->killedWhileSuspended != 0) executeJob(state, *job);

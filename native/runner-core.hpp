@@ -64,6 +64,7 @@ class RunnerCore : public HostBridge {
   void cancelSuspended(KillReason reason);
 
   // --- HostBridge (worker thread) ---
+  void startDeadline(Job& job) override;
   void requestBlocking(Job& job) override;
   void endBlocking(Job& job) override;
   bool idle();  // nothing queued, running or completed-but-undelivered

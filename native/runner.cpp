@@ -12,8 +12,6 @@ namespace luapool {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
 constexpr uint32_t kFlagMultret = 1;
 constexpr uint32_t kFlagBytesAsBuffer = 2;
 
@@ -207,10 +205,7 @@ static std::unique_ptr<Job> newJob(const Napi::CallbackInfo& info, uint32_t flag
   job->multret = flags & kFlagMultret;
   job->bytesAsBuffer = flags & kFlagBytesAsBuffer;
   double timeoutMs = info[flagsIndex + 1].As<Napi::Number>().DoubleValue();
-  if (timeoutMs > 0) {
-    job->timeoutMs = static_cast<uint32_t>(timeoutMs);
-    job->deadline = Clock::now() + std::chrono::microseconds(static_cast<int64_t>(timeoutMs * 1000));
-  }
+  if (timeoutMs > 0) job->timeoutMs = static_cast<uint32_t>(std::max(1.0, std::min(timeoutMs, 4e9)));
   if (info[flagsIndex + 2].IsString()) job->contextKey = info[flagsIndex + 2].As<Napi::String>().Utf8Value();
   job->pinnedState = info[flagsIndex + 3].As<Napi::Number>().Int32Value();
   return job;

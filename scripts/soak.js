@@ -4,7 +4,7 @@
 // counts per outcome; exits non-zero when RSS at the end exceeds RSS after warm-up by more
 // than the threshold, when a benign job fails, or when a hostile job ends with the wrong class.
 //
-//   node scripts/soak.js [--jobs N] [--concurrency C] [--threshold-mb M]
+//   node scripts/soak.js [--jobs N] [--concurrency C] [--threshold-mb M] [--stall-s S]
 'use strict';
 const path = require('path');
 const v8 = require('v8');
@@ -24,6 +24,7 @@ function flag(name, fallback) {
 const JOBS = Math.floor(flag('--jobs', 100000));
 const CONCURRENCY = Math.floor(flag('--concurrency', 32));
 const THRESHOLD_MB = flag('--threshold-mb', 50);
+const STALL_S = flag('--stall-s', 60);  // no job settled for this long: report a hang and stop
 const WARMUP = Math.min(5000, Math.max(1, Math.floor(JOBS / 20)));
 
 // A full GC of the JS heap before each RSS sample keeps garbage from hiding or faking a leak.
@@ -150,8 +151,22 @@ async function main() {
       }
     }
     done++;
+    lastProgress = Date.now();
     if (done % 1000 === 0) actions.drain();
   }
+
+  // A job that never settles (a lost interrupt, an uninterruptible C loop) must not make
+  // the soak hang silently: report it and stop.
+  let lastProgress = Date.now();
+  const stall = setInterval(() => {
+    if (Date.now() - lastProgress < STALL_S * 1000) return;
+    console.log(`\nFAIL: no job settled for ${STALL_S} s after ${done} of ${JOBS} jobs (a job hangs)`);
+    console.log('stats:', JSON.stringify(runner.stats()));
+    for (const [k, v] of [...counts.entries()].sort()) console.log(`  ${String(v).padStart(7)}  ${k}`);
+    // process.exit() can wait for the stuck worker thread in the addon's cleanup: kill hard.
+    process.kill(process.pid, 'SIGKILL');
+  }, 1000);
+  stall.unref();
 
   async function worker() {
     while (next < JOBS) {
@@ -173,6 +188,7 @@ async function main() {
   }
 
   await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  clearInterval(stall);
   actions.drain();
   const elapsed = (Date.now() - started) / 1000;
   const st = runner.stats();

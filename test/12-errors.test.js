@@ -155,6 +155,36 @@ test("TimeoutError: code 'ERR_TIMEOUT', per runner and per job, fires within a f
   await r.close();
 });
 
+test('a job whose budget ran out while it waited in the queue still ends with TimeoutError', async () => {
+  // Run in a child: if the interrupt is lost the job spins for ever and its worker thread
+  // would keep this test file from exiting.
+  const script = `
+    const { ScriptRunner, TimeoutError } = require(${JSON.stringify(path.join(__dirname, '..'))});
+    const r = new ScriptRunner({ states: 1 });
+    (async () => {
+      for (let i = 0; i < 40; i++) {
+        const blocker = r.run('local t = os.clock() while os.clock() - t < 0.03 do end return 1');
+        const p = r.run('while true do end', { timeoutMs: 10 }).catch((e) => e);
+        const res = await Promise.race([p, new Promise((ok) => setTimeout(() => ok('HUNG'), 5000))]);
+        await blocker;
+        if (res === 'HUNG') { console.log('HUNG at iteration ' + i); process.kill(process.pid, 'SIGKILL'); }
+        if (!(res instanceof TimeoutError)) { console.log('WRONG ' + (res && res.name)); process.kill(process.pid, 'SIGKILL'); }
+      }
+      console.log('all timed out');
+      await r.close();
+    })();`;
+  const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d) => { out += d; });
+  child.stderr.on('data', (d) => { out += d; });
+  const code = await new Promise((resolve) => {
+    const timer = setTimeout(() => { child.kill('SIGKILL'); resolve('killed after 60 s'); }, 60000);
+    child.on('exit', (c, s) => { clearTimeout(timer); resolve(s ? `signal ${s}` : c); });
+  });
+  assert.match(out, 'all timed out', `a queued job's timeout was lost: ${out.trim()} (${code})`);
+  assert.is(code, 0);
+});
+
 test("MemoryLimitError: code 'ERR_MEMORY_LIMIT'; the state is reused afterwards", async () => {
   const r = new ScriptRunner({ states: 1, memoryLimit: 8 << 20 });
   const e = await rejection(r.run('local t = {} while true do t[#t + 1] = ("x"):rep(64) .. #t end'));
