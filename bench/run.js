@@ -31,17 +31,17 @@ function resolveLua(log) {
     return { bin: path.resolve(process.env.LUAPOOL_BENCH_LUA), note: 'LUAPOOL_BENCH_LUA' };
   }
   const script = path.join(ROOT, 'scripts', 'build-lua-cli.js');
-  const bin = path.join(ROOT, 'build', 'lua-cli', 'lua');
+  const bin = path.join(ROOT, 'build-lua', 'lua-cli', 'lua');
   if (!fs.existsSync(script)) {
-    if (fs.existsSync(bin)) return { bin, note: 'build/lua-cli/lua (scripts/build-lua-cli.js missing)' };
-    return { bin: null, note: 'scripts/build-lua-cli.js is missing and build/lua-cli/lua does not exist' };
+    if (fs.existsSync(bin)) return { bin, note: 'build-lua/lua-cli/lua (scripts/build-lua-cli.js missing)' };
+    return { bin: null, note: 'scripts/build-lua-cli.js is missing and build-lua/lua-cli/lua does not exist' };
   }
   log('building the floor: node scripts/build-lua-cli.js');
   const r = spawnSync(process.execPath, [script], { cwd: ROOT, encoding: 'utf8' });
   if (r.status !== 0 || !fs.existsSync(bin)) {
     return { bin: null, note: `scripts/build-lua-cli.js failed: ${(r.stderr || r.stdout || '').trim().split('\n').slice(-3).join(' | ')}` };
   }
-  return { bin, note: 'build/lua-cli/lua' };
+  return { bin, note: 'build-lua/lua-cli/lua' };
 }
 
 function luaVersion(bin) {

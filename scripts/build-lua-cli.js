@@ -2,11 +2,11 @@
 // Builds the standalone `lua` interpreter the way Lua's own Makefile does
 // (gcc -std=gnu99 -O2 -Wall -Wextra -DLUA_COMPAT_5_3 -DLUA_USE_LINUX ... -lm -ldl).
 //
-//   node scripts/build-lua-cli.js              patched sources (deps/lua/src) -> build/lua-cli/lua
+//   node scripts/build-lua-cli.js              patched sources (deps/lua/src) -> build-lua/lua-cli/lua
 //   node scripts/build-lua-cli.js --pristine   unpatched 5.4.7 from the cached, verified tarball
-//                                              -> build/lua-pristine/lua (sources in build/lua-pristine-src)
-//   --ubsan   add -fsanitize=undefined (no recovery)   -> build/lua-cli-ubsan, build/lua-pristine-ubsan
-//   --asan    add -fsanitize=address,undefined         -> build/lua-cli-asan,  build/lua-pristine-asan
+//                                              -> build-lua/lua-pristine/lua (sources in build-lua/lua-pristine-src)
+//   --ubsan   add -fsanitize=undefined (no recovery)   -> build-lua/lua-cli-ubsan, build-lua/lua-pristine-ubsan
+//   --asan    add -fsanitize=address,undefined         -> build-lua/lua-cli-asan,  build-lua/lua-pristine-asan
 //   --force   rebuild even if nothing changed
 //   --quiet   no progress output
 //
@@ -51,7 +51,7 @@ function parseArgs(argv) {
 
 function sha256(buf) { return crypto.createHash('sha256').update(buf).digest('hex'); }
 
-// Unpacks the pinned tarball (checksum verified) without any patch, into build/lua-pristine/src.
+// Unpacks the pinned tarball (checksum verified) without any patch, into build-lua/lua-pristine/src.
 function pristineSources(log) {
   const pin = JSON.parse(fs.readFileSync(path.join(luaDir, 'lua.json'), 'utf8'));
   const tarball = process.env.LUA_TARBALL
@@ -66,7 +66,7 @@ function pristineSources(log) {
   }
   const actual = sha256(fs.readFileSync(tarball));
   if (actual !== pin.sha256) throw new Error(`${tarball}: SHA-256 ${actual}, expected ${pin.sha256}`);
-  const dest = path.join(root, 'build', 'lua-pristine-src');
+  const dest = path.join(root, 'build-lua', 'lua-pristine-src');
   const stamp = path.join(dest, '.tarball-sha256');
   if (fs.existsSync(stamp) && fs.readFileSync(stamp, 'utf8') === pin.sha256) return dest;
   log(`unpacking pristine Lua ${pin.version} from ${path.relative(root, tarball)}`);
@@ -102,7 +102,7 @@ async function build(opts = {}) {
     srcDir = path.join(luaDir, 'src');
   }
   const name = (opts.pristine ? 'lua-pristine' : 'lua-cli') + (opts.sanitize ? `-${opts.sanitize}` : '');
-  const outDir = path.join(root, 'build', name);
+  const outDir = path.join(root, 'build-lua', name);
   const objDir = path.join(outDir, 'obj');
   const exe = path.join(outDir, 'lua');
 

@@ -1,6 +1,6 @@
 'use strict';
 // Driver "lua": the standalone interpreter built from the same verified Lua sources (the floor).
-// The path comes from params.luaBin (the orchestrator builds build/lua-cli/lua with
+// The path comes from params.luaBin (the orchestrator builds build-lua/lua-cli/lua with
 // scripts/build-lua-cli.js). Timing: os.clock() around each call inside the interpreter
 // (lua-harness.lua); the JSON also carries wall clock minus the startup of an empty script.
 const { spawn, spawnSync } = require('child_process');

@@ -54,7 +54,7 @@ function markdown(res, { svgPath }) {
   L.push('```');
   L.push('');
   L.push('`npm run bench` builds the addon if needed, then `bench/run.js` builds the floor ' +
-    '(`node scripts/build-lua-cli.js` → `build/lua-cli/lua`, the standalone interpreter compiled from the ' +
+    '(`node scripts/build-lua-cli.js` → `build-lua/lua-cli/lua`, the standalone interpreter compiled from the ' +
     'same verified Lua 5.4.7 sources; `LUAPOOL_BENCH_LUA=/path/to/lua` overrides it) and runs every trial. ' +
     'Each trial — one driver, one measurement, one round — runs in a fresh `node` child process ' +
     '(`bench/drivers/<driver>.js`), so heaps, JIT state and thread pools never mix. A status line per trial goes to stderr. ' +

@@ -36,7 +36,7 @@ function build(flags) {
       execFileSync(process.execPath, [path.join(root, 'scripts', 'build-lua-cli.js'), '--quiet', ...flags],
         { stdio: 'inherit' });
       fs.mkdirSync(dest, { recursive: true });
-      for (const f of ['lua', 'liblua.a']) fs.copyFileSync(path.join(root, 'build', name, f), path.join(dest, f));
+      for (const f of ['lua', 'liblua.a']) fs.copyFileSync(path.join(root, 'build-lua', name, f), path.join(dest, f));
       fs.chmodSync(path.join(dest, 'lua'), 0o755);
       return dest;
     } catch (e) {
@@ -80,7 +80,7 @@ for (const v of variants) {
   for (const kind of pristine ? ['patched', 'pristine'] : ['patched']) {
     const flags = [...flagsOf[v], ...(kind === 'pristine' ? ['--pristine'] : [])];
     const dir = build(flags);
-    const srcDir = kind === 'pristine' ? path.join(root, 'build', 'lua-pristine-src')
+    const srcDir = kind === 'pristine' ? path.join(root, 'build-lua', 'lua-pristine-src')
       : path.join(root, 'deps', 'lua', 'src');
     const expectPass = kind === 'patched';
     const env = { ...process.env, ASAN_OPTIONS: 'detect_leaks=0' };
