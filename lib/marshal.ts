@@ -173,6 +173,38 @@ export function encodeList(values: readonly unknown[], root: string, strict = fa
   return scratch.subarray(0, e.pos);
 }
 
+/**
+ * Encodes calls[from..to) for a batch job as two values: one flat sequence holding, per
+ * call, its argument count then its arguments, and the flat sequence's length. One table
+ * per batch instead of one per call.
+ */
+export function encodeBatch(calls: readonly (readonly unknown[])[], from: number, to: number, strict = false): Buffer {
+  const e = new Encoder(strict, 'argsList');
+  e.u8(0);
+  e.u32(2);
+  e.u8(SEQ);
+  e.tables.set({}, 0); // the flat sequence is table 0 of the tree (keeps REF ids aligned)
+  const lengthAt = e.pos;
+  e.u32(0);
+  let total = 0;
+  for (let i = from; i < to; i++) {
+    const args = calls[i];
+    e.path.push(i);
+    e.value(args.length, 0);
+    for (let j = 0; j < args.length; j++) {
+      e.path.push(j);
+      e.value(args[j], 1);
+      e.path.pop();
+    }
+    e.path.pop();
+    total += 1 + args.length;
+  }
+  scratch.writeUInt32LE(total, lengthAt);
+  e.value(total, 0);
+  if (e.hasRefs) scratch[0] = HAS_REFS;
+  return scratch.subarray(0, e.pos);
+}
+
 /** Encodes one table-like value (the `env` option) as a single-value tree. */
 export function encodeTable(value: object, root: string, strict = false): Buffer {
   const e = new Encoder(strict, root);

@@ -6,7 +6,7 @@ import {
   AcquireTimeoutError, CancelledError, LuaError, LuapoolError, MarshalError, MemoryLimitError, QueueFullError,
   RunnerClosedError, TimeoutError,
 } from './errors';
-import { DecodeOptions, decodeList, encodeList, encodeTable } from './marshal';
+import { DecodeOptions, decodeList, encodeBatch, encodeList, encodeTable } from './marshal';
 import { binding, Kill, Status } from './native';
 import {
   FilledRunnerOptions, HostFunction, ScriptRunnerOptions, checkBoolean, checkEnum, checkMs, describe, fillRunnerOptions,
@@ -67,6 +67,7 @@ const JOB_KEYS = new Set(['args', 'env', 'name', 'multret', 'timeoutMs', 'signal
   'tables', 'strict', 'ctx', 'deliver', 'callback']);
 
 const FLAG_MULTRET = 1;
+const MAX_BATCH = 100000; // calls per batch job: their results must fit on a Lua stack
 const FLAG_BYTES_AS_BUFFER = 2;
 
 /** Internal description of a job, shared by run/enqueue/call/context. */
@@ -74,7 +75,7 @@ export interface JobSpec {
   kind: 'run' | 'call';
   source: string;          // run: the chunk; call: the module name
   fn?: string;             // call: the exported function
-  batch?: boolean;         // call: once per argument list (callMany)
+  batch?: { list: readonly (readonly unknown[])[]; from: number; to: number }; // callMany
   context?: ScriptContext;
 }
 
@@ -296,12 +297,14 @@ export class ScriptRunner extends EventEmitter {
     }
     if (options !== undefined && (options as JobOptions).args !== undefined) throw new TypeError('callMany(options): options.args is not allowed');
     if (argsList.length === 0) return [];
-    const parts = Math.min(this.#opts.maxWorkers, Math.ceil(argsList.length / 64));
+    // A few large jobs, one per thread Lua may use, each small enough for Lua's stack.
+    const parts = Math.max(Math.min(this.#opts.maxWorkers, Math.ceil(argsList.length / 64)),
+      Math.ceil(argsList.length / MAX_BATCH));
     const size = Math.ceil(argsList.length / parts);
     const jobs: Promise<unknown[]>[] = [];
     for (let i = 0; i < argsList.length; i += size) {
-      const slice = argsList.slice(i, i + size);
-      jobs.push(this._runSpec({ kind: 'call', source: name, fn, batch: true }, { ...options, args: [slice], multret: true }));
+      jobs.push(this._runSpec({ kind: 'call', source: name, fn, batch: { list: argsList, from: i, to: Math.min(argsList.length, i + size) } },
+        { ...options, multret: true }));
     }
     return (await Promise.all(jobs)).flat();
   }
@@ -402,7 +405,9 @@ export class ScriptRunner extends EventEmitter {
       const env = o.env === undefined ? null : encodeTable(o.env, 'env', strict);
       queued = this.#native.run(id, spec.source, chunkName, argsCopy, env, flags, timeoutMs, contextKey, pinned);
     } else {
-      queued = this.#native.call(id, spec.source, spec.fn, args, spec.batch === true, flags, timeoutMs, contextKey, pinned);
+      const batch = spec.batch;
+      const encoded = batch ? encodeBatch(batch.list, batch.from, batch.to, strict) : args;
+      queued = this.#native.call(id, spec.source, spec.fn, encoded, batch !== undefined, flags, timeoutMs, contextKey, pinned);
     }
     if (!queued) {
       const err = new QueueFullError(`job queue is full (maxQueue ${this.#opts.maxQueue})`);

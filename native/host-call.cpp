@@ -49,11 +49,9 @@ int waitBlocking(lua_State* L, LuaState& state, Job& job) {
     }
   }
   state.bridge->endBlocking(job);
-  lua_checkinterrupt(L);  // raises if the job was killed meanwhile
-  if (!job.hostAnswered) {
-    // The deadline passed before the watchdog's interrupt: same outcome, a timeout.
-    return luaL_error(L, "luapool: host call did not answer before the job's deadline");
-  }
+  // The deadline passed here before the watchdog fired: the outcome is the same timeout.
+  if (!job.hostAnswered && !job.hostAbandoned) state.kill(job.id, KillReason::Timeout);
+  lua_checkinterrupt(L);  // raises: the job was killed (timeout, cancel, shutdown)
   lua_settop(L, 0);
   return deliverReply(L, job);
 }

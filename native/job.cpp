@@ -19,9 +19,14 @@ const char kBatchHelperKey = 0;
 
 // Calls fn once per argument list; the results come back as one value per call.
 const char kBatchHelper[] =
-    "local fn, calls, unpack = ...\n"
-    "local out, n = {}, #calls\n"
-    "for i = 1, n do out[i] = fn(unpack(calls[i])) end\n"
+    "local fn, flat, total, unpack = ...\n"
+    "local out, n, i = {}, 0, 1\n"
+    "while i <= total do\n"
+    "  local argc = flat[i]\n"
+    "  n = n + 1\n"
+    "  out[n] = fn(unpack(flat, i + 1, i + argc))\n"
+    "  i = i + argc + 1\n"
+    "end\n"
     "return unpack(out, 1, n)\n";
 
 using Clock = std::chrono::steady_clock;
@@ -181,7 +186,7 @@ int setupCall(lua_State* L) {
   lua_replace(L, 1);
   lua_settop(L, 1);
   if (s->job->kind == JobKind::Batch) {
-    // helper(fn, calls, table.unpack): the helper is compiled once per state
+    // helper(fn, flat, total, table.unpack): the helper is compiled once per state
     lua_rawgetp(L, LUA_REGISTRYINDEX, &kBatchHelperKey);
     if (lua_isnil(L, -1)) {
       lua_pop(L, 1);
@@ -192,11 +197,11 @@ int setupCall(lua_State* L) {
       lua_rawsetp(L, LUA_REGISTRYINDEX, &kBatchHelperKey);
     }
     lua_insert(L, 1);
-    if (pushDecoded(L, s->job->args) != 1) return luaL_error(L, "luapool: bad batch");
+    if (pushDecoded(L, s->job->args) != 2) return luaL_error(L, "luapool: bad batch");
     luaL_requiref(L, LUA_TABLIBNAME, luaopen_table, 0);
     lua_getfield(L, -1, "unpack");
     lua_remove(L, -2);
-    s->nargs = 3;
+    s->nargs = 4;
     return lua_gettop(L);
   }
   s->nargs = pushDecoded(L, s->job->args);
