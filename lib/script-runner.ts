@@ -67,7 +67,7 @@ const JOB_KEYS = new Set(['args', 'env', 'name', 'multret', 'timeoutMs', 'signal
   'tables', 'strict', 'ctx', 'deliver', 'callback']);
 
 const FLAG_MULTRET = 1;
-const MAX_BATCH = 100000; // calls per batch job: their results must fit on a Lua stack
+const MAX_BATCH = 1 << 20; // calls per batch job
 const FLAG_BYTES_AS_BUFFER = 2;
 
 /** Internal description of a job, shared by run/enqueue/call/context. */
@@ -297,9 +297,10 @@ export class ScriptRunner extends EventEmitter {
     }
     if (options !== undefined && (options as JobOptions).args !== undefined) throw new TypeError('callMany(options): options.args is not allowed');
     if (argsList.length === 0) return [];
-    // A few large jobs, one per thread Lua may use, each small enough for Lua's stack.
-    const parts = Math.max(Math.min(this.#opts.maxWorkers, Math.ceil(argsList.length / 64)),
-      Math.ceil(argsList.length / MAX_BATCH));
+    // Several parts per thread Lua may use, so encoding, running and decoding overlap;
+    // each part a single job (one round trip), none bigger than MAX_BATCH calls.
+    const parts = Math.max(Math.min(this.#opts.maxWorkers * 4, Math.ceil(argsList.length / 2048)),
+      Math.ceil(argsList.length / MAX_BATCH), 1);
     const size = Math.ceil(argsList.length / parts);
     const jobs: Promise<unknown[]>[] = [];
     for (let i = 0; i < argsList.length; i += size) {

@@ -24,10 +24,13 @@ const char kBatchHelper[] =
     "while i <= total do\n"
     "  local argc = flat[i]\n"
     "  n = n + 1\n"
-    "  out[n] = fn(unpack(flat, i + 1, i + argc))\n"
+    "  if argc == 1 then out[n] = fn(flat[i + 1])\n"
+    "  elseif argc == 2 then out[n] = fn(flat[i + 1], flat[i + 2])\n"
+    "  elseif argc == 0 then out[n] = fn()\n"
+    "  else out[n] = fn(unpack(flat, i + 1, i + argc)) end\n"
     "  i = i + argc + 1\n"
     "end\n"
-    "return unpack(out, 1, n)\n";
+    "return out, n\n";
 
 using Clock = std::chrono::steady_clock;
 
@@ -273,8 +276,19 @@ JobStatus statusFor(int luaStatus) {
 }
 
 void collectResults(lua_State* L, int first, int count, Job& job) {
-  if (!job.multret && count > 1) count = 1;
   std::string error;
+  if (job.kind == JobKind::Batch && count == 2 && lua_istable(L, first)) {
+    // the batch helper returns (out, n): one result per call, read straight from `out`
+    lua_Integer n = lua_tointeger(L, first + 1);
+    if (!encodeSequence(L, first, n, "result", job.result, error)) {
+      job.status = JobStatus::MarshalError;
+      job.error.message = error;
+      return;
+    }
+    job.status = JobStatus::Ok;
+    return;
+  }
+  if (!job.multret && count > 1) count = 1;
   if (!encodeValues(L, first, count, "result", job.result, error)) {
     job.status = JobStatus::MarshalError;
     job.error.message = error;

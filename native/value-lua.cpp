@@ -313,4 +313,32 @@ bool encodeValues(lua_State* L, int first, int count, const char* root, std::str
   return true;
 }
 
+bool encodeSequence(lua_State* L, int index, lua_Integer n, const char* root, std::string& out,
+                    std::string& error, const MarshalLimits& limits) {
+  index = lua_absindex(L, index);
+  out.clear();
+  if (n < 0 || n > 0xFFFFFFFFll) n = 0;
+  ValueWriter header(out);
+  header.header(0, static_cast<uint32_t>(n));
+  Encoder enc(L, out, limits);
+  if (!lua_checkstack(L, 2)) {
+    error = "Lua stack exhausted while converting";
+    return false;
+  }
+  for (lua_Integer i = 1; i <= n; ++i) {
+    lua_rawgeti(L, index, i);
+    enc.pushIndex(static_cast<long long>(i - 1));
+    bool ok = enc.encode(-1, 0);
+    lua_pop(L, 1);
+    if (!ok) {
+      error = enc.pathString(root) + ": " + enc.error();
+      out.clear();
+      return false;
+    }
+    enc.popPath();
+  }
+  if (enc.hasRefs()) out[0] = static_cast<char>(kFlagHasRefs);
+  return true;
+}
+
 }  // namespace luapool

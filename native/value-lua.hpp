@@ -21,4 +21,8 @@ void mergeDecodedInto(lua_State* L, int target, const std::string& tree);
 bool encodeValues(lua_State* L, int first, int count, const char* root, std::string& out,
                   std::string& error, const MarshalLimits& limits = MarshalLimits());
 
+// Encodes t[1..n] of the table at `index` as a list of n values (nil holes allowed).
+bool encodeSequence(lua_State* L, int index, lua_Integer n, const char* root, std::string& out,
+                    std::string& error, const MarshalLimits& limits = MarshalLimits());
+
 }  // namespace luapool
