@@ -318,6 +318,8 @@ export class ScriptRunner extends EventEmitter {
       queued: n.queued,
       running: n.running,
       suspended: n.suspended,
+      overruns: n.overruns,
+      replacedStates: n.replacedStates,
       pending: this.#pending.size,
       parallelism: this.#opts.maxWorkers,
       ...this.#stats.summary(),
@@ -451,6 +453,12 @@ export class ScriptRunner extends EventEmitter {
                  actions: unknown[] | undefined, waitMs: number, runMs: number): void => {
     if (status === -1) {
       this.#onHostCall(id, value as Buffer, err as unknown as number, actions);
+      return;
+    }
+    if (status === -2) {
+      // Still running long after its deadline: code no interrupt check reaches. Its state
+      // is replaced by a fresh one as soon as the job ends.
+      this.emit('overrun', { jobId: id, state: value as number, afterMs: err as unknown as number });
       return;
     }
     const p = this.#pending.get(id);

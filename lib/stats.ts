@@ -12,6 +12,8 @@ export interface StateStats {
   timeouts: number;
   /** Leased to a job right now. */
   busy: boolean;
+  /** A job overran its deadline by far here; the state is replaced once that job ends. */
+  quarantined: boolean;
 }
 
 export interface Percentiles { p50: number; p90: number; p99: number; max: number }
@@ -24,6 +26,10 @@ export interface RunStats {
   running: number;
   /** Jobs waiting for a host function's answer (each keeps its state). */
   suspended: number;
+  /** Jobs that kept running long (2 s) after their deadline ('overrun' events). */
+  overruns: number;
+  /** States closed and replaced after an overrun. */
+  replacedStates: number;
   /** Jobs submitted and not yet settled. */
   pending: number;
   /** Jobs that may run at once: min(states, UV_THREADPOOL_SIZE - 1). */

@@ -3,6 +3,9 @@
 
 #include <cstdlib>
 #include <cstring>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include "job.hpp"
 #include "sandbox.hpp"
@@ -126,6 +129,10 @@ void LuaState::afterJob(bool hadMemoryError) {
     stats.memoryErrors++;
     lua_gc(L_, LUA_GCCOLLECT);
     stats.fullGcs++;
+#if defined(__GLIBC__)
+    // A memory bomb leaves the freed blocks in this thread's malloc arena; hand them back.
+    malloc_trim(0);
+#endif
     sinceGc_ = 0;
     jobsSinceGc_ = 0;
     return;

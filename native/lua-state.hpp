@@ -90,6 +90,7 @@ class LuaState {
   StateStats stats;  // written by the lease holder only, read under the runner's lock
   Job* runningJob = nullptr;  // the job being executed (lease holder only)
   HostBridge* bridge = nullptr;  // set by the runner before any job runs
+  std::atomic<bool> quarantined{false};  // a job overran its deadline by far here
 
   static LuaState* from(lua_State* L);
 

@@ -8,7 +8,7 @@ namespace luapool {
 RunnerCore::RunnerCore(const RunnerConfig& config)
     : config_(config),
       pool_(config.states),
-      watchdog_([this](uint64_t id) { cancel(id, KillReason::Timeout, nullptr); }),
+      watchdog_([this](uint64_t key) { onDeadline(key); }),
       pinned_(config.states),
       slots_(config.maxWorkers) {}
 
@@ -129,6 +129,30 @@ bool RunnerCore::answerHost(uint64_t id, bool ok, std::string values) {
     return true;
   }
   return false;
+}
+
+// Watchdog callback: a deadline passed. The first one interrupts the job; if the job is
+// still running long after (code no interrupt check reaches), it is reported and its state
+// quarantined: replaced by a fresh one once the job finally ends.
+void RunnerCore::onDeadline(uint64_t key) {
+  uint64_t id = key & ~kOverrunKey;
+  if ((key & kOverrunKey) == 0) {
+    if (cancel(id, KillReason::Timeout, nullptr) == CancelResult::Interrupted) {
+      watchdog_.arm(id | kOverrunKey, std::chrono::steady_clock::now() + kOverrunGrace);
+    }
+    return;
+  }
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = running_.find(id);
+  if (it == running_.end()) return;
+  Job& job = *it->second;
+  LuaState& state = *states_[static_cast<size_t>(job.stateIndex)];
+  if (state.quarantined) return;
+  state.quarantined = true;
+  overruns_++;
+  notices_.push_back(Notice{id, job.stateIndex,
+                            static_cast<double>(job.timeoutMs) + std::chrono::duration<double, std::milli>(kOverrunGrace).count()});
+  wakeMainLocked();
 }
 
 // The budget runs from the job's start (waiting for a state is acquireTimeoutMs's
@@ -273,7 +297,21 @@ void RunnerCore::runSlot(size_t slot) {
       }
           return;
     }
-    if (job->timeoutMs > 0) watchdog_.disarm(job->id);
+    if (job->timeoutMs > 0) {
+      watchdog_.disarm(job->id);
+      watchdog_.disarm(job->id | kOverrunKey);
+    }
+    if (state.quarantined) {
+      // The job overran its deadline by far; it has ended now, so the state can be
+      // replaced safely (never closed while code runs in it).
+      auto fresh = std::make_unique<LuaState>(config_.state, index);
+      if (fresh->ok()) {
+        fresh->bridge = this;
+        std::lock_guard<std::mutex> lock(mutex_);
+        states_[index].swap(fresh);
+        replacedStates_++;
+      }
+    }
     {
       std::lock_guard<std::mutex> lock(mutex_);
       running_.erase(job->id);
@@ -296,11 +334,12 @@ void RunnerCore::complete(std::unique_ptr<Job> job) {
 }
 
 void RunnerCore::takeCompleted(std::vector<std::unique_ptr<Job>>& out,
-                               std::vector<PendingHostCall>& calls) {
+                               std::vector<PendingHostCall>& calls, std::vector<Notice>& notices) {
   std::lock_guard<std::mutex> lock(mutex_);
   notifyPending_ = false;
   out.swap(completed_);
   calls.swap(hostCalls_);
+  notices.swap(notices_);
 }
 
 bool RunnerCore::idle() {
@@ -337,7 +376,7 @@ std::vector<RunnerCore::StateSnapshot> RunnerCore::snapshot() {
     const StateStats& c = s->stats;
     out.push_back({s->bytesInUse(), s->peakBytes(), c.jobs.load(), c.gcSteps.load(),
                    c.fullGcs.load(), c.memoryErrors.load(), c.timeouts.load(),
-                   pool_.isLeased(s->index())});
+                   pool_.isLeased(s->index()), s->quarantined.load()});
   }
   return out;
 }

@@ -33,6 +33,13 @@ struct PendingHostCall {
   std::vector<Action> actions;
 };
 
+// A job still running long after its deadline (reported to JavaScript as 'overrun').
+struct Notice {
+  uint64_t jobId;
+  int stateIndex;
+  double overrunMs;
+};
+
 class RunnerCore : public HostBridge {
  public:
   using Notify = std::function<void()>;  // wakes the main thread (thread-safe function)
@@ -57,7 +64,10 @@ class RunnerCore : public HostBridge {
   // Picks (state, slot) pairs that can start now; the caller queues their work items.
   std::vector<size_t> claimSlots();
   // Moves finished jobs and host calls out of their queues.
-  void takeCompleted(std::vector<std::unique_ptr<Job>>& out, std::vector<PendingHostCall>& calls);
+  void takeCompleted(std::vector<std::unique_ptr<Job>>& out, std::vector<PendingHostCall>& calls,
+                     std::vector<Notice>& notices);
+  uint64_t overruns() { std::lock_guard<std::mutex> lock(mutex_); return overruns_; }
+  uint64_t replacedStates() { std::lock_guard<std::mutex> lock(mutex_); return replacedStates_; }
   // The main thread's answer to a host call; false if the job is gone (killed, settled).
   bool answerHost(uint64_t id, bool ok, std::string values);
   // Cancels every job suspended in a host call (close()).
@@ -81,6 +91,7 @@ class RunnerCore : public HostBridge {
     size_t memory, peak;
     uint64_t jobs, gcSteps, fullGcs, memoryErrors, timeouts;
     bool busy;
+    bool quarantined;
   };
   std::vector<StateSnapshot> snapshot();
 
@@ -88,6 +99,9 @@ class RunnerCore : public HostBridge {
   void closeStates();
 
  private:
+  static constexpr uint64_t kOverrunKey = 1ull << 63;  // watchdog key of the overrun check
+  static constexpr std::chrono::milliseconds kOverrunGrace{2000};
+  void onDeadline(uint64_t key);
   std::unique_ptr<Job> popFor(size_t stateIndex);
   bool hasRunnableFor(size_t stateIndex);
   void complete(std::unique_ptr<Job> job);
@@ -109,6 +123,9 @@ class RunnerCore : public HostBridge {
   std::deque<std::unique_ptr<Job>> resumable_;             // answered, waiting for a slot
   std::unordered_map<uint64_t, Job*> blockingWaits_;       // workers waiting for the host
   std::vector<PendingHostCall> hostCalls_;
+  std::vector<Notice> notices_;
+  uint64_t overruns_ = 0;
+  uint64_t replacedStates_ = 0;
   std::vector<std::unique_ptr<Job>> completed_;
   bool notifyPending_ = false;
   size_t queuedCount_ = 0;

@@ -351,12 +351,15 @@ Napi::Value Runner::Stats(const Napi::CallbackInfo& info) {
     o.Set("memoryErrors", Napi::Number::New(env, static_cast<double>(s.memoryErrors)));
     o.Set("timeouts", Napi::Number::New(env, static_cast<double>(s.timeouts)));
     o.Set("busy", Napi::Boolean::New(env, s.busy));
+    o.Set("quarantined", Napi::Boolean::New(env, s.quarantined));
     states.Set(i, o);
   }
   out.Set("states", states);
   out.Set("queued", Napi::Number::New(env, static_cast<double>(core_->queued())));
   out.Set("running", Napi::Number::New(env, static_cast<double>(core_->running())));
   out.Set("suspended", Napi::Number::New(env, static_cast<double>(core_->suspended())));
+  out.Set("overruns", Napi::Number::New(env, static_cast<double>(core_->overruns())));
+  out.Set("replacedStates", Napi::Number::New(env, static_cast<double>(core_->replacedStates())));
   return out;
 }
 
@@ -410,7 +413,8 @@ static Napi::Value actionsToJs(Napi::Env env, const std::vector<Action>& actions
 void Runner::DeliverCompleted(Napi::Env env, Napi::Function callback, Runner* self, void*) {
   std::vector<std::unique_ptr<Job>> done;
   std::vector<PendingHostCall> calls;
-  self->core_->takeCompleted(done, calls);
+  std::vector<Notice> notices;
+  self->core_->takeCompleted(done, calls, notices);
   if (env == nullptr) return;  // teardown: the jobs are freed here
   auto deliver = [&](std::initializer_list<napi_value> args) {
     try {
@@ -420,6 +424,11 @@ void Runner::DeliverCompleted(Napi::Env env, Napi::Function callback, Runner* se
       napi_fatal_exception(env, e.Value());
     }
   };
+  for (const Notice& n : notices) {
+    // status -2: a job overran its deadline by far (id, -2, state index, overrun ms)
+    deliver({Napi::Number::New(env, static_cast<double>(n.jobId)), Napi::Number::New(env, -2),
+             Napi::Number::New(env, n.stateIndex), Napi::Number::New(env, n.overrunMs)});
+  }
   for (auto& call : calls) {
     // status -1: a host call (id, -1, args, function index, actions, blocking)
     deliver({Napi::Number::New(env, static_cast<double>(call.request.jobId)), Napi::Number::New(env, -1),
