@@ -165,10 +165,10 @@ function parseBytes(text) {
 // Runs inside the context: compiles the file with load() (so a syntax error is told apart
 // from a runtime error), sets `arg`, calls the chunk and makes its results convertible
 // (functions, userdata and threads become their tostring()).
-const RUN_DRIVER = String.raw`local src, name, nargs = ...
+const RUN_DRIVER = String.raw`local name, file, nargs, src = ...
 local select, next, type, tostring, load = select, next, type, tostring, load
-local args = { [0] = name:sub(2) }
-for i = 1, nargs do args[i] = select(3 + i, ...) end
+local args = { [0] = file }
+for i = 1, nargs do args[i] = select(4 + i, ...) end
 arg = args
 local __main, err = load(src, name, "t", _ENV)
 if not __main then return 1, err end
@@ -186,7 +186,7 @@ local function sanitize(v, memo)
   return v
 end
 local function pack(...) return select("#", ...), { ... } end
-local n, results = pack(__main(select(4, ...)))
+local n, results = pack(__main(select(5, ...)))
 local memo, out = {}, {}
 for i = 1, n do out[i] = sanitize(results[i], memo) end
 return 0, n, out`;
@@ -269,10 +269,11 @@ function toJsonData(v, stack = new Set()) {
 /** Removes the CLI's own frames from a Lua traceback. */
 function cleanTraceback(tb) {
   return tb.split('\n')
-    .filter((line) => !line.includes(`${DRIVER_NAME}:`) && !line.includes('luapool-repl:') && line !== '\t[C]: in ?')
+    .filter((line, i) => i === 0 || !(line.startsWith('\t') &&
+      (line.includes(`${DRIVER_NAME}:`) || line.includes('luapool-repl:') || line === '\t[C]: in ?')))
     .join('\n')
     .replace(/in local '__main'/g, 'in main chunk')
-    .replace(/in function <stdin:0>|in local 'f'(?=\s*$)/gm, 'in main chunk');
+    .replace(/in function <stdin:0>/g, 'in main chunk');
 }
 
 function exitCodeFor(err) {
@@ -347,7 +348,7 @@ async function runOnce(o, signal) {
   try {
     if (o.libs === 'all') await ctx.run(ALL_MODE_PRELUDE, { name: DRIVER_NAME });
     const out = await ctx.run(RUN_DRIVER, {
-      name: DRIVER_NAME, multret: true, args: ['@' + o.file, o.args.length, source, ...o.args],
+      name: DRIVER_NAME, multret: true, args: ['@' + o.file, o.file, o.args.length, source, ...o.args],
     });
     if (out[0] === 1) {
       process.stderr.write(`lua: ${out[1].toString('utf8')}\n`);
@@ -424,7 +425,6 @@ local __main, err = load("return " .. src, "=stdin", "t", _ENV)
 if not __main then
   __main, err = load(src, "=stdin", "t", _ENV)
   if not __main then
-    if err:sub(-5) == "<eof>" then return 2, err end
     return 1, err
   end
 end
@@ -433,7 +433,7 @@ local function pack(...) return select("#", ...), { ... } end
 local n, results = pack(__main())
 if n == 0 then return 0 end
 local keywords = {}
-for w in ("and break do else elseif end false for function goto if in local nil not or repeat return then true until while"):gmatch("%a+") do keywords[w] = true end
+pcall(function() for w in ("and break do else elseif end false for function goto if in local nil not or repeat return then true until while"):gmatch("%a+") do keywords[w] = true end end)
 local escapes = { ["\n"] = "\\n", ["\t"] = "\\t", ["\r"] = "\\r", ['"'] = '\\"', ["\\"] = "\\\\" }
 local function quote(s)
   local pattern = (utf8 and utf8.len(s)) and '[%c"\\]' or '[%c"\\\128-\255]'
@@ -519,6 +519,7 @@ async function commandRepl(o) {
   }
 
   let buffer = '';
+  let incompleteMessage = '';
   let evaluating;
   let interrupts = 0;
   const prompt = () => {
@@ -543,8 +544,14 @@ async function commandRepl(o) {
     evaluating = new AbortController();
     try {
       const [status, text] = await ctx.run(REPL_DRIVER, { name: 'luapool-repl', args: [src], multret: true, signal: evaluating.signal });
-      if (status === 2) return 'incomplete';
-      if (status === 1) process.stderr.write(`${text.toString('utf8')}\n`);
+      if (status === 1) {
+        const message = text.toString('utf8');
+        if (message.endsWith('<eof>')) {
+          incompleteMessage = message;
+          return 'incomplete';
+        }
+        process.stderr.write(`${message}\n`);
+      }
       else if (text !== undefined) out(`${text.toString('utf8')}\n`);
     } catch (err) {
       process.stderr.write(`${describeError(err, o).replace(/^lua: /, '')}\n`);
@@ -555,7 +562,6 @@ async function commandRepl(o) {
   };
 
   prompt();
-  let lastIncomplete;
   for await (const line of rl) {
     interrupts = 0;
     if (!buffer) {
@@ -578,18 +584,10 @@ async function commandRepl(o) {
     }
     buffer = buffer ? `${buffer}\n${line}` : line;
     const r = await evaluate(buffer);
-    if (r === 'incomplete') {
-      lastIncomplete = buffer;
-    } else {
-      buffer = '';
-      lastIncomplete = undefined;
-    }
+    if (r !== 'incomplete') buffer = '';
     prompt();
   }
-  if (buffer && lastIncomplete !== undefined) {
-    // input ended inside a chunk: report it as lua.c does
-    process.stderr.write(`stdin: unfinished chunk at end of input\n`);
-  }
+  if (buffer) process.stderr.write(`${incompleteMessage}\n`); // input ended inside a chunk
   rl.close();
   if (interactive) out('\n');
   await runner.close({ force: true });
