@@ -34,12 +34,13 @@ function runFile(file) {
       const text = strip(out);
       const total = /Total:\s+(\d+)/.exec(text);
       const passed = /Passed:\s+(\d+)/.exec(text);
-      let p = passed ? Number(passed[1]) : 0;
-      let f = total ? Number(total[1]) - p : 0;
+      const p = passed ? Number(passed[1]) : 0;
       const skipped = /Skipped:\s+(\d+)/.exec(text);
-      if (skipped) f -= Number(skipped[1]);
+      const s = skipped ? Number(skipped[1]) : 0;
+      // uvu's Total counts run tests only; skipped ones are reported apart
+      let f = total ? Math.max(0, Number(total[1]) - p) : 0;
       if (code !== 0 || signal || !total) f = Math.max(f, 1); // a crash or exit failure counts
-      resolve({ file, passed: p, failed: f, ms: Date.now() - started, code, signal });
+      resolve({ file, passed: p, failed: f, skipped: s, ms: Date.now() - started, code, signal });
     });
   });
 }
@@ -52,13 +53,16 @@ function runFile(file) {
   }
   let passed = 0;
   let failed = 0;
+  let skipped = 0;
   console.log('\n# summary');
   for (const r of results) {
     passed += r.passed;
     failed += r.failed;
+    skipped += r.skipped;
     const how = r.signal ? ` (killed by ${r.signal})` : r.code ? ` (exit ${r.code})` : '';
-    console.log(`${r.failed ? 'FAIL' : 'ok  '} ${r.file}: ${r.passed} passed, ${r.failed} failed, ${(r.ms / 1000).toFixed(1)} s${how}`);
+    const skip = r.skipped ? `, ${r.skipped} skipped` : '';
+    console.log(`${r.failed ? 'FAIL' : 'ok  '} ${r.file}: ${r.passed} passed, ${r.failed} failed${skip}, ${(r.ms / 1000).toFixed(1)} s${how}`);
   }
-  console.log(`${passed} passed, ${failed} failed`);
+  console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
   process.exit(failed === 0 && results.length > 0 ? 0 : 1);
 })();
