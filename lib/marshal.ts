@@ -2,7 +2,7 @@
 // values and host results for Lua, decodes results, error values and posts from Lua.
 import { MarshalError } from './errors';
 
-const NIL = 0, FALSE = 1, TRUE = 2, INT = 3, FLOAT = 4, STR = 5, SEQ = 6, TABLE = 7, REF = 8;
+const NIL = 0, FALSE = 1, TRUE = 2, INT = 3, FLOAT = 4, STR = 5, SEQ = 6, TABLE = 7, REF = 8, INT32 = 9;
 const HAS_REFS = 1;
 const MAX_DEPTH = 200;
 const INT64_MIN = -(2n ** 63n);
@@ -53,6 +53,12 @@ class Encoder {
       case 'boolean': this.u8(v ? TRUE : FALSE); return;
       case 'number':
         this.ensure(9);
+        if ((v | 0) === v && !Object.is(v, -0)) {
+          scratch[this.pos++] = INT32;
+          scratch.writeInt32LE(v, this.pos);
+          this.pos += 4;
+          return;
+        }
         if (Number.isSafeInteger(v) && !Object.is(v, -0)) {
           scratch[this.pos++] = INT;
           // two 32-bit halves: no BigInt allocation on the hot path
@@ -239,9 +245,21 @@ class Decoder {
       case FALSE: return false;
       case TRUE: return true;
       case INT: {
-        const v = b.readBigInt64LE(this.pos);
+        const lo = b.readUInt32LE(this.pos);
+        const hi = b.readInt32LE(this.pos + 4);
+        // within ±2^53: exact as a number, no BigInt needed
+        if (hi >= -0x200000 && hi < 0x200000) {
+          const v = hi * 4294967296 + lo;
+          if (v >= -9007199254740991 && v <= 9007199254740991) { this.pos += 8; return v; }
+        }
+        const big = b.readBigInt64LE(this.pos);
         this.pos += 8;
-        return v >= -9007199254740991n && v <= 9007199254740991n ? Number(v) : v;
+        return big;
+      }
+      case INT32: {
+        const v = b.readInt32LE(this.pos);
+        this.pos += 4;
+        return v;
       }
       case FLOAT: {
         const v = b.readDoubleLE(this.pos);

@@ -48,6 +48,7 @@ bool fastScalar(Napi::Env env, const Job& job, bool asBuffer, Napi::Value& out) 
     case kTagTrue: out = Napi::Boolean::New(env, true); return true;
     case kTagFalse: out = Napi::Boolean::New(env, false); return true;
     case kTagFloat: out = Napi::Number::New(env, rd.f64()); return true;
+    case kTagInt32: out = Napi::Number::New(env, rd.i32()); return true;
     case kTagInt: {
       int64_t v = rd.i64();
       if (v > 9007199254740991LL || v < -9007199254740991LL) return false;

@@ -42,6 +42,7 @@ class Decoder {
       case kTagFalse: lua_pushboolean(L_, 0); return;
       case kTagTrue: lua_pushboolean(L_, 1); return;
       case kTagInt: need(8); lua_pushinteger(L_, r_.i64()); return;
+      case kTagInt32: need(4); lua_pushinteger(L_, r_.i32()); return;
       case kTagFloat: need(8); lua_pushnumber(L_, r_.f64()); return;
       case kTagStr: {
         need(4);
@@ -159,8 +160,14 @@ class Encoder {
       case LUA_TBOOLEAN: w_.tag(lua_toboolean(L_, idx) ? kTagTrue : kTagFalse); return true;
       case LUA_TNUMBER:
         if (lua_isinteger(L_, idx)) {
-          w_.tag(kTagInt);
-          w_.i64(lua_tointeger(L_, idx));
+          lua_Integer v = lua_tointeger(L_, idx);
+          if (v >= INT32_MIN && v <= INT32_MAX) {
+            w_.tag(kTagInt32);
+            w_.i32(static_cast<int32_t>(v));
+          } else {
+            w_.tag(kTagInt);
+            w_.i64(v);
+          }
         } else {
           w_.tag(kTagFloat);
           w_.f64(lua_tonumber(L_, idx));

@@ -4,7 +4,7 @@
 // the JavaScript half of the same format.
 //
 // Layout: [u8 flags][u32 count] value*          flags bit 0: the tree holds REF nodes
-//   value := NIL | FALSE | TRUE | INT i64 | FLOAT f64 | STR u32 bytes
+//   value := NIL | FALSE | TRUE | INT i64 | INT32 i32 | FLOAT f64 | STR u32 bytes
 //          | SEQ u32 value*              (a table with keys 1..n)
 //          | TABLE u32 (key value)*      (any other table)
 //          | REF u32                     (the n-th SEQ/TABLE of this tree, in order of appearance)
@@ -27,6 +27,7 @@ enum Tag : uint8_t {
   kTagSeq = 6,
   kTagTable = 7,
   kTagRef = 8,
+  kTagInt32 = 9,  // an integer that fits in 32 bits (the common case, half the bytes)
 };
 
 constexpr uint8_t kFlagHasRefs = 1;
@@ -48,6 +49,7 @@ class ValueWriter {
   void tag(Tag t) { out_.push_back(static_cast<char>(t)); }
   void u32(uint32_t v) { raw(&v, 4); }
   void i64(int64_t v) { raw(&v, 8); }
+  void i32(int32_t v) { raw(&v, 4); }
   void f64(double v) { raw(&v, 8); }
   void bytes(const char* s, size_t n) {
     u32(static_cast<uint32_t>(n));
@@ -69,6 +71,7 @@ class ValueReader {
   uint8_t u8() { return static_cast<uint8_t>(*p_++); }
   uint32_t u32() { uint32_t v; std::memcpy(&v, p_, 4); p_ += 4; return v; }
   int64_t i64() { int64_t v; std::memcpy(&v, p_, 8); p_ += 8; return v; }
+  int32_t i32() { int32_t v; std::memcpy(&v, p_, 4); p_ += 4; return v; }
   double f64() { double v; std::memcpy(&v, p_, 8); p_ += 8; return v; }
   const char* take(size_t n) { const char* s = p_; p_ += n; return s; }
   bool atEnd() const { return p_ == end_; }

@@ -23,6 +23,7 @@ const GLYPH_PRIORITY = { '@': 4, H: 3, f: 2, o: 1 };
 const VISION = 20;       // hunters see critters this far
 const THREAT = 18;       // critters notice hunters this far
 const MEAL = 6;          // energy a hunter gains per critter
+const RELOAD_QUIET_MS = 40;
 
 // A small deterministic PRNG (mulberry32) for the initial layout.
 function rng(seed) {
@@ -69,7 +70,7 @@ class World extends EventEmitter {
     this.nextId = 1;
     this.frame = 0;
     this.spawnQueue = [];
-    this.pendingReloads = new Set();
+    this.pendingReloads = new Map(); // name -> time of the last change event
     this.reloads = { ok: 0, failed: 0 };
     this.logCounts = {};
     this.recentLogs = [];
@@ -262,8 +263,14 @@ class World extends EventEmitter {
       if (this.recentLogs.length > 8) this.recentLogs.shift();
       this.emit('log', a);
     }
-    for (const name of this.pendingReloads) this.reload(name);
-    this.pendingReloads.clear();
+    // A file is reloaded once its change events have been quiet for a moment, so a save
+    // that arrives as several writes is read once, complete.
+    const now = performance.now();
+    for (const [name, at] of this.pendingReloads) {
+      if (now - at < RELOAD_QUIET_MS) continue;
+      this.pendingReloads.delete(name);
+      this.reload(name);
+    }
   }
 
   // --- hot reload ---------------------------------------------------------------------
@@ -293,7 +300,7 @@ class World extends EventEmitter {
   watch() {
     if (this.watcher) return;
     this.watcher = fs.watch(this.behavioursDir, (event, file) => {
-      if (file && String(file).endsWith('.lua')) this.pendingReloads.add(String(file).slice(0, -4));
+      if (file && String(file).endsWith('.lua')) this.pendingReloads.set(String(file).slice(0, -4), performance.now());
     });
     this.watcher.unref();
   }

@@ -1,0 +1,188 @@
+// The examples: each runs as a user would start it and prints what it promises; the
+// game-loop simulation is also driven through its world.js API (spawns, logs, hot reload).
+const { test } = require('uvu');
+const assert = require('uvu/assert');
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+const { spawnSync } = require('child_process');
+
+const ROOT = path.join(__dirname, '..');
+const EXAMPLES = path.join(ROOT, 'examples');
+
+function runExample(name, args = [], expectOk = true) {
+  const r = spawnSync(process.execPath, [path.join(EXAMPLES, name, 'main.js'), ...args], {
+    cwd: ROOT, encoding: 'utf8', timeout: 120000, env: { ...process.env, FORCE_COLOR: '0' },
+  });
+  if (expectOk && r.status !== 0) console.error(r.stdout, r.stderr);
+  return r;
+}
+
+test('persistence: one state keeps globals across two calls, through a context and with libs all', () => {
+  const r = runExample('persistence');
+  assert.is(r.status, 0);
+  const out = r.stdout;
+  assert.match(out, "1. libs 'safe', 1 state, a context");
+  assert.match(out, /ctx\.run\(first\)\s+-> 1\n/);
+  assert.match(out, /ctx\.run\(second\)\s+-> 2, "hello, second call \(call #2\)"/);
+  assert.match(out, /runner\.run\(second\)\s+-> 1, "greet is not defined here"/, 'plain safe jobs do not see the context');
+  assert.match(out, /ctx\.run\(second\) after reset\s+-> 1, "greet is not defined here"/);
+  assert.match(out, "2. libs 'all', 1 state, plain runner.run()");
+  assert.match(out, /runner\.run\(second\) again\s+-> 3, "hello, second call \(call #3\)"/);
+});
+
+test('multi: many concurrent jobs, all results correct, throughput and percentiles reported', () => {
+  const r = runExample('multi', ['--jobs', '300', '--states', '2']);
+  assert.is(r.status, 0);
+  const out = r.stdout;
+  assert.match(out, 'multi: 300 jobs at once on 2 states');
+  assert.match(out, 'results: 300 correct, 0 wrong');
+  assert.match(out, /completed 300 jobs in [\d.]+ s: \d+ jobs\/s/);
+  assert.match(out, /wait ms \(last 300 jobs\): p50 [\d.]+ {2}p90 [\d.]+ {2}p99 [\d.]+ {2}max [\d.]+ ms/);
+  assert.match(out, /run ms {2}\(last 300 jobs\): p50 [\d.]+/);
+  assert.match(out, /state 0: \d+ jobs/);
+  assert.match(out, /state 1: \d+ jobs/);
+  const m = /back-pressure: 100 jobs into maxQueue 16: (\d+) ran, (\d+) rejected with QueueFullError/.exec(out);
+  assert.ok(m, 'back-pressure line');
+  assert.ok(Number(m[2]) > 0, 'some jobs were rejected');
+  assert.is(Number(m[1]) + Number(m[2]), 100);
+  assert.is(runExample('multi', ['--jobs', 'many'], false).status, 2, 'a bad flag exits with 2');
+});
+
+test('game-loop main.js: runs the frames, renders, prints frame-time percentiles and exits', () => {
+  const r = runExample('game-loop', ['--frames', '24', '--entities', '500', '--unpaced', '--render', '--render-every', '12', '--no-watch', '--states', '2']);
+  assert.is(r.status, 0);
+  const out = r.stdout;
+  assert.match(out, /luapool game loop: 500 entities, 4 behaviours \(chase, flee, spawn, wander\), 2 states/);
+  assert.match(out, /24 frames in [\d.]+ s, \d+ entities at the end/);
+  assert.match(out, /frame time {6}p50 [\d.]+ {2}p90 [\d.]+ {2}p99 [\d.]+ {2}max [\d.]+ ms/);
+  assert.match(out, /script wait {5}p50 [\d.]+/);
+  assert.match(out, /share of the frame spent waiting on scripts: [\d.]+%/);
+  assert.match(out, /hot reloads {5}0 ok, 0 rejected/);
+  // frame 1, 12 and 24 are drawn: three maps of 20 rows inside a border
+  const maps = out.split('\n').filter((l) => /^frame \d+: \d+ entities/.test(l));
+  assert.equal(maps.map((l) => Number(/^frame (\d+)/.exec(l)[1])), [1, 12, 24]);
+  const rows = out.split('\n').filter((l) => /^\|.{78}\|$/.test(l));
+  assert.is(rows.length, 60);
+  assert.ok(rows.some((l) => /[oHf@]/.test(l)), 'entities are drawn');
+  assert.is(runExample('game-loop', ['--frames', '0'], false).status, 2);
+});
+
+// A copy of the behaviours in a temp dir, so the test can edit them.
+function tempBehaviours() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'luapool-behaviours-'));
+  for (const f of fs.readdirSync(path.join(EXAMPLES, 'game-loop', 'behaviours'))) {
+    fs.copyFileSync(path.join(EXAMPLES, 'game-loop', 'behaviours', f), path.join(dir, f));
+  }
+  return dir;
+}
+
+test('world.js: entities move, nests spawn through engine.spawn_entity, engine.log arrives at the barrier', async () => {
+  const { World } = require('../examples/game-loop/world');
+  const dir = tempBehaviours();
+  const world = new World({ entities: 150, states: 2, behavioursDir: dir });
+  try {
+    assert.is(world.entities.size, 150);
+    const before = new Map([...world.entities.values()].map((e) => [e.id, [e.x, e.y]]));
+    const logs = [];
+    world.on('log', (a) => logs.push(a));
+    for (let i = 0; i < 8; i++) await world.step(0.25); // 2 s of game time: every nest hatches
+    const s = world.summary();
+    assert.is(s.frames, 8);
+    assert.is(s.scriptErrors, 0);
+    assert.ok(s.totals.spawned >= 2, `spawned ${s.totals.spawned}`);
+    assert.ok(logs.some((a) => /^nest \d+ hatched (critter|hunter) \d+$/.test(a.message)), 'engine.log from spawn.lua');
+    let moved = 0;
+    for (const e of world.entities.values()) {
+      const p = before.get(e.id);
+      if (p && e.kind !== 'nest' && (p[0] !== e.x || p[1] !== e.y)) moved++;
+    }
+    assert.ok(moved > 50, `moved ${moved}`);
+    for (const e of world.entities.values()) {
+      assert.ok(e.x >= 0 && e.x <= world.width && e.y >= 0 && e.y <= world.height, 'inside the world');
+    }
+    assert.ok(s.frameMs.p50 > 0 && s.frameMs.max >= s.frameMs.p99 && s.frameMs.p99 >= s.frameMs.p50);
+    assert.ok(s.scriptShare > 0 && s.scriptShare <= 1);
+    assert.match(world.render(), /^frame 8: \d+ entities/);
+  } finally {
+    await world.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('world.js: editing a behaviour hot-reloads it; a syntax error keeps the old version', async () => {
+  const { World } = require('../examples/game-loop/world');
+  const dir = tempBehaviours();
+  const world = new World({ entities: 120, states: 2, behavioursDir: dir });
+  const reloads = [];
+  world.on('reload', (r) => reloads.push(r));
+  const stepUntil = async (cond, what) => {
+    const deadline = Date.now() + 20000;
+    while (!cond()) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await world.step(1 / 60);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  try {
+    world.watch();
+    await world.step(1 / 60);
+    fs.writeFileSync(path.join(dir, 'wander.lua'),
+      'return { update = function(e) return { x = e.x, y = e.y, vx = 0, vy = 0, state = "frozen" } end }\n');
+    await stepUntil(() => reloads.some((r) => r.ok), 'the reload');
+    assert.ok(reloads.every((r) => r.ok && r.name === 'wander'));
+    const wanderers = [...world.entities.values()].filter((e) => e.behaviour === 'wander').map((e) => [e.id, e.x, e.y]);
+    assert.ok(wanderers.length > 0);
+    await world.step(1 / 60);
+    let checked = 0;
+    for (const [id, x, y] of wanderers) {
+      const e = world.entities.get(id);
+      if (!e) continue; // eaten
+      checked++;
+      assert.is(e.state, 'frozen');
+      assert.equal([e.x, e.y], [x, y]);
+    }
+    assert.ok(checked > 0);
+
+    fs.writeFileSync(path.join(dir, 'wander.lua'), 'return { update = function(e) return { x = e.x + \n');
+    await stepUntil(() => reloads.some((r) => !r.ok), 'the rejected reload');
+    const bad = reloads.find((r) => !r.ok);
+    assert.is(bad.name, 'wander');
+    assert.match(bad.error.message, 'wander:');
+    assert.is(bad.error.code, 'ERR_LUA');
+    const ids = [...world.entities.values()].filter((e) => e.behaviour === 'wander').map((e) => e.id);
+    await world.step(1 / 60);
+    const still = ids.map((id) => world.entities.get(id)).filter(Boolean);
+    assert.ok(still.length > 0 && still.every((e) => e.state === 'frozen'), 'the old version stays in force');
+    assert.is(world.summary().scriptErrors, 0);
+    const counts = world.summary().reloads;
+    assert.ok(counts.ok >= 1 && counts.failed >= 1, JSON.stringify(counts));
+  } finally {
+    await world.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('world.js: a behaviour that fails at run time costs its batch one frame, not the game', async () => {
+  const { World } = require('../examples/game-loop/world');
+  const dir = tempBehaviours();
+  const world = new World({ entities: 100, states: 2, behavioursDir: dir, timeoutMs: 200 });
+  const errors = [];
+  world.on('script-error', (name, err) => errors.push([name, err.code]));
+  try {
+    fs.writeFileSync(path.join(dir, 'chase.lua'), 'return { update = function() while true do end end }\n');
+    assert.ok(world.reload('chase'));
+    const r = await world.step(1 / 60);
+    assert.equal(errors, [['chase', 'ERR_TIMEOUT']]);
+    assert.ok(r.entities > 0);
+    fs.copyFileSync(path.join(EXAMPLES, 'game-loop', 'behaviours', 'chase.lua'), path.join(dir, 'chase.lua'));
+    assert.ok(world.reload('chase'));
+    await world.step(1 / 60);
+    assert.is(errors.length, 1);
+  } finally {
+    await world.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test.run();
