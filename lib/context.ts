@@ -4,40 +4,75 @@ import type { EnqueueOptions, JobOptions, ScriptRunner } from './script-runner';
 import { RunnerClosedError } from './errors';
 import { describe } from './options';
 
+/**
+ * Jobs pinned to one state, run one at a time in submission order, sharing a persistent
+ * global environment that other jobs and other contexts do not see. Get one with
+ * `runner.context(key)`; different contexts run in parallel on different states.
+ *
+ * @example
+ * const ctx = runner.context('entity:42');
+ * await ctx.run('count = (count or 0) + 1; return count');   // 1
+ * await ctx.run('count = (count or 0) + 1; return count');   // 2
+ */
 export class ScriptContext {
   #closed = false;
 
   /** @internal */
-  constructor(private readonly runner: ScriptRunner, readonly key: string, readonly state: number) {}
+  constructor(
+    private readonly runner: ScriptRunner,
+    /** The key given to `runner.context(key)`. */
+    readonly key: string,
+    /** Index of the state this context is pinned to (`0 .. runner.states - 1`). */
+    readonly state: number,
+  ) {}
 
-  /** Runs a chunk in this context's environment (globals persist between runs). */
+  /**
+   * Runs a chunk in this context's environment (globals persist between runs); resolves
+   * like `ScriptRunner.run()`. `options.env` values are written into the persistent
+   * environment. Rejects with `RunnerClosedError` once the context or runner is closed.
+   */
   run(source: string, options?: JobOptions): Promise<any> { // eslint-disable-line @typescript-eslint/no-explicit-any
     if (this.#closed) return Promise.reject(new RunnerClosedError(`context '${this.key}' is closed`));
     if (typeof source !== 'string') return Promise.reject(new TypeError(`run(source): source must be a string, got ${describe(source)}`));
     return this.runner._runSpec({ kind: 'run', source, context: this }, options);
   }
 
-  /** Like ScriptRunner.enqueue(), in this context. */
+  /**
+   * Like `ScriptRunner.enqueue()`, in this context: returns the job id; the outcome goes
+   * to `options.callback` or, with `deliver: 'actions'`, to the ActionQueue.
+   *
+   * @throws {RunnerClosedError} once the context or runner is closed.
+   */
   enqueue(source: string, options: EnqueueOptions = {}): number {
     if (this.#closed) throw new RunnerClosedError(`context '${this.key}' is closed`);
     if (typeof source !== 'string') throw new TypeError(`enqueue(source): source must be a string, got ${describe(source)}`);
     return this.runner._enqueueSpec({ kind: 'run', source, context: this }, options);
   }
 
-  /** Calls an exported function of a defined module, in this context's order. */
+  /**
+   * Calls an exported function of a defined module on this context's state, in this
+   * context's order. The function runs in the module's own environment, not in the
+   * context's (it does not see the context's globals).
+   */
   call(name: string, fn: string, args: readonly unknown[] = [], options?: JobOptions): Promise<any> { // eslint-disable-line @typescript-eslint/no-explicit-any
     if (this.#closed) return Promise.reject(new RunnerClosedError(`context '${this.key}' is closed`));
     if (!Array.isArray(args)) return Promise.reject(new TypeError(`call(args): args must be an array, got ${describe(args)}`));
     return this.runner._runSpec({ kind: 'call', source: name, fn, context: this }, { ...options, args });
   }
 
-  /** Forgets this context's globals (after the jobs already submitted to it). */
+  /**
+   * Forgets this context's globals. Queued like a job: jobs submitted before still see the
+   * old globals, later ones start empty. Rejects with `QueueFullError` if the queue is full.
+   */
   reset(): Promise<void> {
     if (this.#closed) return Promise.reject(new RunnerClosedError(`context '${this.key}' is closed`));
     return this.runner._resetContext(this);
   }
 
-  /** Resets the context and releases its key; later calls on it fail. */
+  /**
+   * Resets the context and releases its key; later calls on this object fail with
+   * `RunnerClosedError`, and `runner.context(key)` creates a new, empty context.
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
     const done = this.reset();
