@@ -38,7 +38,7 @@ export class LuaError extends LuapoolError {
    */
   readonly value?: unknown;
 
-  /** @internal Built by the runner from what the native side reports. */
+  /** Built by the runner from what the native side reports. */
   constructor(message: string, traceback = '', chunk?: string, line?: number, value?: unknown) {
     super(message, 'ERR_LUA');
     this.traceback = traceback;

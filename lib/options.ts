@@ -3,35 +3,66 @@ import { availableParallelism } from 'os';
 import { ActionQueue } from './action-queue';
 import type { DecodeOptions } from './marshal';
 
+/**
+ * A standard library for `libs: [...]`. In a list, `'os'` is restricted to
+ * time/clock/date/difftime; `'io'`, `'debug'` and `'package'` are added unrestricted and
+ * give up the sandbox's protection (trusted code only).
+ */
 export type LibName = 'base' | 'string' | 'table' | 'math' | 'utf8' | 'coroutine' | 'os' | 'io' | 'debug' | 'package';
 const LIB_NAMES: readonly LibName[] = ['base', 'string', 'table', 'math', 'utf8', 'coroutine', 'os', 'io', 'debug', 'package'];
 const SAFE_LIBS: readonly LibName[] = ['base', 'string', 'table', 'math', 'utf8', 'coroutine', 'os'];
 
-/** A host function callable from Lua as `engine.<name>(...)`. */
+/**
+ * A host function callable from Lua as `engine.<name>(...)`. Runs on the main thread with
+ * the converted Lua arguments; may return a value (`undefined` = no values) or a Promise.
+ * A throw or rejection becomes the Lua error `engine.<name>: <message>`.
+ */
 export type HostFunction = (...args: any[]) => unknown; // eslint-disable-line @typescript-eslint/no-explicit-any
 
+/** Options of `new ScriptRunner(options)`; every one is optional. See docs/api.md. */
 export interface ScriptRunnerOptions {
-  /** lua_States in the pool. Default: max(1, availableParallelism() - 1). */
+  /** lua_States in the pool, 1-1024. Default: max(1, availableParallelism() - 1). */
   states?: number;
-  /** 'safe' (default), 'all' (plain Lua, for trusted code), or a list of library names. */
+  /**
+   * What scripts see: 'safe' (default: the sandbox), 'all' (plain Lua with every library and
+   * the state's global table, for trusted code), or the sandbox with a list of libraries.
+   */
   libs?: 'safe' | 'all' | readonly LibName[];
-  /** Default per-job time budget in milliseconds; 0 = none. Default 0. */
+  /**
+   * Default per-job time budget in milliseconds, counted from when the job starts running
+   * and including time in host functions; 0 = none. Default 0.
+   */
   timeoutMs?: number;
-  /** Bytes per state; 0 = none. Default 0. */
+  /**
+   * Bytes each state may hold in total; 0 = none, else at least 65536. A job that hits it
+   * fails with MemoryLimitError. Default 0.
+   */
   memoryLimit?: number;
-  /** How long a job may wait for a free state; 0 = forever. Default 0. */
+  /** Milliseconds a job may wait for a free state (else AcquireTimeoutError); 0 = forever. Default 0. */
   acquireTimeoutMs?: number;
-  /** Jobs waiting beyond this many are rejected with QueueFullError. Default Infinity. */
+  /**
+   * Most jobs that may wait for a state; more are rejected with QueueFullError (every job
+   * passes through the queue, so 0 refuses all). Integer >= 0 or Infinity. Default Infinity.
+   */
   maxQueue?: number;
-  /** Where engine.post / engine.log / `deliver: 'actions'` go. */
+  /**
+   * Where engine.post / engine.log / print / warn and `deliver: 'actions'` results go.
+   * Without it, logs and posts are emitted as 'log' / 'post' events.
+   */
   actions?: ActionQueue;
-  /** Functions callable from Lua as engine.<name>(...). */
+  /**
+   * Functions callable from Lua as engine.<name>(...). Keys must be Lua names other than
+   * log, post and post_to_main_thread.
+   */
   host?: Record<string, HostFunction>;
   /** How Lua strings come back: 'string' (UTF-8, default) or 'buffer' (bytes). */
   bytes?: DecodeOptions['bytes'];
   /** How Lua tables come back: 'auto' (default) or 'map'. */
   tables?: DecodeOptions['tables'];
-  /** Refuse lossy conversions. Default false. */
+  /**
+   * Refuse lossy conversions with MarshalError (holes in arrays going in; non-string keys
+   * and key collisions coming back as objects). Default false.
+   */
   strict?: boolean;
   /** Run a GC step on a state after this many jobs (0 = never). Default 1000. */
   gcEveryJobs?: number;
@@ -39,10 +70,14 @@ export interface ScriptRunnerOptions {
   gcEveryBytes?: number;
   /** 'generational' (default) or 'incremental'. */
   gcMode?: 'generational' | 'incremental';
-  /** Compiled sources cached per state. Default 256. */
+  /**
+   * Compiled chunks cached per state, keyed by chunk name and source: bounds the number of
+   * distinct chunk names; when reached, the state's cache is dropped. Default 256.
+   */
   chunkCacheSize?: number;
 }
 
+/** @internal The runner options, validated and filled with defaults. */
 export interface FilledRunnerOptions {
   states: number;
   libs: readonly LibName[];
@@ -61,12 +96,14 @@ export interface FilledRunnerOptions {
   maxWorkers: number;
 }
 
+/** @internal True for objects whose prototype is Object.prototype or null. */
 export function isPlainObject(v: unknown): v is Record<string, unknown> {
   if (typeof v !== 'object' || v === null) return false;
   const proto = Object.getPrototypeOf(v);
   return proto === Object.prototype || proto === null;
 }
 
+/** @internal Validates an integer >= min (or Infinity when allowed); throws TypeError/RangeError naming `name`. */
 export function checkCount(name: string, v: unknown, min: number, allowInfinity = false): number {
   if (typeof v !== 'number' || Number.isNaN(v)) {
     throw new TypeError(`${name} must be a number, got ${describe(v)}`);
@@ -78,12 +115,14 @@ export function checkCount(name: string, v: unknown, min: number, allowInfinity 
   return v;
 }
 
+/** @internal Validates a finite number >= 0; throws TypeError/RangeError naming `name`. */
 export function checkMs(name: string, v: unknown): number {
   if (typeof v !== 'number' || Number.isNaN(v)) throw new TypeError(`${name} must be a number, got ${describe(v)}`);
   if (v < 0 || !Number.isFinite(v)) throw new RangeError(`${name} must be a finite number >= 0, got ${v}`);
   return v;
 }
 
+/** @internal Validates one of `allowed`; throws TypeError naming `name`. */
 export function checkEnum<T extends string>(name: string, v: unknown, allowed: readonly T[]): T {
   if (typeof v !== 'string' || !allowed.includes(v as T)) {
     throw new TypeError(`${name} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${describe(v)}`);
@@ -91,11 +130,13 @@ export function checkEnum<T extends string>(name: string, v: unknown, allowed: r
   return v as T;
 }
 
+/** @internal Validates a boolean; throws TypeError naming `name`. */
 export function checkBoolean(name: string, v: unknown): boolean {
   if (typeof v !== 'boolean') throw new TypeError(`${name} must be a boolean, got ${describe(v)}`);
   return v;
 }
 
+/** @internal Describes a value for an error message (`an array`, `number 3`, `'text'`). */
 export function describe(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'an array';
@@ -113,6 +154,7 @@ export function threadPoolSize(): number {
 const KNOWN = new Set(['states', 'libs', 'timeoutMs', 'memoryLimit', 'acquireTimeoutMs', 'maxQueue', 'actions',
   'host', 'bytes', 'tables', 'strict', 'gcEveryJobs', 'gcEveryBytes', 'gcMode', 'chunkCacheSize']);
 
+/** @internal Validates `new ScriptRunner()` options and fills in the defaults. */
 export function fillRunnerOptions(options: ScriptRunnerOptions | undefined): FilledRunnerOptions {
   if (options === undefined) options = {};
   if (!isPlainObject(options)) throw new TypeError(`options must be an object, got ${describe(options)}`);
