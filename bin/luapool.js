@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // luapool: the command-line tool. `luapool run file.lua [args…]` runs a file on a pool of
 // lua_States and prints its results as JSON; `luapool repl` is an interactive console into
-// a context (persistent globals). See `luapool --help` and docs/cli.md.
+// a context (persistent globals). See `luapool --help` and examples/README.md.
 'use strict';
 const fs = require('fs');
 const os = require('os');
@@ -27,7 +27,7 @@ const EXIT = {
 const HELP = `luapool ${PKG.version}: genuine Lua 5.4 on a pool of native lua_States
 
 usage:
-  luapool run [options] file.lua [args…]   run a file, print its results as JSON
+  luapool run [options] file.lua [args…]   run a file (- for stdin), print its results as JSON
   luapool repl [options]                    interactive console into a context
   luapool --help | --version
 
@@ -333,7 +333,7 @@ function logLine(a) {
 async function runOnce(o, signal) {
   let source;
   try {
-    source = fs.readFileSync(o.file, 'utf8');
+    source = fs.readFileSync(o.file === '-' ? 0 : o.file, 'utf8'); // '-': stdin, as lua does
   } catch (e) {
     process.stderr.write(`luapool: cannot read ${o.file}: ${e.code === 'ENOENT' ? 'no such file' : e.message}\n`);
     return EXIT.noinput;

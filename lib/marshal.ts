@@ -8,6 +8,7 @@ const MAX_DEPTH = 200;
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
 
+/** @internal How values coming from Lua are converted (the job's bytes/tables/strict options). */
 export interface DecodeOptions {
   /** Lua strings come back as JS strings (UTF-8) or as Buffers (byte for byte). */
   bytes: 'string' | 'buffer';
@@ -229,6 +230,7 @@ class Decoder {
   pos = 0;
   tables: unknown[] = [];
   path: (string | number)[] = [];
+  inKey = false;
 
   constructor(private readonly buf: Buffer, private readonly opts: DecodeOptions,
               private readonly root: string) {}
@@ -270,7 +272,8 @@ class Decoder {
         const n = b.readUInt32LE(this.pos);
         const start = this.pos + 4;
         this.pos = start + n;
-        if (this.opts.bytes === 'buffer') return Buffer.from(b.subarray(start, start + n));
+        // table keys stay strings: they name properties (or Map keys compared by value)
+        if (this.opts.bytes === 'buffer' && !this.inKey) return Buffer.from(b.subarray(start, start + n));
         return b.toString('utf8', start, start + n);
       }
       case SEQ: {
@@ -302,7 +305,7 @@ class Decoder {
           const m = new Map<unknown, unknown>();
           this.tables.push(m);
           for (let i = 0; i < n; i++) {
-            const k = this.value();
+            const k = this.key();
             this.path.push(describeKey(k));
             m.set(k, this.value());
             this.path.pop();
@@ -312,7 +315,7 @@ class Decoder {
         const obj: Record<string, unknown> = {};
         this.tables.push(obj);
         for (let i = 0; i < n; i++) {
-          const k = this.value();
+          const k = this.key();
           const key = this.objectKey(k);
           this.path.push(key);
           const item = this.value();
@@ -333,6 +336,14 @@ class Decoder {
       default:
         this.fail(`malformed value tree (tag ${tag})`);
     }
+  }
+
+  key(): unknown {
+    const was = this.inKey;
+    this.inKey = true;
+    const k = this.value();
+    this.inKey = was;
+    return k;
   }
 
   objectKey(k: unknown): string {
@@ -360,6 +371,7 @@ function describeKey(k: unknown): string | number {
   return '<table key>';
 }
 
+/** @internal Formats an error path: `root`, then `[n]` for numbers, `.key` or `["key"]` for strings. */
 export function formatPath(root: string, path: readonly (string | number)[]): string {
   let s = root;
   for (const seg of path) {

@@ -3,10 +3,16 @@
 import * as path from 'path';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
+/** @internal What the native addon exports (native/addon.cpp). */
 export interface NativeBinding {
+  /** The native runner class behind ScriptRunner (native/runner.cpp). */
   NativeRunner: any;
+  /** `LUA_RELEASE`, e.g. "Lua 5.4.7". */
   luaVersion: string;
+  /** The Node-API version the addon was built for. */
   napiVersion: number;
+  valueFormat: number;
+  /** Test hooks (native/testing.cpp). */
   testing: {
     hammer(slots: number, threads: number, iterations: number): { acquisitions: number; violations: number };
     scenario(name: string): Record<string, unknown>;
@@ -22,7 +28,15 @@ function load(): NativeBinding {
   return require('node-gyp-build')(root);
 }
 
+/** @internal The loaded addon. */
+/** The value-tree format lib/marshal.ts speaks (native/value.hpp's kValueFormat). */
+const VALUE_FORMAT = 2;
+
 export const binding: NativeBinding = load();
+if (binding.valueFormat !== VALUE_FORMAT) {
+  throw new Error(`luapool: the native addon speaks value format ${binding.valueFormat}, this JavaScript ` +
+    `speaks ${VALUE_FORMAT}: rebuild (npm run build) so that both come from the same version`);
+}
 
 /** Status codes reported by the native side (native/job.hpp). */
 export const enum Status { Ok = 0, LuaError = 1, Timeout = 2, MemoryLimit = 3, Cancelled = 4, MarshalError = 5, Internal = 6 }

@@ -79,20 +79,37 @@ export interface ScriptRunnerOptions {
 
 /** @internal The runner options, validated and filled with defaults. */
 export interface FilledRunnerOptions {
+  /** See ScriptRunnerOptions.states. */
   states: number;
+  /** The libraries to open ('safe' and 'all' expanded to their lists). */
   libs: readonly LibName[];
+  /** libs: 'all': plain Lua, jobs in the state's global table. */
   trusted: boolean;
+  /** See ScriptRunnerOptions.timeoutMs. */
   timeoutMs: number;
+  /** See ScriptRunnerOptions.memoryLimit. */
   memoryLimit: number;
+  /** See ScriptRunnerOptions.acquireTimeoutMs. */
   acquireTimeoutMs: number;
+  /** See ScriptRunnerOptions.maxQueue. */
   maxQueue: number;
+  /** See ScriptRunnerOptions.actions. */
   actions: ActionQueue | undefined;
+  /** The host functions, copied from ScriptRunnerOptions.host. */
   host: Record<string, HostFunction>;
+  /** `this` for host functions: the object the user passed as options.host. */
+  hostThis: unknown;
+  /** The runner's bytes/tables/strict defaults. */
   decode: DecodeOptions;
+  /** See ScriptRunnerOptions.gcEveryJobs. */
   gcEveryJobs: number;
+  /** See ScriptRunnerOptions.gcEveryBytes. */
   gcEveryBytes: number;
+  /** gcMode === 'generational'. */
   generationalGc: boolean;
+  /** See ScriptRunnerOptions.chunkCacheSize. */
   chunkCacheSize: number;
+  /** Worker slots: min(states, UV_THREADPOOL_SIZE - 1), at least 1 (runner.parallelism). */
   maxWorkers: number;
 }
 
@@ -123,6 +140,13 @@ export function checkMs(name: string, v: unknown): number {
 }
 
 /** @internal Validates one of `allowed`; throws TypeError naming `name`. */
+/** A duration for setTimeout, which cannot wait longer than 2^31-1 ms. */
+export function checkTimer(name: string, v: unknown): number {
+  const ms = checkMs(name, v);
+  if (ms > 2147483647) throw new RangeError(`${name} must be at most 2147483647 (about 24.8 days), got ${ms}`);
+  return ms;
+}
+
 export function checkEnum<T extends string>(name: string, v: unknown, allowed: readonly T[]): T {
   if (typeof v !== 'string' || !allowed.includes(v as T)) {
     throw new TypeError(`${name} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${describe(v)}`);
@@ -205,10 +229,11 @@ export function fillRunnerOptions(options: ScriptRunnerOptions | undefined): Fil
     trusted,
     timeoutMs: o.timeoutMs === undefined ? 0 : checkMs('options.timeoutMs', o.timeoutMs),
     memoryLimit,
-    acquireTimeoutMs: o.acquireTimeoutMs === undefined ? 0 : checkMs('options.acquireTimeoutMs', o.acquireTimeoutMs),
+    acquireTimeoutMs: o.acquireTimeoutMs === undefined ? 0 : checkTimer('options.acquireTimeoutMs', o.acquireTimeoutMs),
     maxQueue: o.maxQueue === undefined ? Infinity : checkCount('options.maxQueue', o.maxQueue, 0, true),
     actions: o.actions,
     host,
+    hostThis: o.host,
     decode: {
       bytes: o.bytes === undefined ? 'string' : checkEnum('options.bytes', o.bytes, ['string', 'buffer'] as const),
       tables: o.tables === undefined ? 'auto' : checkEnum('options.tables', o.tables, ['auto', 'map'] as const),

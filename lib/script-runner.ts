@@ -9,40 +9,57 @@ import {
 import { DecodeOptions, decodeList, encodeBatch, encodeList, encodeTable } from './marshal';
 import { binding, Kill, Status } from './native';
 import {
-  FilledRunnerOptions, HostFunction, ScriptRunnerOptions, checkBoolean, checkEnum, checkMs, describe, fillRunnerOptions,
+  FilledRunnerOptions, HostFunction, ScriptRunnerOptions, checkBoolean, checkEnum, checkMs, checkTimer, describe,
+  fillRunnerOptions,
   isPlainObject,
 } from './options';
 import { RunStats, StatsWindow } from './stats';
 import { ScriptContext } from './context';
 
-/** Options of one job. */
+/** Options of one job (run, call, callMany, and the same methods of a ScriptContext). */
 export interface JobOptions {
   /** Values passed to the chunk as `...`. */
   args?: readonly unknown[];
-  /** Extra globals for this job (a plain object or a Map). */
+  /**
+   * Extra globals for this job (a plain object or a Map), written into its environment
+   * before it runs; in a context, into the context's persistent environment. Not used by
+   * call()/callMany().
+   */
   env?: Record<string, unknown> | Map<unknown, unknown>;
-  /** Chunk name used in error messages and tracebacks, e.g. 'ai/orc.lua'. */
+  /**
+   * Chunk name used in error messages and tracebacks, e.g. 'ai/orc.lua' (default: Lua's
+   * `[string "..."]` form of the source). Not used by call().
+   */
   name?: string;
   /** Resolve with every returned value as an array (default: the first value). */
   multret?: boolean;
-  /** Time budget for this job; overrides the runner's `timeoutMs`. 0 = none. */
+  /**
+   * Time budget in milliseconds, counted from when the job starts running and including
+   * time in host functions; overrides the runner's `timeoutMs`. 0 = none.
+   */
   timeoutMs?: number;
-  /** Cancels the job when aborted. */
+  /** Cancels the job (CancelledError) when aborted: queued, running or waiting for a host function. */
   signal?: AbortSignal;
   /** How long this job may wait for a state; overrides the runner's `acquireTimeoutMs`. */
   acquireTimeoutMs?: number;
+  /** How Lua strings come back: 'string' (UTF-8) or 'buffer' (bytes); overrides the runner's. */
   bytes?: DecodeOptions['bytes'];
+  /** How Lua tables come back: 'auto' (arrays and objects) or 'map' (Maps); overrides the runner's. */
   tables?: DecodeOptions['tables'];
+  /** Refuse lossy conversions with MarshalError; overrides the runner's. */
   strict?: boolean;
 }
 
 /** Options of `enqueue()`: a job delivered by callback or through the ActionQueue. */
 export interface EnqueueOptions extends JobOptions {
-  /** Your value, handed back with the result action (an entity, a request...). */
+  /** Your value, handed back as `ctx` of this job's actions (an entity, a request...). */
   ctx?: unknown;
-  /** `'actions'`: the result arrives in the runner's ActionQueue. */
+  /** `'actions'`: the result arrives in the runner's ActionQueue as a 'result' or 'error' action. */
   deliver?: 'actions';
-  /** Called on the main thread with (error, value). */
+  /**
+   * Called on the main thread with `(null, value)` or `(error)`. Exactly one of
+   * `callback` and `deliver` must be given.
+   */
   callback?: (err: LuapoolError | null, value?: unknown) => void;
 }
 
@@ -70,15 +87,36 @@ const FLAG_MULTRET = 1;
 const MAX_BATCH = 1 << 20; // calls per batch job
 const FLAG_BYTES_AS_BUFFER = 2;
 
-/** Internal description of a job, shared by run/enqueue/call/context. */
+/** @internal Description of a job, shared by run/enqueue/call/context. */
 export interface JobSpec {
+  /** Run a chunk, or call a module function. */
   kind: 'run' | 'call';
-  source: string;          // run: the chunk; call: the module name
-  fn?: string;             // call: the exported function
-  batch?: { list: readonly (readonly unknown[])[]; from: number; to: number }; // callMany
+  /** run: the chunk; call: the module name. */
+  source: string;
+  /** call: the exported function. */
+  fn?: string;
+  /** callMany: this job's slice of the argument lists. */
+  batch?: { list: readonly (readonly unknown[])[]; from: number; to: number };
+  /** The context the job belongs to, if any. */
   context?: ScriptContext;
 }
 
+/**
+ * A pool of lua_States running Lua jobs off the main thread, one job per state at a time.
+ *
+ * Events (an EventEmitter):
+ * - `'log'` `(action: LogAction)`: engine.log / print / warn, when no ActionQueue is given
+ *   (without a listener either, logs go to the console).
+ * - `'post'` `(action: PostAction)`: engine.post, when no ActionQueue is given.
+ * - `'overrun'` `({ jobId, state, afterMs })`: a job still running 2 s after its deadline;
+ *   its state is replaced once the job ends.
+ * - `'close'` `()`: close() has settled every job and closed every state.
+ *
+ * @example
+ * const runner = new ScriptRunner({ states: 4, timeoutMs: 1000 });
+ * await runner.run('local a, b = ...; return a * b', { args: [6, 7] });   // 42
+ * await runner.close();
+ */
 export class ScriptRunner extends EventEmitter {
   readonly #opts: FilledRunnerOptions;
   readonly #native: any; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -94,6 +132,12 @@ export class ScriptRunner extends EventEmitter {
   #closed = false;
   #drained: (() => void) | undefined;
 
+  /**
+   * Creates the pool (every state at once). See docs/api.md for every option.
+   *
+   * @throws {TypeError} an unknown option, or an option of the wrong type.
+   * @throws {RangeError} an option out of range (e.g. `states: 0`, `memoryLimit: 10`).
+   */
   constructor(options?: ScriptRunnerOptions) {
     super();
     this.#opts = fillRunnerOptions(options);
@@ -115,12 +159,12 @@ export class ScriptRunner extends EventEmitter {
     }, this.#onComplete);
   }
 
-  /** Number of states in the pool. */
+  /** Number of states in the pool (the `states` option or its default). */
   get states(): number {
     return this.#opts.states;
   }
 
-  /** Lua jobs that may run at once: min(states, UV_THREADPOOL_SIZE - 1). */
+  /** Lua jobs that may run at once: min(states, UV_THREADPOOL_SIZE - 1), at least 1. */
   get parallelism(): number {
     return this.#opts.maxWorkers;
   }
@@ -130,12 +174,17 @@ export class ScriptRunner extends EventEmitter {
     return this.#pending.size;
   }
 
-  /** True once close() was called. */
+  /** True once close() was called (before its promise resolves). */
   get closed(): boolean {
     return this.#closed;
   }
 
-  /** Runs a chunk; resolves with its first return value (or all of them with `multret`). */
+  /**
+   * Runs a chunk; resolves with its first return value (or all of them with `multret`).
+   * Rejects with LuaError, TimeoutError, MemoryLimitError, CancelledError, QueueFullError,
+   * AcquireTimeoutError, MarshalError, RunnerClosedError, or TypeError/RangeError for a bad
+   * argument; never throws.
+   */
   run(source: string, options?: JobOptions): Promise<any> { // eslint-disable-line @typescript-eslint/no-explicit-any
     return new Promise((resolve, reject) => {
       try {
@@ -153,6 +202,11 @@ export class ScriptRunner extends EventEmitter {
   /**
    * Queues a chunk and returns its job id. The result goes to `callback` or, with
    * `deliver: 'actions'`, to the ActionQueue as a 'result' or 'error' action.
+   *
+   * @throws {TypeError} neither or both of callback/deliver, or a bad option.
+   * @throws {MarshalError} an argument or env value that cannot be converted.
+   * @throws {QueueFullError} `maxQueue` jobs are already waiting.
+   * @throws {RunnerClosedError} after close().
    */
   enqueue(source: string, options: EnqueueOptions = {}): number {
     if (typeof source !== 'string') throw new TypeError(`enqueue(source): source must be a string, got ${describe(source)}`);
@@ -200,7 +254,12 @@ export class ScriptRunner extends EventEmitter {
     });
   }
 
-  /** Cancels a queued or running job. Returns false if it is unknown or already settled. */
+  /**
+   * Cancels a queued, running or suspended job; it settles with CancelledError. Returns
+   * false if the id is unknown or the job has already finished.
+   *
+   * @throws {TypeError} if `id` is not a number.
+   */
   cancel(id: number): boolean {
     if (typeof id !== 'number') throw new TypeError(`cancel(id): id must be a number, got ${describe(id)}`);
     return this.#cancel(id, new CancelledError());
@@ -208,7 +267,10 @@ export class ScriptRunner extends EventEmitter {
 
   /**
    * A context: jobs pinned to one state, with a persistent environment, run one at a
-   * time in submission order.
+   * time in submission order. The same key returns the same object until it is closed.
+   *
+   * @throws {TypeError} for an empty or non-string key.
+   * @throws {RunnerClosedError} after close().
    */
   context(key: string): ScriptContext {
     if (typeof key !== 'string' || key.length === 0) {
@@ -251,6 +313,10 @@ export class ScriptRunner extends EventEmitter {
   /**
    * Defines (or redefines) a named module: `source` must return a table of functions.
    * Compiled lazily once per state; later calls use the newest version.
+   *
+   * @throws {LuaError} a syntax error (the previous version stays in force).
+   * @throws {TypeError} an empty name or a non-string source.
+   * @throws {RunnerClosedError} after close().
    */
   define(name: string, source: string): void {
     if (typeof name !== 'string' || name.length === 0) {
@@ -269,7 +335,11 @@ export class ScriptRunner extends EventEmitter {
     this.#modules.set(name, version);
   }
 
-  /** Calls an exported function of a defined module; resolves with its first result. */
+  /**
+   * Calls an exported function of a defined module, on any state; resolves with its first
+   * result (all of them with `multret`). `options.env` and `options.name` are not used.
+   * Rejects with TypeError if no module `name` is defined.
+   */
   call(name: string, fn: string, args: readonly unknown[] = [], options?: JobOptions): Promise<any> { // eslint-disable-line @typescript-eslint/no-explicit-any
     if (typeof name !== 'string' || !this.#modules.has(name)) {
       return Promise.reject(new TypeError(`call(name): no module named ${describe(name)} is defined`));
@@ -284,7 +354,7 @@ export class ScriptRunner extends EventEmitter {
   /**
    * Calls an exported function once per argument list in a few round trips: the list is
    * split across the states and each part runs as one job. Resolves with one result per
-   * call, in order.
+   * call, in order. `timeoutMs` applies to each part, not to each call.
    */
   async callMany(name: string, fn: string, argsList: readonly (readonly unknown[])[], options?: JobOptions): Promise<any[]> { // eslint-disable-line @typescript-eslint/no-explicit-any
     if (typeof name !== 'string' || !this.#modules.has(name)) {
@@ -328,7 +398,9 @@ export class ScriptRunner extends EventEmitter {
 
   /**
    * Rejects queued jobs with CancelledError, waits for running ones, then closes every
-   * state. With `{ force: true }` running jobs are interrupted too.
+   * state. With `{ force: true }` running jobs are interrupted too. Jobs waiting for a host
+   * function are cancelled. Later calls fail with RunnerClosedError; calling close() again
+   * returns the same promise. Emits 'close' before resolving.
    */
   close(options: { force?: boolean } = {}): Promise<void> {
     if (this.#closing) return this.#closing;
@@ -382,7 +454,7 @@ export class ScriptRunner extends EventEmitter {
     }
     if (o.name !== undefined && typeof o.name !== 'string') throw new TypeError(`options.name must be a string, got ${describe(o.name)}`);
     const timeoutMs = o.timeoutMs === undefined ? this.#opts.timeoutMs : checkMs('options.timeoutMs', o.timeoutMs);
-    const acquireMs = o.acquireTimeoutMs === undefined ? this.#opts.acquireTimeoutMs : checkMs('options.acquireTimeoutMs', o.acquireTimeoutMs);
+    const acquireMs = o.acquireTimeoutMs === undefined ? this.#opts.acquireTimeoutMs : checkTimer('options.acquireTimeoutMs', o.acquireTimeoutMs);
     const signal = o.signal;
     if (signal !== undefined && !(signal instanceof AbortSignal)) {
       throw new TypeError(`options.signal must be an AbortSignal, got ${describe(signal)}`);
@@ -402,7 +474,8 @@ export class ScriptRunner extends EventEmitter {
     const contextKey = ctx ? ctx.key : null;
     const pinned = ctx ? ctx.state : -1;
     if (spec.kind === 'run') {
-      const chunkName = o.name === undefined ? null : '@' + o.name;
+      // Like Lua's own chunk names: '=...' and '@...' are taken as they are.
+      const chunkName = o.name === undefined ? null : /^[=@]/.test(o.name) ? o.name : '@' + o.name;
       // env is encoded after args: both views share one scratch buffer, so copy args first
       const argsCopy = args && o.env !== undefined ? Buffer.from(args) : args;
       const env = o.env === undefined ? null : encodeTable(o.env, 'env', strict);
@@ -458,7 +531,7 @@ export class ScriptRunner extends EventEmitter {
     if (status === -2) {
       // Still running long after its deadline: code no interrupt check reaches. Its state
       // is replaced by a fresh one as soon as the job ends.
-      this.emit('overrun', { jobId: id, state: value as number, afterMs: err as unknown as number });
+      this.emit('overrun', { jobId: id, state: value as number, overrunMs: err as unknown as number });
       return;
     }
     const p = this.#pending.get(id);
@@ -491,7 +564,7 @@ export class ScriptRunner extends EventEmitter {
     let result: unknown;
     try {
       const args = decodeList(argsBuf, p.decode, `engine.${name}(args)`);
-      result = this.#hostFns[index].apply(this.#opts.host, args);
+      result = this.#hostFns[index].apply(this.#opts.hostThis, args);
     } catch (e) {
       this.#answerHostError(id, name, e);
       return;
@@ -537,18 +610,20 @@ export class ScriptRunner extends EventEmitter {
         }
         let chunk = (err?.[2] as string) || undefined;
         let line = (err?.[3] as number) > 0 ? (err![3] as number) : undefined;
-        if (line === undefined) {
-          const m = /^(.*?):(\d+): /.exec(message);  // syntax errors carry their position
-          if (m) { chunk = m[1]; line = Number(m[2]); }
-        }
+        // The position the message names (error(msg, level), syntax errors) wins over the
+        // innermost frame, so .chunk/.line always agree with what the message says.
+        const m = /^(.*?):(\d+): /.exec(message);
+        if (m) { chunk = m[1]; line = Number(m[2]); }
         return new LuaError(message, (err?.[1] as string) || message, chunk, line, value);
       }
       case Status.Timeout: return new TimeoutError();
       case Status.MemoryLimit: return new MemoryLimitError(message ? `memory limit exceeded: ${message}` : undefined);
       case Status.Cancelled: return new CancelledError();
       case Status.MarshalError: {
-        const m = /^([^:]*): (.*)$/s.exec(message);
-        return m ? new MarshalError(m[2], m[1]) : new MarshalError(message);
+        // native sends the path apart (in the chunk slot) and "path: detail" as the message
+        const path = (err?.[2] as string) || '';
+        const detail = path && message.startsWith(`${path}: `) ? message.slice(path.length + 2) : message;
+        return new MarshalError(detail, path);
       }
       default: return new LuapoolError(message || 'internal error', 'ERR_INTERNAL');
     }

@@ -1,24 +1,42 @@
 // Wait-time and run-time percentiles over a sliding window of recent jobs.
 
+/** Statistics of one state (`runner.stats().states[i]`). */
 export interface StateStats {
   /** Bytes the state's allocator holds now. */
   memory: number;
   /** Highest `memory` seen. */
   peakMemory: number;
+  /** Jobs completed on this state (context resets included). */
   jobs: number;
+  /** GC steps run by the gcEveryJobs / gcEveryBytes policy. */
   gcSteps: number;
+  /** Full collections (run after a memory-limit failure). */
   fullGcs: number;
+  /** Jobs that hit memoryLimit here. */
   memoryErrors: number;
+  /** Jobs that ran out of their time budget here. */
   timeouts: number;
-  /** Leased to a job right now. */
+  /** Leased to a job right now (running, or suspended in a host call). */
   busy: boolean;
   /** A job overran its deadline by far here; the state is replaced once that job ends. */
   quarantined: boolean;
 }
 
-export interface Percentiles { p50: number; p90: number; p99: number; max: number }
+/** Percentiles of a duration in milliseconds (all 0 before the first job). */
+export interface Percentiles {
+  /** Median. */
+  p50: number;
+  /** 90th percentile. */
+  p90: number;
+  /** 99th percentile. */
+  p99: number;
+  /** Largest value in the window. */
+  max: number;
+}
 
+/** What `runner.stats()` returns: a snapshot of the pool. */
 export interface RunStats {
+  /** One entry per state, by index. */
   states: StateStats[];
   /** Jobs waiting for a state. */
   queued: number;
@@ -44,17 +62,20 @@ export interface RunStats {
 
 const WINDOW = 1024;
 
+/** @internal Sliding window of the last 1024 jobs' wait and run times. */
 export class StatsWindow {
   #wait = new Float64Array(WINDOW);
   #run = new Float64Array(WINDOW);
   #count = 0;
 
+  /** Records one finished job. */
   record(waitMs: number, runMs: number): void {
     const i = this.#count++ % WINDOW;
     this.#wait[i] = waitMs;
     this.#run[i] = runMs;
   }
 
+  /** Jobs recorded so far and the percentiles of the window. */
   summary(): { completed: number; waitMs: Percentiles; runMs: Percentiles } {
     const n = Math.min(this.#count, WINDOW);
     return { completed: this.#count, waitMs: percentiles(this.#wait, n), runMs: percentiles(this.#run, n) };

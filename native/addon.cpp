@@ -4,6 +4,7 @@
 #include "lua-api.hpp"
 #include "runner.hpp"
 #include "testing.hpp"
+#include "value.hpp"
 
 namespace luapool {
 
@@ -11,6 +12,8 @@ Addon::Addon(Napi::Env env, Napi::Object exports) : env_(env) {
   exports.Set("NativeRunner", Runner::Init(env));
   exports.Set("luaVersion", Napi::String::New(env, LUA_RELEASE));
   exports.Set("napiVersion", Napi::Number::New(env, NAPI_VERSION));
+  // Bumped whenever the value-tree format (value.hpp) changes; lib/native.ts checks it.
+  exports.Set("valueFormat", Napi::Number::New(env, kValueFormat));
   exports.Set("testing", testing::Init(env));
   // At teardown (a worker_thread exiting), interrupt running jobs, then keep the
   // environment alive until their thread-pool work has completed (an async cleanup hook).

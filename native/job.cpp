@@ -38,47 +38,35 @@ double msBetween(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double, std::milli>(b - a).count();
 }
 
+// Pushes a fresh, empty chunk cache and makes it the state's (the old one is garbage).
+void resetChunkCache(lua_State* L, LuaState& state) {
+  lua_createtable(L, 0, 2);
+  lua_pushvalue(L, -1);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &kChunkCacheKey);
+  state.cachedChunks = 0;
+}
+
 // Pushes the compiled chunk for (chunkName, source), compiling it on a cache miss.
-// Returns LUA_OK, or a load status with the message on the stack.
-int pushCompiled(lua_State* L, const LuaState& state, const std::string& chunkName,
+// Returns LUA_OK, or a load status with the message on the stack. The cache holds at most
+// chunkCacheSize compiled sources; once full it is dropped whole (the sources a game runs
+// often come back at once).
+int pushCompiled(lua_State* L, LuaState& state, const std::string& chunkName,
                  const std::string& source) {
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &kChunkCacheKey);
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &kChunkCacheKey);  // { [chunkName] = { [source] = fn } }
   if (lua_isnil(L, -1)) {
     lua_pop(L, 1);
-    lua_createtable(L, 0, 2);
-    lua_pushvalue(L, -1);
-    lua_rawsetp(L, LUA_REGISTRYINDEX, &kChunkCacheKey);
+    resetChunkCache(L, state);
   }
   int cache = lua_gettop(L);
-  lua_pushlstring(L, chunkName.data(), chunkName.size());  // one sub-table per chunk name
-  if (lua_rawget(L, cache) != LUA_TTABLE) {
-    lua_pop(L, 1);
-    // Bounded: once full, the whole cache is dropped (sources run often come back first).
-    lua_pushliteral(L, "n");
-    lua_rawget(L, cache);
-    lua_Integer n = lua_tointeger(L, -1);
-    lua_pop(L, 1);
-    if (static_cast<size_t>(n) >= state.config().chunkCacheSize) {
-      lua_newtable(L);
+  lua_pushlstring(L, chunkName.data(), chunkName.size());
+  if (lua_rawget(L, cache) == LUA_TTABLE) {
+    lua_pushlstring(L, source.data(), source.size());
+    if (lua_rawget(L, -2) == LUA_TFUNCTION) {
       lua_replace(L, cache);
-      lua_pushvalue(L, cache);
-      lua_rawsetp(L, LUA_REGISTRYINDEX, &kChunkCacheKey);
-      n = 0;
+      lua_settop(L, cache);
+      return LUA_OK;
     }
-    lua_pushliteral(L, "n");
-    lua_pushinteger(L, n + 1);
-    lua_rawset(L, cache);
-    lua_newtable(L);
-    lua_pushlstring(L, chunkName.data(), chunkName.size());
-    lua_pushvalue(L, -2);
-    lua_rawset(L, cache);
-  }
-  int byName = lua_gettop(L);
-  lua_pushlstring(L, source.data(), source.size());
-  if (lua_rawget(L, byName) == LUA_TFUNCTION) {
-    lua_replace(L, cache);
-    lua_settop(L, cache);
-    return LUA_OK;
+    lua_pop(L, 1);
   }
   lua_pop(L, 1);
   const char* name = chunkName.empty() ? source.c_str() : chunkName.c_str();
@@ -90,11 +78,25 @@ int pushCompiled(lua_State* L, const LuaState& state, const std::string& chunkNa
     lua_settop(L, cache);
     return status;
   }
+  int fn = lua_gettop(L);
+  if (state.cachedChunks >= state.config().chunkCacheSize) {
+    resetChunkCache(L, state);
+    lua_replace(L, cache);
+  }
+  lua_pushlstring(L, chunkName.data(), chunkName.size());
+  if (lua_rawget(L, cache) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    lua_newtable(L);
+    lua_pushlstring(L, chunkName.data(), chunkName.size());
+    lua_pushvalue(L, -2);
+    lua_rawset(L, cache);
+  }
   lua_pushlstring(L, source.data(), source.size());
-  lua_pushvalue(L, -2);
-  lua_rawset(L, byName);
+  lua_pushvalue(L, fn);
+  lua_rawset(L, -3);
+  state.cachedChunks++;
+  lua_settop(L, fn);
   lua_replace(L, cache);
-  lua_settop(L, cache);
   return LUA_OK;
 }
 
@@ -280,7 +282,7 @@ void collectResults(lua_State* L, int first, int count, Job& job) {
   if (job.kind == JobKind::Batch && count == 2 && lua_istable(L, first)) {
     // the batch helper returns (out, n): one result per call, read straight from `out`
     lua_Integer n = lua_tointeger(L, first + 1);
-    if (!encodeSequence(L, first, n, "result", job.result, error)) {
+    if (!encodeSequence(L, first, n, "result", job.result, error, MarshalLimits(), &job.error.chunk)) {
       job.status = JobStatus::MarshalError;
       job.error.message = error;
       return;
@@ -289,7 +291,7 @@ void collectResults(lua_State* L, int first, int count, Job& job) {
     return;
   }
   if (!job.multret && count > 1) count = 1;
-  if (!encodeValues(L, first, count, "result", job.result, error)) {
+  if (!encodeValues(L, first, count, "result", job.result, error, MarshalLimits(), &job.error.chunk)) {
     job.status = JobStatus::MarshalError;
     job.error.message = error;
     return;

@@ -91,6 +91,7 @@ class LuaState {
   Job* runningJob = nullptr;  // the job being executed (lease holder only)
   HostBridge* bridge = nullptr;  // set by the runner before any job runs
   std::atomic<bool> quarantined{false};  // a job overran its deadline by far here
+  size_t cachedChunks = 0;               // compiled sources in the chunk cache
 
   static LuaState* from(lua_State* L);
 

@@ -151,7 +151,7 @@ void RunnerCore::onDeadline(uint64_t key) {
   state.quarantined = true;
   overruns_++;
   notices_.push_back(Notice{id, job.stateIndex,
-                            static_cast<double>(job.timeoutMs) + std::chrono::duration<double, std::milli>(kOverrunGrace).count()});
+                            std::chrono::duration<double, std::milli>(kOverrunGrace).count()});
   wakeMainLocked();
 }
 

@@ -442,7 +442,8 @@ void Runner::DeliverCompleted(Napi::Env env, Napi::Function callback, Runner* se
     Napi::Value value = env.Undefined();
     Napi::Value err = env.Undefined();
     if (job->status == JobStatus::Ok) {
-      if (!job->result.empty() && !fastScalar(env, *job, job->bytesAsBuffer, value)) {
+      // multret: always the tree (a single nil must stay distinguishable from no value)
+      if (!job->result.empty() && (job->multret || !fastScalar(env, *job, job->bytesAsBuffer, value))) {
         value = Napi::Buffer<char>::Copy(env, job->result.data(), job->result.size());
       }
     } else {

@@ -139,6 +139,15 @@ void mergeDecodedInto(lua_State* L, int target, const std::string& tree) {
 
 namespace {
 
+bool isIdentifier(const std::string& k) {
+  if (k.empty() || (k[0] >= '0' && k[0] <= '9')) return false;
+  for (char c : k) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+    if (!ok) return false;
+  }
+  return true;
+}
+
 struct PathSegment {
   bool isIndex;
   long long index;
@@ -176,6 +185,10 @@ class Encoder {
       case LUA_TSTRING: {
         size_t n;
         const char* s = lua_tolstring(L_, idx, &n);  // a string already: no conversion
+        if (w_.size() + n > limits_.maxBytes) {
+          return fail("value is too large to convert (more than " +
+                      std::to_string(limits_.maxBytes >> 20) + " MiB encoded)");
+        }
         w_.tag(kTagStr);
         w_.bytes(s, n);
         return true;
@@ -198,8 +211,15 @@ class Encoder {
     for (const auto& seg : path_) {
       if (seg.isIndex) {
         s += "[" + std::to_string(seg.index) + "]";
-      } else {
+      } else if (isIdentifier(seg.key)) {
         s += "." + seg.key;
+      } else {
+        s += "[\"";
+        for (char c : seg.key) {
+          if (c == '"' || c == '\\') s += '\\';
+          s += c;
+        }
+        s += "\"]";
       }
     }
     return s;
@@ -301,7 +321,7 @@ class Encoder {
 }  // namespace
 
 bool encodeValues(lua_State* L, int first, int count, const char* root, std::string& out,
-                  std::string& error, const MarshalLimits& limits) {
+                  std::string& error, const MarshalLimits& limits, std::string* errorPath) {
   first = lua_absindex(L, first);
   out.clear();
   ValueWriter header(out);
@@ -310,6 +330,7 @@ bool encodeValues(lua_State* L, int first, int count, const char* root, std::str
   for (int i = 0; i < count; ++i) {
     enc.pushIndex(i);
     if (!enc.encode(first + i, 0)) {
+      if (errorPath) *errorPath = enc.pathString(root);
       error = enc.pathString(root) + ": " + enc.error();
       out.clear();
       return false;
@@ -321,7 +342,7 @@ bool encodeValues(lua_State* L, int first, int count, const char* root, std::str
 }
 
 bool encodeSequence(lua_State* L, int index, lua_Integer n, const char* root, std::string& out,
-                    std::string& error, const MarshalLimits& limits) {
+                    std::string& error, const MarshalLimits& limits, std::string* errorPath) {
   index = lua_absindex(L, index);
   out.clear();
   if (n < 0 || n > 0xFFFFFFFFll) n = 0;
@@ -338,6 +359,7 @@ bool encodeSequence(lua_State* L, int index, lua_Integer n, const char* root, st
     bool ok = enc.encode(-1, 0);
     lua_pop(L, 1);
     if (!ok) {
+      if (errorPath) *errorPath = enc.pathString(root);
       error = enc.pathString(root) + ": " + enc.error();
       out.clear();
       return false;

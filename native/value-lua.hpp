@@ -15,14 +15,17 @@ int pushDecoded(lua_State* L, const std::string& tree);
 // Pushes the tree's single table value and copies its entries into the table at `target`.
 void mergeDecodedInto(lua_State* L, int target, const std::string& tree);
 
-// Encodes `count` stack values starting at `first`. Uses raw access only and never
+// Encodes `count` stack values starting at `first`.
+// `error` gets "path: what went wrong"; `errorPath`, when given, the path alone. Uses raw access only and never
 // allocates Lua memory, so it cannot raise. On an unconvertible value returns false and
 // describes it (with the path to it, rooted at `root`) in `error`.
 bool encodeValues(lua_State* L, int first, int count, const char* root, std::string& out,
-                  std::string& error, const MarshalLimits& limits = MarshalLimits());
+                  std::string& error, const MarshalLimits& limits = MarshalLimits(),
+                  std::string* errorPath = nullptr);
 
 // Encodes t[1..n] of the table at `index` as a list of n values (nil holes allowed).
 bool encodeSequence(lua_State* L, int index, lua_Integer n, const char* root, std::string& out,
-                    std::string& error, const MarshalLimits& limits = MarshalLimits());
+                    std::string& error, const MarshalLimits& limits = MarshalLimits(),
+                    std::string* errorPath = nullptr);
 
 }  // namespace luapool

@@ -31,6 +31,7 @@ enum Tag : uint8_t {
 };
 
 constexpr uint8_t kFlagHasRefs = 1;
+constexpr int kValueFormat = 2;  // bump on any change; lib/native.ts must match
 constexpr size_t kHeaderSize = 5;
 
 // Limits that keep a hostile value from exhausting the host.

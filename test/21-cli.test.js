@@ -23,6 +23,13 @@ function cli(args, input) {
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
+// Resolves with the promise's value, or with 'hung' after ms (the timer never holds the process).
+function within(promise, ms) {
+  let timer;
+  return Promise.race([promise, new Promise((r) => { timer = setTimeout(() => r('hung'), ms); })])
+    .finally(() => clearTimeout(timer));
+}
+
 const jsonLines = (out) => out.split('\n').filter(Boolean).map((l) => JSON.parse(l));
 
 // Waits until `get()` matches, polling; generous bound, no timing assumption otherwise.
@@ -68,6 +75,8 @@ test('run: arguments reach ... and arg; every result is one JSON line', () => {
   const r = cli(['run', 'args.lua', '6', '7', '--not-a-flag']);
   assert.is(r.code, 0, r.err);
   assert.equal(jsonLines(r.out), [42, 3, 'args.lua', '--not-a-flag', ['6', '7']]);
+  const stdin = cli(['run', '-', 'a'], 'return ..., arg[0]\n');
+  assert.equal(jsonLines(stdin.out), ['a', '-'], 'run - reads the chunk from stdin');
   const none = cli(['run', write('none.lua', 'local x = 1\n')]);
   assert.is(none.code, 0);
   assert.is(none.out, '');
@@ -173,7 +182,7 @@ test('run --watch: runs again when the file changes', async () => {
     fs.writeFileSync(path.join(tmp, 'watch.lua'), 'error("broken")\n');
     await waitFor(() => err, /watch\.lua:1: broken[\s\S]*exit code 1; watching/, 'the failing run');
     child.kill('SIGINT');
-    const how = await Promise.race([exited, new Promise((r) => setTimeout(() => r('hung'), 20000))]);
+    const how = await within(exited, 20000);
     assert.ok(how !== 'hung', 'Ctrl-C stops --watch');
   } finally {
     child.kill('SIGKILL');
@@ -253,7 +262,7 @@ test('repl in a pseudo-terminal (util-linux script): prompts, continuation, erro
     send('sq(3) + 1');
     await waitFor(plain, /\n10\n> $/, 'a value after the error');
     send('.exit');
-    const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r('hung'), 20000))]);
+    const code = await within(exited, 20000);
     assert.is(code, 0);
     const saved = fs.readFileSync(history, 'utf8');
     assert.match(saved, 'function sq(n)\nreturn n * n end\nsq(12)\n');

@@ -87,7 +87,7 @@ async function main() {
   const budget = 1000 / o.hz;
   const dt = 1 / o.hz;
   console.log(`luapool game loop: ${world.entities.size} entities, ${world.behaviours.length} behaviours ` +
-    `(${world.behaviours.join(', ')}), ${world.runner.states} states (parallelism ${world.runner.parallelism}), ` +
+    `(${world.behaviours.join(', ')}), ${world.runner.states} state${world.runner.states === 1 ? '' : 's'} (parallelism ${world.runner.parallelism}), ` +
     `${o.frames} frames at ${o.hz} Hz${o.paced ? '' : ' (unpaced)'}` +
     (o.watch ? '\nedit examples/game-loop/behaviours/*.lua while it runs to hot-reload them' : ''));
   const started = performance.now();
