@@ -209,10 +209,6 @@ void RunnerCore::interruptAll(KillReason reason) {
   for (const auto& entry : running_) killRunningLocked(*entry.second, reason);
 }
 
-bool RunnerCore::hasRunnableFor(size_t index) {
-  return !pinned_[index].empty() || !queue_.empty();
-}
-
 std::vector<size_t> RunnerCore::claimSlots() {
   std::vector<size_t> started;
   std::lock_guard<std::mutex> lock(mutex_);

@@ -103,7 +103,6 @@ class RunnerCore : public HostBridge {
   static constexpr std::chrono::milliseconds kOverrunGrace{2000};
   void onDeadline(uint64_t key);
   std::unique_ptr<Job> popFor(size_t stateIndex);
-  bool hasRunnableFor(size_t stateIndex);
   void complete(std::unique_ptr<Job> job);
   void wakeMainLocked();
   void killRunningLocked(Job& job, KillReason reason);

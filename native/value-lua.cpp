@@ -320,42 +320,22 @@ class Encoder {
 
 }  // namespace
 
-bool encodeValues(lua_State* L, int first, int count, const char* root, std::string& out,
-                  std::string& error, const MarshalLimits& limits, std::string* errorPath) {
-  first = lua_absindex(L, first);
+// Encodes `count` values; `item(i)` pushes value i (0-based) on the stack.
+template <class PushItem>
+static bool encodeList(lua_State* L, uint32_t count, const char* root, std::string& out,
+                       std::string& error, const MarshalLimits& limits, std::string* errorPath,
+                       PushItem item) {
   out.clear();
   ValueWriter header(out);
-  header.header(0, static_cast<uint32_t>(count));
-  Encoder enc(L, out, limits);
-  for (int i = 0; i < count; ++i) {
-    enc.pushIndex(i);
-    if (!enc.encode(first + i, 0)) {
-      if (errorPath) *errorPath = enc.pathString(root);
-      error = enc.pathString(root) + ": " + enc.error();
-      out.clear();
-      return false;
-    }
-    enc.popPath();
-  }
-  if (enc.hasRefs()) out[0] = static_cast<char>(kFlagHasRefs);
-  return true;
-}
-
-bool encodeSequence(lua_State* L, int index, lua_Integer n, const char* root, std::string& out,
-                    std::string& error, const MarshalLimits& limits, std::string* errorPath) {
-  index = lua_absindex(L, index);
-  out.clear();
-  if (n < 0 || n > 0xFFFFFFFFll) n = 0;
-  ValueWriter header(out);
-  header.header(0, static_cast<uint32_t>(n));
+  header.header(0, count);
   Encoder enc(L, out, limits);
   if (!lua_checkstack(L, 2)) {
     error = "Lua stack exhausted while converting";
     return false;
   }
-  for (lua_Integer i = 1; i <= n; ++i) {
-    lua_rawgeti(L, index, i);
-    enc.pushIndex(static_cast<long long>(i - 1));
+  for (uint32_t i = 0; i < count; ++i) {
+    item(i);
+    enc.pushIndex(i);
     bool ok = enc.encode(-1, 0);
     lua_pop(L, 1);
     if (!ok) {
@@ -368,6 +348,21 @@ bool encodeSequence(lua_State* L, int index, lua_Integer n, const char* root, st
   }
   if (enc.hasRefs()) out[0] = static_cast<char>(kFlagHasRefs);
   return true;
+}
+
+bool encodeValues(lua_State* L, int first, int count, const char* root, std::string& out,
+                  std::string& error, const MarshalLimits& limits, std::string* errorPath) {
+  first = lua_absindex(L, first);
+  return encodeList(L, static_cast<uint32_t>(count), root, out, error, limits, errorPath,
+                    [&](uint32_t i) { lua_pushvalue(L, first + static_cast<int>(i)); });
+}
+
+bool encodeSequence(lua_State* L, int index, lua_Integer n, const char* root, std::string& out,
+                    std::string& error, const MarshalLimits& limits, std::string* errorPath) {
+  index = lua_absindex(L, index);
+  if (n < 0 || n > 0xFFFFFFFFll) n = 0;
+  return encodeList(L, static_cast<uint32_t>(n), root, out, error, limits, errorPath,
+                    [&](uint32_t i) { lua_rawgeti(L, index, static_cast<lua_Integer>(i) + 1); });
 }
 
 }  // namespace luapool
