@@ -59,6 +59,11 @@ test('installs with scripts disabled and no compiler, and runs from CJS and ESM'
     await r.close();`);
   assert.is(execFileSync(path.join(bin, 'node'), ['cjs.js'], { cwd: project, env, encoding: 'utf8' }).trim(), 'Lua 5.4.7 42');
   assert.is(execFileSync(path.join(bin, 'node'), ['esm.mjs'], { cwd: project, env, encoding: 'utf8' }).trim(), 'true esm');
+  // the command-line tool, as npx would run it
+  fs.writeFileSync(path.join(project, 'hello.lua'), 'local a, b = ... return tonumber(a) + tonumber(b)');
+  const cli = path.join(project, 'node_modules', '.bin', 'luapool');
+  assert.ok(fs.existsSync(cli), 'the luapool command is installed');
+  assert.is(execFileSync(path.join(bin, 'node'), [cli, 'run', 'hello.lua', '40', '2'], { cwd: project, env, encoding: 'utf8' }).trim(), '42');
 });
 
 test.run();

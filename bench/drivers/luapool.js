@@ -2,7 +2,8 @@
 // Driver "luapool": this package, loaded by its own name (package self-reference).
 // params.opts are passed to new ScriptRunner(); CPU jobs go through runner.run(src, { args }).
 const os = require('os');
-const { driverMain, loadWorkload, verifyChecksum, closedLoop, nowMs, timedIterations } = require('../lib/common');
+const path = require('path');
+const { driverMain, loadWorkload, verifyChecksum, closedLoop, nowMs, timedIterations, percentile, ROOT } = require('../lib/common');
 
 let lp;
 function luapool() {
@@ -130,6 +131,51 @@ driverMain('luapool', {
     });
     await r.close();
     return { ...res, states, uvThreadpoolSize: Number(process.env.UV_THREADPOOL_SIZE) || 4 };
+  },
+  // The game-loop frame: the examples/game-loop world (behaviours in Lua, one callMany per
+  // behaviour at the frame barrier), stepped unpaced with a fixed 1/60 s timestep.
+  async gameloop(p) {
+    const { World } = require(path.join(ROOT, 'examples', 'game-loop', 'world.js'));
+    const world = new World({ entities: p.entities, states: p.states, seed: 1 });
+    const budgetMs = p.budgetMs || 1000 / 60;
+    let firstError;
+    world.on('script-error', (name, err) => { if (!firstError) firstError = `${name}: ${String(err && err.message || err).split('\n')[0]}`; });
+    const frameMs = [];
+    const scriptMs = [];
+    const population = [];
+    let states;
+    let parallelism;
+    let elapsedMs;
+    try {
+      states = world.runner.states;
+      parallelism = world.runner.parallelism;
+      for (let f = 0; f < (p.warmupFrames || 0); f++) await world.step(1 / 60);
+      const t0 = nowMs();
+      while (frameMs.length < p.frames && (frameMs.length === 0 || nowMs() - t0 < p.maxMs)) {
+        const r = await world.step(1 / 60);
+        frameMs.push(r.frameMs);
+        scriptMs.push(r.scriptMs);
+        population.push(r.entities);
+      }
+      elapsedMs = nowMs() - t0;
+    } finally {
+      await world.close();
+    }
+    // a failed batch does less work than a good one: it must fail the trial, not win it
+    if (world.scriptErrors) throw new Error(`game-loop: ${world.scriptErrors} behaviour batch(es) failed, first: ${firstError}`);
+    const pct = (v) => {
+      const s = [...v].sort((a, b) => a - b);
+      return { p50: percentile(s, 50), p99: percentile(s, 99), max: s[s.length - 1], mean: v.reduce((a, b) => a + b, 0) / v.length };
+    };
+    const sum = (v) => v.reduce((a, b) => a + b, 0);
+    return {
+      entities: p.entities, states, parallelism, frames: frameMs.length, elapsedMs,
+      framesPerSec: (frameMs.length / elapsedMs) * 1000,
+      frameMs: pct(frameMs), scriptMs: pct(scriptMs),
+      scriptShare: sum(scriptMs) / sum(frameMs),
+      overBudget: frameMs.filter((x) => x > budgetMs).length,
+      population: { start: population[0], end: population[population.length - 1], mean: sum(population) / population.length },
+    };
   },
   async memory(p) {
     luapool();

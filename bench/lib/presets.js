@@ -15,6 +15,9 @@ const presets = {
     scaling: { workload: 'fib', n: 30, jobsPerState: 8 },
     health: { workload: 'fib', n: 27, durationMs: 2000 },
     memory: { count: 64 },
+    // examples/game-loop world, unpaced: warmupFrames untimed, then up to `frames` timed
+    // frames or maxMs, whichever comes first, per entity count
+    gameLoop: { entities: [250, 500, 1000, 2000], frames: 400, warmupFrames: 60, maxMs: 15000 },
     hookVariants: ['luapool', 'luapool+timeout', 'luapool+memlimit', 'luapool+hooks'],
     trialTimeoutMs: 600000,
   },
@@ -27,6 +30,7 @@ const presets = {
     scaling: { workload: 'fib', n: 27, jobsPerState: 6 },
     health: { workload: 'fib', n: 25, durationMs: 500 },
     memory: { count: 32 },
+    gameLoop: { entities: [250, 1000], frames: 120, warmupFrames: 20, maxMs: 3000 },
     hookVariants: ['luapool', 'luapool+hooks'],
     trialTimeoutMs: 60000,
   },
@@ -39,6 +43,7 @@ const presets = {
     scaling: { workload: 'fib', n: 15, jobsPerState: 2 },
     health: { workload: 'fib', n: 15, durationMs: 100 },
     memory: { count: 2 },
+    gameLoop: { entities: [40], frames: 10, warmupFrames: 2, maxMs: 1000 },
     hookVariants: ['luapool', 'luapool+hooks'],
     trialTimeoutMs: 60000,
   },

@@ -244,12 +244,38 @@ function markdown(res, { svgPath }) {
     L.push('');
   }
 
-  if (a.notes.length) {
+  const gk = Object.keys(a.gameLoop || {});
+  if (gk.length) {
+    const g = c.gameLoop || {};
+    L.push('## Game-loop frame (`examples/game-loop`, luapool, unpaced)');
+    L.push('');
+    L.push('The demo world (`examples/game-loop/world.js`): each frame JS senses (a uniform grid), then one ' +
+      '`runner.callMany(behaviour, \'update\', argsList)` per Lua behaviour runs with all batches in flight, then the ' +
+      'results are applied at the barrier. Frames run back to back with a fixed 1/60 s timestep, ' +
+      `${g.warmupFrames} untimed warm-up frames, then up to ${g.frames} timed frames or ${((g.maxMs || 0) / 1000).toFixed(0)} s per count. ` +
+      '**Frame** = the whole frame (sense + scripts + barrier); **script wait** = from submitting the batches until all ' +
+      'have settled; **share** = total script wait ÷ total frame time. The population drifts (spawns, meals; capped at ' +
+      '1.25× the initial count), so its mean over the timed frames is shown. A frame fits when its p50 is ≤ 16.6 ms.');
+    L.push('');
+    L.push(table(['entities (initial)', 'mean population', 'states', 'frames', 'frame p50 / p99 (ms)', 'script wait p50 / p99 (ms)', 'share waiting on scripts', 'frames/s', 'p50 fits 16.6 ms'],
+      gk.map((k) => {
+        const r = a.gameLoop[k];
+        if (r.error) return [String(r.entities), 'FAILED', '', '', '', '', '', '', ''];
+        if (!r.frameP50 || !Number.isFinite(r.frameP50.median)) return [String(r.entities), 'skipped', '', '', '', '', '', '', ''];
+        return [r.entities.toLocaleString('en-US'), cell(r.population, 0), String(r.states ?? '–'), String(r.frames ?? '–'),
+          `${cell(r.frameP50, 2)} / ${cell(r.frameP99, 2)}`, `${cell(r.scriptP50, 2)} / ${cell(r.scriptP99, 2)}`,
+          r.scriptShare && Number.isFinite(r.scriptShare.median) ? `${(r.scriptShare.median * 100).toFixed(0)}%` : '–',
+          cell(r.framesPerSec, 0), r.frameP50.median <= 1000 / 60 ? 'yes' : 'no'];
+      })));
+    L.push('');
+  }
+
+  const skipped = new Set();
+  for (const sec of Object.values(res.raw)) for (const key of Object.values(sec)) for (const [d, arr] of Object.entries(key)) for (const r of arr) if (r && r.skipped) skipped.add(`${d}: ${r.skipped}`);
+  if (a.notes.length || skipped.size) {
     L.push('## Not measured yet');
     L.push('');
     for (const n of a.notes) L.push(`- ${n}`);
-    const skipped = new Set();
-    for (const sec of Object.values(res.raw)) for (const key of Object.values(sec)) for (const [d, arr] of Object.entries(key)) for (const r of arr) if (r && r.skipped) skipped.add(`${d}: ${r.skipped}`);
     for (const s of skipped) L.push(`- ${s}`);
     L.push('');
   }
