@@ -528,6 +528,12 @@ export class ScriptRunner extends EventEmitter {
       this.#onHostCall(id, value as Buffer, err as unknown as number, actions);
       return;
     }
+    if (status === -3) {
+      // what a long job logged/posted so far, streamed before it ends
+      const p = this.#pending.get(id);
+      if (p && value) this.#deliverActions(id, p, value as unknown[]);
+      return;
+    }
     if (status === -2) {
       // Still running long after its deadline: code no interrupt check reaches. Its state
       // is replaced by a fresh one as soon as the job ends.

@@ -100,6 +100,7 @@ struct Job {
   ErrorInfo error;
   std::vector<Action> actions;
   size_t actionBytes = 0;
+  std::chrono::steady_clock::time_point lastFlush;  // when actions were last sent
 
   // host calls
   bool suspended = false;       // yielded in a host call; its state stays leased to it
@@ -134,6 +135,8 @@ class HostBridge {
   // Starts the job's time budget (called once the job is marked running on its state).
   virtual void startDeadline(Job& job) = 0;
   virtual void requestBlocking(Job& job) = 0;
+  // Sends what the job logged/posted so far to the main thread now (long jobs stream).
+  virtual void flushActions(Job& job) = 0;
   virtual void endBlocking(Job& job) = 0;
 };
 

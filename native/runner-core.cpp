@@ -173,6 +173,18 @@ void RunnerCore::requestBlocking(Job& job) {
   }
 }
 
+void RunnerCore::flushActions(Job& job) {
+  if (job.actions.empty()) return;
+  std::lock_guard<std::mutex> lock(mutex_);
+  PendingHostCall flush;  // no request: actions only (function index kNoFunction)
+  flush.request.jobId = job.id;
+  flush.request.function = kNoFunction;
+  flush.actions = std::move(job.actions);
+  job.actions.clear();
+  hostCalls_.push_back(std::move(flush));
+  wakeMainLocked();
+}
+
 void RunnerCore::endBlocking(Job& job) {
   std::lock_guard<std::mutex> lock(mutex_);
   blockingWaits_.erase(job.id);

@@ -76,6 +76,8 @@ class RunnerCore : public HostBridge {
   // --- HostBridge (worker thread) ---
   void startDeadline(Job& job) override;
   void requestBlocking(Job& job) override;
+  void flushActions(Job& job) override;
+  static constexpr uint32_t kNoFunction = 0xFFFFFFFFu;  // a PendingHostCall carrying actions only
   void endBlocking(Job& job) override;
   bool idle();  // nothing queued, running or completed-but-undelivered
   size_t queued();

@@ -431,6 +431,12 @@ void Runner::DeliverCompleted(Napi::Env env, Napi::Function callback, Runner* se
              Napi::Number::New(env, n.stateIndex), Napi::Number::New(env, n.overrunMs)});
   }
   for (auto& call : calls) {
+    if (call.request.function == RunnerCore::kNoFunction) {
+      // status -3: actions streamed by a job still running (id, -3, actions)
+      deliver({Napi::Number::New(env, static_cast<double>(call.request.jobId)), Napi::Number::New(env, -3),
+               actionsToJs(env, call.actions)});
+      continue;
+    }
     // status -1: a host call (id, -1, args, function index, actions, blocking)
     deliver({Napi::Number::New(env, static_cast<double>(call.request.jobId)), Napi::Number::New(env, -1),
              Napi::Buffer<char>::Copy(env, call.request.args.data(), call.request.args.size()),

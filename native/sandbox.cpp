@@ -40,6 +40,12 @@ void pushAction(lua_State* L, ActionType type, std::string name, std::string dat
   }
   job.actionBytes += bytes;
   job.actions.push_back(Action{type, std::move(name), std::move(data)});
+  // A long job streams its actions: at most about one frame (16 ms) or 256 actions late.
+  auto now = std::chrono::steady_clock::now();
+  if (job.actions.size() >= 256 || now - job.lastFlush >= std::chrono::milliseconds(16)) {
+    job.lastFlush = now;
+    LuaState::from(L)->bridge->flushActions(job);
+  }
 }
 
 // Joins arguments [first, top] with `sep` using tostring semantics, capped in size.

@@ -37,6 +37,24 @@ test('engine.log levels, print and warn become log actions', async () => {
   await r.close();
 });
 
+test("a long job's actions stream to the queue before the job ends", async () => {
+  const actions = new ActionQueue();
+  const r = new ScriptRunner({ states: 1, actions });
+  const job = r.run('engine.log("info", "early") local t = os.clock() while os.clock() - t < 0.5 do end engine.post("late", 1) return 1');
+  let early = null;
+  while (early === null && r.pending > 0) {
+    await new Promise((res) => setTimeout(res, 10));
+    const got = actions.drain();
+    if (got.length) early = { got, pending: r.pending };
+  }
+  assert.ok(early, 'something arrived');
+  assert.is(early.pending, 1, 'it arrived while the job was still running');
+  assert.equal(early.got.map((a) => a.message), ['early']);
+  await job;
+  assert.equal(actions.drain().map((a) => a.name), ['late']);
+  await r.close();
+});
+
 test('a million actions from every state: none lost, none duplicated, order per job kept', async () => {
   const actions = new ActionQueue();
   const r = new ScriptRunner({ states: 3, actions });
