@@ -28,7 +28,9 @@ test.after(() => {
 test('the tarball holds the prebuild, dist, types and verified Lua sources, and no tests', () => {
   const files = JSON.parse(fs.readFileSync(path.join(tmp, 'files.json'), 'utf8'));
   for (const f of ['dist/cjs/index.js', 'dist/cjs/index.d.ts', 'dist/esm/index.mjs', 'deps/lua/src/lvm.c',
-    'deps/lua/src/.luapool-manifest.json', 'deps/lua/fetch.js', 'binding.gyp', 'README.md', 'package.json']) {
+    'deps/lua/src/.luapool-manifest.json', 'deps/lua/fetch.js', 'deps/lua/patch.js', 'deps/lua/lua-all.cpp',
+    'deps/lua/luapool-ext.c', 'native/runner.cpp', 'scripts/install.js', 'scripts/build.js', 'binding.gyp', 'README.md',
+    'LICENSE', 'package.json']) {
     assert.ok(files.includes(f), `${f} is packed`);
   }
   assert.ok(files.some((f) => /^prebuilds\/[^/]+\/luapool\.node$/.test(f)), 'a prebuilt binary is packed');
