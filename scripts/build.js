@@ -58,6 +58,9 @@ if (!ifNeeded || mtime(addon) < newest(nativeInputs)) {
 
 const entry = path.join(root, 'dist', 'cjs', 'index.js');
 const tsInputs = ['lib', 'tsconfig.json'].map((p) => path.join(root, p));
-if (!ifNeeded || mtime(entry) < newest(tsInputs) || !fs.existsSync(path.join(root, 'dist', 'esm', 'index.mjs'))) {
+// A published package ships dist/ and no lib/: there is nothing to compile.
+const hasSources = fs.existsSync(path.join(root, 'lib'));
+if (hasSources && (!ifNeeded || mtime(entry) < newest(tsInputs) ||
+    !fs.existsSync(path.join(root, 'dist', 'esm', 'index.mjs')))) {
   run(process.execPath, [path.join(__dirname, 'build-ts.js')]);
 }

@@ -68,4 +68,14 @@ test('installs with scripts disabled and no compiler, and runs from CJS and ESM'
   assert.is(execFileSync(path.join(bin, 'node'), [cli, 'run', 'hello.lua', '40', '2'], { cwd: project, env, encoding: 'utf8' }).trim(), '42');
 });
 
+test('without a matching prebuild, install builds from the packed sources (no download)', () => {
+  const project = path.join(tmp, 'app');
+  const pkg = path.join(project, 'node_modules', 'luapool');
+  fs.rmSync(path.join(pkg, 'prebuilds'), { recursive: true, force: true });
+  // npm runs the package's install script: fetch.js finds the packed, verified sources
+  const out = execFileSync(npm, ['rebuild', 'luapool', '--foreground-scripts'], { cwd: project, encoding: 'utf8', stdio: 'pipe' });
+  assert.ok(fs.existsSync(path.join(pkg, 'build', 'Release', 'luapool.node')), out);
+  assert.is(execFileSync(process.execPath, ['cjs.js'], { cwd: project, encoding: 'utf8' }).trim(), 'Lua 5.4.7 42');
+});
+
 test.run();
