@@ -196,15 +196,26 @@ export function encodeBatch(calls: readonly (readonly unknown[])[], from: number
   let total = 0;
   for (let i = from; i < to; i++) {
     const args = calls[i];
-    e.path.push(i);
-    e.value(args.length, 0);
-    for (let j = 0; j < args.length; j++) {
-      e.path.push(j);
-      e.value(args[j], 1);
-      e.path.pop();
+    const argc = args.length;
+    e.ensure(5);
+    scratch[e.pos] = INT32;
+    scratch.writeInt32LE(argc, e.pos + 1);
+    e.pos += 5;
+    for (let j = 0; j < argc; j++) {
+      const v = args[j];
+      if (typeof v === 'number' && (v | 0) === v && !Object.is(v, -0)) {
+        // the common case, inline: a small integer
+        e.ensure(5);
+        scratch[e.pos] = INT32;
+        scratch.writeInt32LE(v, e.pos + 1);
+        e.pos += 5;
+        continue;
+      }
+      e.path.push(i, j);
+      e.value(v, 1);
+      e.path.length -= 2;
     }
-    e.path.pop();
-    total += 1 + args.length;
+    total += 1 + argc;
   }
   scratch.writeUInt32LE(total, lengthAt);
   e.value(total, 0);
@@ -235,8 +246,11 @@ class Decoder {
   constructor(private readonly buf: Buffer, private readonly opts: DecodeOptions,
               private readonly root: string) {}
 
+  /** Index of the top-level value being decoded (kept apart: no push/pop per value). */
+  top = 0;
+
   fail(message: string): never {
-    throw new MarshalError(message, formatPath(this.root, this.path));
+    throw new MarshalError(message, formatPath(`${this.root}[${this.top}]`, this.path));
   }
 
   value(): unknown {
@@ -390,9 +404,8 @@ export function decodeList(buf: Buffer, opts: DecodeOptions, root: string): unkn
   d.pos = 5;
   const out: unknown[] = new Array(n);
   for (let i = 0; i < n; i++) {
-    d.path.push(i);
+    d.top = i;
     out[i] = d.value();
-    d.path.pop();
   }
   return out;
 }
