@@ -350,18 +350,6 @@ void RunnerCore::takeCompleted(std::vector<std::unique_ptr<Job>>& out,
   notices.swap(notices_);
 }
 
-bool RunnerCore::idle() {
-  std::lock_guard<std::mutex> lock(mutex_);
-  if (queuedCount_ != 0 || !running_.empty() || !completed_.empty() || !suspended_.empty() ||
-      !resumable_.empty()) {
-    return false;
-  }
-  for (const auto& s : slots_) {
-    if (s.busy) return false;
-  }
-  return true;
-}
-
 size_t RunnerCore::queued() {
   std::lock_guard<std::mutex> lock(mutex_);
   return queuedCount_;

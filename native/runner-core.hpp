@@ -79,7 +79,6 @@ class RunnerCore : public HostBridge {
   void flushActions(Job& job) override;
   static constexpr uint32_t kNoFunction = 0xFFFFFFFFu;  // a PendingHostCall carrying actions only
   void endBlocking(Job& job) override;
-  bool idle();  // nothing queued, running or completed-but-undelivered
   size_t queued();
   size_t running();
   size_t suspended();  // waiting for a host function's answer
