@@ -2,12 +2,13 @@
   "variables": {
     "luapool_sources": [
       "native/addon.cpp",
+      "native/deliveries.cpp",
       "native/host-call.cpp",
       "native/job.cpp",
       "native/lua-state.cpp",
       "native/runner.cpp",
-      "native/runner-core.cpp",
       "native/sandbox.cpp",
+      "native/scheduler.cpp",
       "native/testing.cpp",
       "native/value-lua.cpp",
       "native/watchdog.cpp"

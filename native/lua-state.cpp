@@ -42,21 +42,45 @@ void* LuaState::allocate(void* ud, void* ptr, size_t osize, size_t nsize) {
   if (block == nullptr) return nullptr;
   used = used - old + nsize;
   self->inUse_.store(used, std::memory_order_relaxed);
-  if (used > self->peak_.load(std::memory_order_relaxed)) {
-    self->peak_.store(used, std::memory_order_relaxed);
+  if (used > self->stepPeak_.load(std::memory_order_relaxed)) {
+    self->stepPeak_.store(used, std::memory_order_relaxed);
+    if (used > self->peak_.load(std::memory_order_relaxed)) self->peak_.store(used, std::memory_order_relaxed);
   }
   return block;
 }
 
-void LuaState::onInterrupt(lua_State* L) {
+// Runs on the thread running Lua whenever the interrupt flag is set: a kill raises (again
+// at every check, so pcall cannot swallow it); a slice request yields the job's own
+// coroutine where it can (`canyield`: a check in the VM, patch 0015), and is otherwise
+// dropped until the scheduler's next slice tick asks again.
+int LuaState::onInterrupt(lua_State* L, int canyield) {
   LuaState* self = from(L);
-  KillReason reason = self->killReason();
-  if (reason == KillReason::None) return;  // stale request for a job that already ended
+  KillReason reason;
+  bool slice;
+  {
+    std::lock_guard<std::mutex> lock(self->killMutex_);
+    reason = static_cast<KillReason>(self->reason_.load(std::memory_order_relaxed));
+    slice = self->sliceAsked_;
+    if (reason == KillReason::None) {
+      self->sliceAsked_ = false;
+      __atomic_store_n(self->interruptFlag_, 0, __ATOMIC_RELEASE);
+    }
+  }
+  if (reason == KillReason::None) {
+    Job* job = self->runningJob;
+    if (slice && canyield && job != nullptr && L == job->coroutine) {
+      job->yieldForSlice = true;
+      return 1;
+    }
+    return 0;
+  }
   // The error value only has to stop the script; the job is classified by reason_, never
   // by what the script does with this value.
-  lua_pushstring(L, reason == KillReason::Timeout ? "luapool: job timed out"
-                                                  : "luapool: job cancelled");
-  lua_error(L);
+  const char* what = reason == KillReason::Timeout ? "luapool: job timed out"
+                     : reason == KillReason::Exit  ? "luapool: os.exit"
+                                                   : "luapool: job cancelled";
+  lua_pushstring(L, what);
+  return lua_error(L);
 }
 
 LuaState::LuaState(const StateConfig& config, size_t index) : config_(config), index_(index) {
@@ -74,10 +98,32 @@ LuaState::~LuaState() {
   if (L_ != nullptr) lua_close(L_);
 }
 
+// os.exit in a trusted state: ends the running job (ExitError with the code) instead of the
+// process, and like the real one it cannot be caught: it is a kill (see onInterrupt).
+static int osExit(lua_State* L) {
+  LuaState* self = LuaState::from(L);
+  int code = EXIT_SUCCESS;
+  if (lua_isboolean(L, 1)) {
+    code = lua_toboolean(L, 1) ? EXIT_SUCCESS : EXIT_FAILURE;
+  } else {
+    code = static_cast<int>(luaL_optinteger(L, 1, EXIT_SUCCESS));
+  }
+  Job* job = self->runningJob;
+  if (job == nullptr) return luaL_error(L, "os.exit: no job is running");
+  job->exitCode = code;
+  self->kill(job->id, KillReason::Exit);
+  lua_checkinterrupt(L);  // raises
+  return 0;
+}
+
 static int openAll(lua_State* L) {
   auto* self = static_cast<LuaState*>(lua_touserdata(L, 1));
   if (self->config().trusted) {
     luaL_openlibs(L);
+    lua_getglobal(L, LUA_OSLIBNAME);  // os.exit ends the job, not the process
+    lua_pushcfunction(L, osExit);
+    lua_setfield(L, -2, "exit");
+    lua_pop(L, 1);
   }
   installSandbox(L, self->config());
   return 0;
@@ -99,7 +145,9 @@ void LuaState::beginJob(Job& job, KillReason preset) {
   int requested = job.killRequest.load(std::memory_order_acquire);
   if (preset == KillReason::None) preset = static_cast<KillReason>(requested);
   currentJob_ = job.id;
+  sliceAsked_ = false;
   memExceeded_ = false;
+  stepPeak_.store(inUse_.load(std::memory_order_relaxed), std::memory_order_relaxed);
   reason_.store(static_cast<int>(preset), std::memory_order_release);
   __atomic_store_n(interruptFlag_, preset != KillReason::None ? 1 : 0, __ATOMIC_RELEASE);
 }
@@ -108,6 +156,7 @@ KillReason LuaState::endJob() {
   std::lock_guard<std::mutex> lock(killMutex_);
   auto reason = static_cast<KillReason>(reason_.load(std::memory_order_acquire));
   currentJob_ = 0;
+  sliceAsked_ = false;
   reason_.store(0, std::memory_order_release);
   __atomic_store_n(interruptFlag_, 0, __ATOMIC_RELEASE);
   return reason;
@@ -119,6 +168,14 @@ bool LuaState::kill(uint64_t jobId, KillReason reason) {
   if (reason_.load(std::memory_order_relaxed) == 0) {
     reason_.store(static_cast<int>(reason), std::memory_order_release);
   }
+  __atomic_store_n(interruptFlag_, 1, __ATOMIC_RELEASE);
+  return true;
+}
+
+bool LuaState::requestSlice(uint64_t jobId) {
+  std::lock_guard<std::mutex> lock(killMutex_);
+  if (currentJob_ != jobId || jobId == 0) return false;
+  sliceAsked_ = true;
   __atomic_store_n(interruptFlag_, 1, __ATOMIC_RELEASE);
   return true;
 }

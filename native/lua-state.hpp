@@ -42,7 +42,8 @@ struct StateConfig {
   std::vector<std::string> hostFunctions;  // engine.<name> for each, in index order
 };
 
-enum class KillReason : int { None = 0, Timeout = 1, Cancelled = 2, Shutdown = 3 };
+// Why a job is interrupted. The first reason asked for wins.
+enum class KillReason : int { None = 0, Timeout = 1, Cancelled = 2, Shutdown = 3, Exit = 4 };
 
 // Counters written by the lease holder and read by stats() on the main thread.
 struct StateStats {
@@ -79,16 +80,22 @@ class LuaState {
   // --- from any thread ---
   // Interrupts the job if it is still the one running here. Returns true if it was.
   bool kill(uint64_t jobId, KillReason reason);
+  // Asks the job, if it is still the one running here, to yield at its next yieldable
+  // point (its time slice is over). Returns true if it was running here.
+  bool requestSlice(uint64_t jobId);
 
   // --- memory accounting (read from any thread for stats; approximate while running) ---
   size_t bytesInUse() const { return inUse_.load(std::memory_order_relaxed); }
   size_t peakBytes() const { return peak_.load(std::memory_order_relaxed); }
+  // The highest use since the current step began (lease holder only).
+  size_t stepPeakBytes() const { return stepPeak_.load(std::memory_order_relaxed); }
 
   // After each job: GC policy (step after N jobs / K bytes; full after a memory error).
   void afterJob(bool hadMemoryError);
 
   StateStats stats;  // written by the lease holder only, read under the runner's lock
   Job* runningJob = nullptr;  // the job being executed (lease holder only)
+  int exitCode = 0;           // os.exit's code for the running job (lease holder only)
   HostBridge* bridge = nullptr;  // set by the runner before any job runs
   std::atomic<bool> quarantined{false};  // a job overran its deadline by far here
   size_t cachedChunks = 0;               // compiled sources in the chunk cache
@@ -97,7 +104,7 @@ class LuaState {
 
  private:
   static void* allocate(void* ud, void* ptr, size_t osize, size_t nsize);
-  static void onInterrupt(lua_State* L);
+  static int onInterrupt(lua_State* L, int canyield);
   void openLibraries();
 
   StateConfig config_;
@@ -108,13 +115,15 @@ class LuaState {
 
   std::atomic<size_t> inUse_{0};
   std::atomic<size_t> peak_{0};
+  std::atomic<size_t> stepPeak_{0};
   size_t sinceGc_ = 0;
   uint32_t jobsSinceGc_ = 0;
   bool memExceeded_ = false;  // sticky for the rest of a job once the limit was hit
 
   std::mutex killMutex_;
-  uint64_t currentJob_ = 0;
-  std::atomic<int> reason_{0};
+  uint64_t currentJob_ = 0;       // guarded by killMutex_
+  bool sliceAsked_ = false;       // guarded by killMutex_
+  std::atomic<int> reason_{0};    // written under killMutex_, read by the allocator too
 };
 
 }  // namespace luapool
