@@ -55,6 +55,7 @@ const luaTests = {
   '0006-allweak-metatable.lua': ['plain', 'asan'],
   '0007-constructor-limits.lua': ['plain'],   // sanity only: passes on 5.4.7 too
   '0008-utf8-shift.lua': ['ubsan'],
+  '0012-env-string-constant.lua': ['plain'],
 };
 const noBugShown = new Set(['0007-constructor-limits.lua']);
 const driverTests = { finishset: ['plain', 'asan'], errerr: ['plain', 'asan'] };
