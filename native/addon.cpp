@@ -8,7 +8,7 @@
 
 namespace luapool {
 
-Addon::Addon(Napi::Env env, Napi::Object exports) : env_(env) {
+Addon::Addon(Napi::Env env, Napi::Object exports) : env_(env), keys_(env) {
   exports.Set("NativeRunner", Runner::Init(env));
   exports.Set("luaVersion", Napi::String::New(env, LUA_RELEASE));
   exports.Set("napiVersion", Napi::Number::New(env, NAPI_VERSION));

@@ -68,58 +68,58 @@ Napi::Value actionList(Napi::Env env, const std::vector<Action>& actions) {
 
 }  // namespace
 
-Napi::Object completionRecord(Napi::Env env, Job& job) {
+Napi::Object completionRecord(Napi::Env env, Keys& k, Job& job) {
   Napi::Object o = Napi::Object::New(env);
-  o.Set("kind", "done");
-  o.Set("id", Napi::Number::New(env, static_cast<double>(job.id)));
-  o.Set("status", Napi::Number::New(env, static_cast<int>(job.status)));
+  o.Set(k(Key::kind), k(Key::done));
+  o.Set(k(Key::id), Napi::Number::New(env, static_cast<double>(job.id)));
+  o.Set(k(Key::status), Napi::Number::New(env, static_cast<int>(job.status)));
   if (job.status == JobStatus::Ok) {
     Napi::Value value;
     // multret: always the tree (a single nil must stay distinguishable from no value)
     if (!job.result.empty()) {
       if (job.multret || !fastScalar(env, job, value)) value = copy(env, job.result);
-      o.Set("value", value);
+      o.Set(k(Key::value), value);
     }
   } else {
     Napi::Object e = Napi::Object::New(env);
-    e.Set("message", text(env, job.error.message));
-    e.Set("traceback", text(env, job.error.traceback));
-    e.Set("chunk", text(env, job.error.chunk));
-    e.Set("line", Napi::Number::New(env, job.error.line));
-    if (!job.error.value.empty()) e.Set("value", copy(env, job.error.value));
-    o.Set("error", e);
+    e.Set(k(Key::message), text(env, job.error.message));
+    e.Set(k(Key::traceback), text(env, job.error.traceback));
+    e.Set(k(Key::chunk), text(env, job.error.chunk));
+    e.Set(k(Key::line), Napi::Number::New(env, job.error.line));
+    if (!job.error.value.empty()) e.Set(k(Key::value), copy(env, job.error.value));
+    o.Set(k(Key::error), e);
   }
-  if (job.status == JobStatus::Exit) o.Set("exitCode", Napi::Number::New(env, job.exitCode));
+  if (job.status == JobStatus::Exit) o.Set(k(Key::exitCode), Napi::Number::New(env, job.exitCode));
   Napi::Value actions = actionList(env, job.actions);
-  if (!actions.IsUndefined()) o.Set("actions", actions);
-  o.Set("waitMs", Napi::Number::New(env, job.waitMs));
-  o.Set("runMs", Napi::Number::New(env, job.runMs));
-  o.Set("slices", Napi::Number::New(env, job.slices));
-  o.Set("peakMemory", Napi::Number::New(env, static_cast<double>(job.peakMemory)));
-  o.Set("state", Napi::Number::New(env, job.stateIndex));
+  if (!actions.IsUndefined()) o.Set(k(Key::actions), actions);
+  o.Set(k(Key::waitMs), Napi::Number::New(env, job.waitMs));
+  o.Set(k(Key::runMs), Napi::Number::New(env, job.runMs));
+  o.Set(k(Key::slices), Napi::Number::New(env, job.slices));
+  o.Set(k(Key::peakMemory), Napi::Number::New(env, static_cast<double>(job.peakMemory)));
+  o.Set(k(Key::state), Napi::Number::New(env, job.stateIndex));
   return o;
 }
 
-Napi::Object hostCallRecord(Napi::Env env, const HostCallRecord& call) {
+Napi::Object hostCallRecord(Napi::Env env, Keys& k, const HostCallRecord& call) {
   Napi::Object o = Napi::Object::New(env);
-  o.Set("kind", call.actionsOnly ? "actions" : "host");
-  o.Set("id", Napi::Number::New(env, static_cast<double>(call.jobId)));
+  o.Set(k(Key::kind), k(call.actionsOnly ? Key::actions : Key::host));
+  o.Set(k(Key::id), Napi::Number::New(env, static_cast<double>(call.jobId)));
   if (!call.actionsOnly) {
-    o.Set("fn", Napi::Number::New(env, call.request.function));
-    o.Set("args", copy(env, call.request.args));
-    o.Set("blocking", Napi::Boolean::New(env, call.request.blocking));
+    o.Set(k(Key::fn), Napi::Number::New(env, call.request.function));
+    o.Set(k(Key::args), copy(env, call.request.args));
+    o.Set(k(Key::blocking), Napi::Boolean::New(env, call.request.blocking));
   }
   Napi::Value actions = actionList(env, call.actions);
-  if (!actions.IsUndefined()) o.Set("actions", actions);
+  if (!actions.IsUndefined()) o.Set(k(Key::actions), actions);
   return o;
 }
 
-Napi::Object overrunRecord(Napi::Env env, const OverrunRecord& overrun) {
+Napi::Object overrunRecord(Napi::Env env, Keys& k, const OverrunRecord& overrun) {
   Napi::Object o = Napi::Object::New(env);
-  o.Set("kind", "overrun");
-  o.Set("id", Napi::Number::New(env, static_cast<double>(overrun.jobId)));
-  o.Set("state", Napi::Number::New(env, overrun.stateIndex));
-  o.Set("afterMs", Napi::Number::New(env, overrun.afterMs));
+  o.Set(k(Key::kind), k(Key::overrun));
+  o.Set(k(Key::id), Napi::Number::New(env, static_cast<double>(overrun.jobId)));
+  o.Set(k(Key::state), Napi::Number::New(env, overrun.stateIndex));
+  o.Set(k(Key::afterMs), Napi::Number::New(env, overrun.afterMs));
   return o;
 }
 

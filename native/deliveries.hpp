@@ -10,6 +10,7 @@
 
 #include <napi.h>
 
+#include "record-keys.hpp"
 #include "scheduler.hpp"
 
 namespace luapool {
@@ -17,8 +18,8 @@ namespace luapool {
 // Longest error message or traceback handed to JavaScript (longer ones are cut, marked).
 constexpr size_t kMaxErrorText = 1u << 20;
 
-Napi::Object completionRecord(Napi::Env env, Job& job);
-Napi::Object hostCallRecord(Napi::Env env, const HostCallRecord& call);
-Napi::Object overrunRecord(Napi::Env env, const OverrunRecord& overrun);
+Napi::Object completionRecord(Napi::Env env, Keys& k, Job& job);
+Napi::Object hostCallRecord(Napi::Env env, Keys& k, const HostCallRecord& call);
+Napi::Object overrunRecord(Napi::Env env, Keys& k, const OverrunRecord& overrun);
 
 }  // namespace luapool

@@ -35,9 +35,12 @@ uint32_t libBit(const std::string& name) {
   return 0;
 }
 
-double number(const Napi::Object& o, const char* key, double fallback = 0) {
-  Napi::Value v = o.Get(key);
+double numberOf(const Napi::Value& v, double fallback) {
   return v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : fallback;
+}
+
+double number(const Napi::Object& o, const char* key, double fallback = 0) {
+  return numberOf(o.Get(key), fallback);
 }
 
 uint32_t u32(const Napi::Object& o, const char* key, uint32_t fallback = 0) {
@@ -186,14 +189,14 @@ void Runner::CompleteWorker(uv_work_t* req, int) {
 // Starts as many workers as there are jobs waiting for a thread (and threads free).
 void Runner::pump() {
   if (tornDown_) return;
-  std::vector<Worker*> idle;
-  for (auto& w : workers_) {
-    if (!w->busy) idle.push_back(w.get());
-  }
-  if (idle.empty()) return;
-  size_t n = scheduler_->startWorkers(idle.size());
-  for (size_t i = 0; i < n; ++i) {
-    Worker& w = *idle[i];
+  size_t idle = 0;
+  for (auto& w : workers_) idle += w->busy ? 0 : 1;
+  if (idle == 0) return;
+  size_t n = scheduler_->startWorkers(idle);
+  for (auto it = workers_.begin(); n > 0 && it != workers_.end(); ++it) {
+    Worker& w = **it;
+    if (w.busy) continue;
+    --n;
     w.busy = true;
     w.scheduler = scheduler_;
     addon_->slotStarted();
@@ -226,37 +229,39 @@ void Runner::jobsDelivered(size_t n) {
 Napi::Value Runner::Submit(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (tornDown_) throw Napi::Error::New(env, "runner is closed");
+  Keys k(env, addon_->keys());
   Napi::Object r = info[0].As<Napi::Object>();
+  auto field = [&](Key key) { return r.Get(k(key)); };
   auto job = std::make_unique<Job>();
-  job->id = static_cast<uint64_t>(number(r, "id"));
-  std::string kind = str(r, "kind");
-  if (kind == "run") {
+  job->id = static_cast<uint64_t>(numberOf(field(Key::id), 0));
+  Napi::Value kind = field(Key::kind);
+  if (kind.StrictEquals(k(Key::run))) {
     job->kind = JobKind::Run;
-    job->source = bytesOf(r.Get("source"));
-    job->chunkName = str(r, "chunkName");
-    job->env = bytesOf(r.Get("env"));
-  } else if (kind == "call" || kind == "batch") {
-    job->kind = kind == "call" ? JobKind::Call : JobKind::Batch;
-    std::string name = str(r, "module");
+    job->source = bytesOf(field(Key::source));
+    job->chunkName = bytesOf(field(Key::chunkName));
+    job->env = bytesOf(field(Key::env));
+  } else if (kind.StrictEquals(k(Key::call)) || kind.StrictEquals(k(Key::batch))) {
+    job->kind = kind.StrictEquals(k(Key::call)) ? JobKind::Call : JobKind::Batch;
+    std::string name = bytesOf(field(Key::module));
     auto it = modules_.find(name);
     if (it == modules_.end()) throw Napi::Error::New(env, "module is not defined: " + name);
     job->module = it->second;
-    job->function = str(r, "fn");
-  } else if (kind == "reset") {
+    job->function = bytesOf(field(Key::fn));
+  } else if (kind.StrictEquals(k(Key::reset))) {
     job->kind = JobKind::ResetContext;
   } else {
-    throw Napi::TypeError::New(env, "submit(request): unknown kind " + kind);
+    throw Napi::TypeError::New(env, "submit(request): unknown kind");
   }
-  job->args = bytesOf(r.Get("args"));
-  job->multret = flag(r, "multret");
-  job->bytesAsBuffer = flag(r, "bytesAsBuffer");
-  double timeoutMs = number(r, "timeoutMs");
+  job->args = bytesOf(field(Key::args));
+  job->multret = field(Key::multret).ToBoolean().Value();
+  job->bytesAsBuffer = field(Key::bytesAsBuffer).ToBoolean().Value();
+  double timeoutMs = numberOf(field(Key::timeoutMs), 0);
   if (timeoutMs > 0) job->timeoutMs = static_cast<uint32_t>(std::max(1.0, std::min(timeoutMs, 4e9)));
-  double acquireMs = number(r, "acquireTimeoutMs");
+  double acquireMs = numberOf(field(Key::acquireTimeoutMs), 0);
   if (acquireMs > 0) job->acquireTimeoutMs = static_cast<uint32_t>(std::max(1.0, std::min(acquireMs, 4e9)));
-  job->contextKey = bytesOf(r.Get("context"));
-  job->pinnedState = static_cast<int>(number(r, "state", -1));
-  job->group = bytesOf(r.Get("group"));
+  job->contextKey = bytesOf(field(Key::context));
+  job->pinnedState = static_cast<int>(numberOf(field(Key::state), -1));
+  job->group = bytesOf(field(Key::group));
   if (!scheduler_->submit(job)) return Napi::Boolean::New(env, false);
   jobsAdded(1);
   pump();
@@ -399,13 +404,14 @@ void Runner::CallJs(Napi::Env env, Napi::Function, Runner* self, void*) {
   self->scheduler_->takeDeliveries(d);
   if (env == nullptr || self->tornDown_) return;
   Napi::HandleScope scope(env);
+  Keys keys(env, self->addon_->keys());
   size_t completed = d.completed.size();
   Napi::Array records = Napi::Array::New(env);
   uint32_t k = 0;
-  for (const OverrunRecord& o : d.overruns) records.Set(k++, overrunRecord(env, o));
+  for (const OverrunRecord& o : d.overruns) records.Set(k++, overrunRecord(env, keys, o));
   for (const HostCallRecord& c : d.hostCalls) {
     try {
-      records.Set(k++, hostCallRecord(env, c));
+      records.Set(k++, hostCallRecord(env, keys, c));
     } catch (const Napi::Error&) {
       // cannot happen for bounded records; the job then sees its host call refused
       self->scheduler_->answerHost(c.jobId, false, "luapool: the host call could not be delivered");
@@ -414,7 +420,7 @@ void Runner::CallJs(Napi::Env env, Napi::Function, Runner* self, void*) {
   }
   for (auto& job : d.completed) {
     try {
-      records.Set(k++, completionRecord(env, *job));
+      records.Set(k++, completionRecord(env, keys, *job));
     } catch (const Napi::Error& e) {
       // Never leave a job unsettled: report what went wrong instead of its outcome.
       Job failed;
@@ -422,7 +428,7 @@ void Runner::CallJs(Napi::Env env, Napi::Function, Runner* self, void*) {
       failed.status = JobStatus::Internal;
       failed.error.message = std::string("luapool: the job's outcome could not be delivered: ") + e.Message();
       failed.stateIndex = job->stateIndex;
-      records.Set(k - 1, completionRecord(env, failed));
+      records.Set(k - 1, completionRecord(env, keys, failed));
     }
   }
   d.clear();  // frees the jobs (their memory is no longer needed)
