@@ -348,6 +348,28 @@ void runOnMainThread(LuaState& state, Job& job, Setup& setup) {
   lua_settop(L, base);
 }
 
+// Lifts a killed job's interrupt while it is reported and unwound (LuaState::beginClosing),
+// and puts it back on every path out, a Lua error included (Lua errors are C++ exceptions).
+class ClosingGuard {
+ public:
+  ClosingGuard(LuaState& state, Job& job)
+      : state_(state), on_(state.killReason() != KillReason::None || state.memoryExceeded()) {
+    if (!on_) return;
+    saved_ = state.beginClosing();
+    state.bridge->armCloseGrace(job);
+  }
+  ~ClosingGuard() {
+    if (on_) state_.endClosing(saved_);
+  }
+  ClosingGuard(const ClosingGuard&) = delete;
+  ClosingGuard& operator=(const ClosingGuard&) = delete;
+
+ private:
+  LuaState& state_;
+  bool on_;
+  KillReason saved_ = KillReason::None;
+};
+
 // Sandboxed states run each job in a coroutine, so host calls can suspend it and time
 // slices can end between two instructions.
 StepResult runInCoroutine(LuaState& state, Job& job, Setup& setup) {
@@ -409,6 +431,10 @@ StepResult runInCoroutine(LuaState& state, Job& job, Setup& setup) {
     collectResults(T, lua_gettop(T) - nres + 1, nres, job);
     lua_closethread(T, L);
   } else {
+    // A killed job (or one over its memory limit) is reported and unwound with the
+    // interrupt lifted, for a bounded grace period: building the traceback needs memory,
+    // and its to-be-closed variables must run.
+    ClosingGuard closing(state, job);
     job.status = statusFor(status);
     fillPosition(T, job.error);
     luaL_traceback(L, T, nullptr, 0);  // before closing: closing resets T's stack

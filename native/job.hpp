@@ -164,6 +164,9 @@ class HostBridge {
   virtual void endBlocking(Job& job) = 0;
   // Sends what the job logged/posted so far to the main thread now (long jobs stream).
   virtual void flushActions(Job& job) = 0;
+  // A killed job's to-be-closed variables start to run: interrupt them again if they are
+  // not done within the grace period.
+  virtual void armCloseGrace(Job& job) = 0;
 };
 
 }  // namespace luapool

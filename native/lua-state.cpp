@@ -49,6 +49,17 @@ void* LuaState::allocate(void* ud, void* ptr, size_t osize, size_t nsize) {
   return block;
 }
 
+// The error value a kill raises (short strings: interned once, found again without
+// allocating while they stay anchored).
+static const char* killMessage(KillReason reason) {
+  switch (reason) {
+    case KillReason::Timeout: return "luapool: job timed out";
+    case KillReason::Exit: return "luapool: os.exit";
+    default: return "luapool: job cancelled";
+  }
+}
+static const char kKillMessagesKey = 0;
+
 // Runs on the thread running Lua whenever the interrupt flag is set: a kill raises (again
 // at every check, so pcall cannot swallow it); a slice request yields the job's own
 // coroutine where it can (`canyield`: a check in the VM, patch 0015), and is otherwise
@@ -75,11 +86,9 @@ int LuaState::onInterrupt(lua_State* L, int canyield) {
     return 0;
   }
   // The error value only has to stop the script; the job is classified by reason_, never
-  // by what the script does with this value.
-  const char* what = reason == KillReason::Timeout ? "luapool: job timed out"
-                     : reason == KillReason::Exit  ? "luapool: os.exit"
-                                                   : "luapool: job cancelled";
-  lua_pushstring(L, what);
+  // by what the script does with this value. The messages are anchored in the registry
+  // (see openAll), so pushing one needs no memory past the deadline.
+  lua_pushstring(L, killMessage(reason));
   return lua_error(L);
 }
 
@@ -126,6 +135,12 @@ static int openAll(lua_State* L) {
     lua_pop(L, 1);
   }
   installSandbox(L, self->config());
+  lua_createtable(L, 3, 0);  // anchors the kill messages for the state's lifetime
+  for (KillReason r : {KillReason::Timeout, KillReason::Cancelled, KillReason::Exit}) {
+    lua_pushstring(L, killMessage(r));
+    lua_rawseti(L, -2, static_cast<int>(r));
+  }
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &kKillMessagesKey);
   return 0;
 }
 
@@ -170,6 +185,25 @@ bool LuaState::kill(uint64_t jobId, KillReason reason) {
   }
   __atomic_store_n(interruptFlag_, 1, __ATOMIC_RELEASE);
   return true;
+}
+
+KillReason LuaState::beginClosing() {
+  std::lock_guard<std::mutex> lock(killMutex_);
+  auto saved = static_cast<KillReason>(reason_.load(std::memory_order_relaxed));
+  reason_.store(0, std::memory_order_release);
+  sliceAsked_ = false;
+  __atomic_store_n(interruptFlag_, 0, __ATOMIC_RELEASE);
+  closingMemExceeded_ = memExceeded_;
+  memExceeded_ = false;
+  return saved;
+}
+
+void LuaState::endClosing(KillReason saved) {
+  std::lock_guard<std::mutex> lock(killMutex_);
+  if (saved != KillReason::None) reason_.store(static_cast<int>(saved), std::memory_order_release);  // the first reason wins
+  memExceeded_ = memExceeded_ || closingMemExceeded_;
+  closingMemExceeded_ = false;
+  __atomic_store_n(interruptFlag_, reason_.load(std::memory_order_relaxed) != 0 ? 1 : 0, __ATOMIC_RELEASE);
 }
 
 bool LuaState::requestSlice(uint64_t jobId) {

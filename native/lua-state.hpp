@@ -80,6 +80,12 @@ class LuaState {
   // --- from any thread ---
   // Interrupts the job if it is still the one running here. Returns true if it was.
   bool kill(uint64_t jobId, KillReason reason);
+  // A killed job (or one that hit the memory limit) is being unwound: its pending
+  // to-be-closed variables run now with the interrupt lifted and the sticky memory flag
+  // cleared, until endClosing() — or until kill() is called again (the scheduler does
+  // after a grace period), which interrupts them too. Returns what endClosing restores.
+  KillReason beginClosing();
+  void endClosing(KillReason saved);
   // Asks the job, if it is still the one running here, to yield at its next yieldable
   // point (its time slice is over). Returns true if it was running here.
   bool requestSlice(uint64_t jobId);
@@ -123,6 +129,7 @@ class LuaState {
   std::mutex killMutex_;
   uint64_t currentJob_ = 0;       // guarded by killMutex_
   bool sliceAsked_ = false;       // guarded by killMutex_
+  bool closingMemExceeded_ = false;  // memExceeded_ saved by beginClosing (lease holder)
   std::atomic<int> reason_{0};    // written under killMutex_, read by the allocator too
 };
 

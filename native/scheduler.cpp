@@ -274,6 +274,7 @@ void Scheduler::toDoneLocked(Job& job) {
     watchdog_.disarm(job.id | kKeyOverrun);
   }
   if (job.acquireTimeoutMs > 0) watchdog_.disarm(job.id | kKeyAcquire);
+  if (job.started) watchdog_.disarm(job.id | kKeyGrace);
   if (job.state == JobState::Queued) {
     --queued_;
     job.waitMs = msBetween(job.queuedAt, Clock::now());  // settled without starting
@@ -326,6 +327,11 @@ void Scheduler::flushActions(Job& job) {
   job.actions.clear();
   deliveries_.hostCalls.push_back(std::move(flush));
   wakeMainLocked();
+}
+
+void Scheduler::armCloseGrace(Job& job) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  watchdog_.arm(job.id | kKeyGrace, Clock::now() + kCloseGrace);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -525,6 +531,13 @@ void Scheduler::onWatchdog(uint64_t key) {
     dequeueLocked(job);
     job.status = JobStatus::AcquireTimeout;
     toDoneLocked(job);
+    return;
+  }
+  if (key & kKeyGrace) {
+    // A killed job's __close handlers ran out of their grace: interrupt them too.
+    if (job.state == JobState::Running || job.state == JobState::Blocked) {
+      states_[static_cast<size_t>(job.stateIndex)]->kill(job.id, KillReason::Cancelled);
+    }
     return;
   }
   if (key & kKeyOverrun) {

@@ -136,6 +136,7 @@ class Scheduler : public HostBridge {
   void beginBlocking(Job& job) override;
   void endBlocking(Job& job) override;
   void flushActions(Job& job) override;
+  void armCloseGrace(Job& job) override;
 
   // --- stats (any thread) ---
   struct StateSnapshot {
@@ -169,7 +170,9 @@ class Scheduler : public HostBridge {
   static constexpr uint64_t kKeyOverrun = 1ull << 63;
   static constexpr uint64_t kKeyAcquire = 1ull << 62;
   static constexpr uint64_t kKeySliceTick = 1ull << 61;
-  static constexpr uint64_t kKeyMask = kKeyOverrun | kKeyAcquire | kKeySliceTick;
+  static constexpr uint64_t kKeyGrace = 1ull << 60;
+  static constexpr uint64_t kKeyMask = kKeyOverrun | kKeyAcquire | kKeySliceTick | kKeyGrace;
+  static constexpr std::chrono::milliseconds kCloseGrace{100};  // a killed job's __close handlers
   static constexpr std::chrono::milliseconds kOverrunGrace{2000};
 
   // transitions (lock held)

@@ -179,6 +179,35 @@ test('close({ force: true }) interrupts a running job with no budget', async () 
   assert.instance((await job).error, CancelledError);
 });
 
+// ------------------------------------------------- <close> variables when a job is killed
+
+test('<close> variables run when a job is killed: timeout, cancel, memory limit, while suspended', async () => {
+  const g = gate();
+  const r = new ScriptRunner({ states: 1, memoryLimit: 4 << 20, host: { wait: g.fn } });
+  const closed = [];
+  r.on('post', (p) => closed.push(p.data));
+  const tbc = (tag) => `local c <close> = setmetatable({}, { __close = function() engine.post('closed', '${tag}') end })`;
+  assert.instance((await outcome(r.run(`${tbc('timeout')} while true do end`, { timeoutMs: 30 }))).error, TimeoutError);
+  const spinning = outcome(r.run(`${tbc('cancel')} while true do end`));
+  await new Promise((res) => { const t = setInterval(() => { if (r.stats().running === 1) { clearInterval(t); res(); } }, 2); });
+  for (let i = 1; i < 10; i++) r.cancel(i);
+  assert.instance((await spinning).error, CancelledError);
+  const mem = await outcome(r.run(`${tbc('memory')} local t = {} for i = 1, 1e8 do t[i] = i end`));
+  assert.is(mem.error.code, 'ERR_MEMORY_LIMIT');
+  const suspended = outcome(r.run(`${tbc('suspended')} engine.wait() while true do end`, { timeoutMs: 50 }));
+  await g.called;
+  assert.instance((await suspended).error, TimeoutError);
+  await new Promise((res) => setImmediate(res));
+  assert.equal(closed, ['timeout', 'cancel', 'memory', 'suspended']);
+  // a __close handler that never ends is interrupted too: the job still settles
+  const stuck = await withDeadline(outcome(r.run(
+    'local c <close> = setmetatable({}, { __close = function() while true do end end }) while true do end',
+    { timeoutMs: 30 })), 10000, 'a job whose __close loops');
+  assert.instance(stuck.error, LuapoolError);
+  assert.is(await r.run('return 1'), 1);
+  await r.close();
+});
+
 // ------------------------------------------------------------- hostile host results
 
 test('host results that throw from then, whose then throws, or that are revoked Proxies raise in the script', async () => {
