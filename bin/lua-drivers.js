@@ -21,7 +21,7 @@ local stdin, stdout, stderr = io.stdin, io.stdout, io.stderr
 local read, write, flush = stdin.read, stdout.write, stdout.flush
 local getenv = os.getenv
 ${SANITIZE_LUA}
-local docall
+local docall, msghandler
 
 -- lauxlib.c: findfield, pushglobalfuncname, pushfuncname
 local function findfield(t, f, level)
@@ -36,12 +36,12 @@ local function findfield(t, f, level)
   return nil
 end
 
-local function funcname(ar)
+local function funcname(ar, c_caller)
   local name = findfield(rawget(registry, "_LOADED"), ar.func, 2)
   if name then
     if sub(name, 1, 3) == "_G." then name = sub(name, 4) end
     return "function '" .. name .. "'"
-  elseif ar.namewhat ~= "" then
+  elseif ar.namewhat ~= "" and not c_caller then
     return ar.namewhat .. " '" .. ar.name .. "'"
   elseif ar.what == "main" then
     return "main chunk"
@@ -54,7 +54,8 @@ end
 -- luaL_traceback(L, L, msg, 1) as lua.c's msghandler calls it. Seen from here, level 1 is
 -- this function, 2 the message handler, 3 the function that raised the error; the
 -- driver (xpcall, docall, the job) is at the bottom. lua.c's levels 1..k are our levels
--- 3..k+2, and its level k+1 is pmain, a C function ("[C]: in ?").
+-- 3..k+2, and its level k+1 is pmain, a C function ("[C]: in ?"). An error inside the
+-- message handler (a failing __tostring) shows the outer handler as lua.c's C function.
 local function traceback(msg)
   local li, le = 1, 1
   while debug_getinfo(le, "l") do li = le; le = le * 2 end
@@ -81,12 +82,17 @@ local function traceback(msg)
       out[#out + 1] = "\n\t[C]: in ?"
     else
       local ar = debug_getinfo(cur + 2, "Slntf")
-      if ar.currentline <= 0 then
-        out[#out + 1] = "\n\t" .. ar.short_src .. ": in "
+      if ar.func == msghandler then
+        out[#out + 1] = "\n\t[C]: in ?"
       else
-        out[#out + 1] = "\n\t" .. ar.short_src .. ":" .. ar.currentline .. ": in "
+        if ar.currentline <= 0 then
+          out[#out + 1] = "\n\t" .. ar.short_src .. ": in "
+        else
+          out[#out + 1] = "\n\t" .. ar.short_src .. ":" .. ar.currentline .. ": in "
+        end
+        local caller = debug_getinfo(cur + 3, "f")
+        out[#out + 1] = funcname(ar, caller ~= nil and caller.func == msghandler)
       end
-      out[#out + 1] = funcname(ar)
       if ar.istailcall then out[#out + 1] = "\n\t(...tail calls...)" end
     end
   end
@@ -94,7 +100,7 @@ local function traceback(msg)
 end
 
 -- lua.c: msghandler
-local function msghandler(msg)
+msghandler = function(msg)
   local t = type(msg)
   if t == "number" then
     msg = msg .. ""

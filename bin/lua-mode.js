@@ -181,7 +181,13 @@ class Unprotected extends Error {
 class Interrupts {
   // lua.c catches SIGINT only while a chunk runs (docall); otherwise Ctrl-C ends the
   // process. The first Ctrl-C interrupts the chunk, a second one ends the process.
-  constructor() { this.current = null; this.tty = null; }
+  constructor() { this.current = null; this.tty = null; this.restarting = false; }
+
+  // --watch: the file changed, the running chunk (if any) is cancelled quietly
+  restart() {
+    this.restarting = true;
+    if (this.current) this.current.ac.abort();
+  }
 
   async during(fn) {
     const ac = new AbortController();
@@ -459,9 +465,8 @@ class Stop {
   constructor(code) { this.code = code; }
 }
 
-async function runLua(o, argv, names) {
+async function runLua(o, argv, names, interrupts = new Interrupts()) {
   const { progname, interpreter } = names;
-  const interrupts = new Interrupts();
   if (o.v) process.stdout.write(`${luaCopyright()}\n`);
   const scriptPos = o.script;
   const stdinScript = scriptPos >= 0 && argv[scriptPos] === '-' && argv[scriptPos - 1] !== '--';
@@ -480,6 +485,7 @@ async function runLua(o, argv, names) {
       throw new Stop(EXIT.lua);
     }
     if (!err || typeof err.code !== 'string' || !err.code.startsWith('ERR_')) throw err;
+    if (interrupts.restarting) throw new Stop(EXIT.lua);
     const text = err.interrupted ? 'interrupted!' : describeLuapoolError(err, o);
     process.stderr.write(`${inRepl ? '' : `${progname}: `}${text}\n`);
     return err.interrupted || err.code === 'ERR_CANCELLED' ? EXIT.lua : exitCodeFor(err);
@@ -587,7 +593,7 @@ async function watchLua(o, argv, names) {
   let stopped = false;
   let runs = 0;
   let again = false;
-  let running = false;
+  let running = null;
   let wake;
   const stop = () => { stopped = true; if (wake) wake(); };
   process.on('SIGINT', stop);
@@ -597,19 +603,17 @@ async function watchLua(o, argv, names) {
     clearTimeout(timer);
     timer = setTimeout(() => {
       if (!fs.existsSync(file)) return;
-      if (running) again = true;
-      else if (wake) wake();
+      if (running) { again = true; running.restart(); } else if (wake) wake();
     }, 60);
   });
   try {
     while (!stopped) {
       runs++;
       if (runs > 1) process.stderr.write(`[luapool] ${shown} changed: run ${runs}\n`);
-      running = true;
+      running = new Interrupts();
       again = false;
-      // A run's own SIGINT handling would end the process: --watch keeps Ctrl-C.
-      const code = await runLua(o, argv, names);
-      running = false;
+      const code = await runLua(o, argv, names, running);
+      running = null;
       if (stopped) break;
       if (!again) {
         process.stderr.write(`[luapool] ${code === 0 ? 'done' : `exit code ${code}`}; watching ${shown} (Ctrl-C to stop)\n`);
