@@ -21,7 +21,8 @@ local stdin, stdout, stderr = io.stdin, io.stdout, io.stderr
 local read, write, flush = stdin.read, stdout.write, stdout.flush
 local getenv = os.getenv
 ${SANITIZE_LUA}
-local docall, msghandler
+local docall, msghandler, user_traceback
+local debug_table, c_traceback = debug, debug.traceback
 
 -- lauxlib.c: findfield, pushglobalfuncname, pushfuncname
 local function findfield(t, f, level)
@@ -51,12 +52,15 @@ local function funcname(ar, c_caller)
   return "?"
 end
 
--- luaL_traceback(L, L, msg, 1) as lua.c's msghandler calls it. Seen from here, level 1 is
--- this function, 2 the message handler, 3 the function that raised the error; the
--- driver (xpcall, docall, the job) is at the bottom. lua.c's levels 1..k are our levels
--- 3..k+2, and its level k+1 is pmain, a C function ("[C]: in ?"). An error inside the
--- message handler (a failing __tostring) shows the outer handler as lua.c's C function.
-local function traceback(msg)
+-- luaL_traceback(L, L, msg, level) over the stack above the driver. Seen from here, level
+-- 1 is this function and 2 its caller (the message handler, or debug.traceback), which
+-- stands for lua.c's level 0 (its C message handler, db_traceback): lua.c's level k is our
+-- level k + 2. At the bottom, xpcall stands for pmain ("[C]: in ?"), and docall and the
+-- job are not shown. A failing __tostring inside the handler shows the outer handler as
+-- lua.c's C function. Returns nil when the driver is not on the stack. 'tail': our caller
+-- was tail-called, so lua.c's level 1 (the frame it replaced) is gone: level k >= 2 is
+-- our level k + 1, and level 1 is not shown.
+local function traceback_at(msg, lv, tail)
   local li, le = 1, 1
   while debug_getinfo(le, "l") do li = le; le = le * 2 end
   while li < le do
@@ -65,10 +69,15 @@ local function traceback(msg)
   end
   local base = le - 1
   while base > 3 and debug_getinfo(base, "f").func ~= docall do base = base - 1 end
-  local last = base - 3
-  local out = { msg, "\nstack traceback:" }
-  local limit2show = (last - 1 > 21) and 10 or -1
-  local level = 1
+  if base <= 3 then return nil end
+  local shift = tail and 1 or 2
+  local last = base - 1 - shift
+  local out = {}
+  if msg then out[1] = msg .. "\n" end
+  out[#out + 1] = "stack traceback:"
+  if lv < 0 then return concat(out) end
+  local limit2show = (last - lv > 21) and 10 or -1
+  local level = lv
   while level <= last do
     local cur = level
     level = level + 1
@@ -80,23 +89,48 @@ local function traceback(msg)
       level = level + n
     elseif cur == last then
       out[#out + 1] = "\n\t[C]: in ?"
+    elseif tail and cur == 1 then
+      -- the frame the tail call replaced: nothing left to show
     else
-      local ar = debug_getinfo(cur + 2, "Slntf")
+      local ar = debug_getinfo(cur == 0 and 2 or cur + shift, "Slntf")
       if ar.func == msghandler then
         out[#out + 1] = "\n\t[C]: in ?"
+      elseif ar.func == user_traceback then
+        out[#out + 1] = "\n\t[C]: in " .. funcname(ar)
       else
         if ar.currentline <= 0 then
           out[#out + 1] = "\n\t" .. ar.short_src .. ": in "
         else
           out[#out + 1] = "\n\t" .. ar.short_src .. ":" .. ar.currentline .. ": in "
         end
-        local caller = debug_getinfo(cur + 3, "f")
+        local caller = debug_getinfo(cur + shift + 1, "f")
         out[#out + 1] = funcname(ar, caller ~= nil and caller.func == msghandler)
       end
-      if ar.istailcall then out[#out + 1] = "\n\t(...tail calls...)" end
+      if ar.istailcall and ar.func ~= user_traceback then out[#out + 1] = "\n\t(...tail calls...)" end
     end
   end
   return concat(out)
+end
+
+-- debug.traceback for scripts: the driver's frames are not theirs. Other threads, and
+-- calls when no chunk of the driver runs, go to Lua's own function.
+user_traceback = function(...)
+  local msg, level = ...
+  if type(msg) == "thread" then return c_traceback(...) end
+  local t = type(msg)
+  if msg ~= nil and t ~= "string" and t ~= "number" then return msg end
+  if t == "number" then msg = msg .. "" end
+  local lv = 1
+  if level ~= nil then
+    lv = tointeger(level)
+    if lv == nil then return c_traceback(msg, level) end  -- Lua's own argument error
+  end
+  local tail = debug_getinfo(1, "t").istailcall
+  local tb = traceback_at(msg, lv, tail)
+  if tb == nil then  -- a coroutine, a finalizer at exit: Lua's own, past this frame
+    tb = c_traceback(msg, (tail and lv >= 1) and (lv == 1 and 2 or lv) or lv + 1)
+  end
+  return tb
 end
 
 -- lua.c: msghandler
@@ -113,7 +147,7 @@ msghandler = function(msg)
     end
     msg = "(error object is a " .. t .. " value)"
   end
-  local tb = traceback(msg)
+  local tb = traceback_at(msg, 1)
   return tb
 end
 
@@ -143,6 +177,7 @@ function M.init(argv, script, noenv, json)
   for i = 1, #argv do t[i - 1 - script] = argv[i] end
   G.arg = t
   if noenv then registry.LUA_NOENV = true end
+  debug_table.traceback = user_traceback
   if json then  -- stdout is for the JSON results: print writes to stderr
     G.print = function(...)
       local n = select("#", ...)
