@@ -647,6 +647,30 @@ test('lua mode: the REPL in a pseudo-terminal: banner, prompts, io.read, Ctrl-C 
   noteRef();
 });
 
+test('docs/api.md, Command line: every console snippet prints what it shows', () => {
+  const doc = fs.readFileSync(path.join(__dirname, '..', 'docs', 'api.md'), 'utf8');
+  const section = doc.slice(doc.indexOf('\n## Command line'), doc.indexOf('\n## When not to use it'));
+  const blocks = [...section.matchAll(/```console\n([\s\S]*?)```/g)].map((m) => m[1]);
+  assert.ok(blocks.length >= 4, 'the section has console snippets');
+  const quote = (x) => `'${x.replace(/'/g, "'\\''")}'`;
+  let commands = 0;
+  for (const block of blocks) {
+    const dir = fs.mkdtempSync(path.join(tmp, 'doc-'));
+    const steps = [];
+    for (const line of block.replace(/\n$/, '').split('\n')) {
+      if (line.startsWith('$ ')) steps.push({ command: line.slice(2), expected: [] });
+      else steps[steps.length - 1].expected.push(line);
+    }
+    for (const { command, expected } of steps) {
+      const run = command.replace(/npx luapool/g, `${quote(process.execPath)} ${quote(BIN)}`);
+      const r = spawnSync('bash', ['-c', `( ${run} ) 2>&1`], { cwd: dir, encoding: 'utf8', env: cleanEnv(), timeout: 60000 });
+      assert.is(r.stdout, expected.length ? `${expected.join('\n')}\n` : '', `$ ${command}`);
+      commands++;
+    }
+  }
+  assert.ok(commands >= 15, `${commands} commands`);
+});
+
 test.after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 test.run();
