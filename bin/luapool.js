@@ -11,7 +11,7 @@ const path = require('path');
 const readline = require('readline');
 const {
   EXIT, UsageError, parseTimeout, parseBytes, parseLibs, toJsonData,
-  exitCodeFor, logLine,
+  exitCodeFor, logLine, isExit,
 } = require('./common');
 const { luaMain } = require('./lua-mode');
 
@@ -247,6 +247,7 @@ async function runOnce(o, signal) {
     return EXIT.ok;
   } catch (err) {
     if (signal?.aborted) return EXIT.interrupted;
+    if (isExit(err)) return err.exitCode; // os.exit(code) in libs 'all' (stdout is unbuffered there)
     process.stderr.write(describeError(err, o) + '\n');
     return exitCodeFor(err);
   } finally {
@@ -405,6 +406,7 @@ async function commandRepl(o) {
   let buffer = '';
   let incompleteMessage = '';
   let failure; // exit code of the first failed evaluation (a piped session ends with it)
+  let exited; // os.exit(code)
   let evaluating;
   let interrupts = 0;
   const prompt = () => {
@@ -440,6 +442,10 @@ async function commandRepl(o) {
       }
       else if (text !== undefined) out(`${text.toString('utf8')}\n`);
     } catch (err) {
+      if (isExit(err)) {
+        exited = err.exitCode;
+        return 'exit';
+      }
       process.stderr.write(`${describeError(err, o).replace(/^lua: /, '')}\n`);
       failure ??= exitCodeFor(err);
     } finally {
@@ -469,8 +475,10 @@ async function commandRepl(o) {
       }
       if (cmd === '') { prompt(); continue; }
     }
-    buffer = buffer ? `${buffer}\n${line}` : line;
+    // "=expr" is "return expr", as in lua's REPL
+    buffer = buffer ? `${buffer}\n${line}` : line.replace(/^=/, 'return ');
     const r = await evaluate(buffer);
+    if (r === 'exit') { buffer = ''; break; }
     if (r !== 'incomplete') buffer = '';
     prompt();
   }
@@ -481,6 +489,7 @@ async function commandRepl(o) {
   rl.close();
   if (interactive) out('\n');
   await runner.close({ force: true });
+  if (exited !== undefined) return exited;
   return interactive ? EXIT.ok : failure ?? EXIT.ok;
 }
 

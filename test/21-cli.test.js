@@ -8,6 +8,7 @@ const path = require('path');
 const { spawn, spawnSync } = require('child_process');
 
 const BIN = path.join(__dirname, '..', 'bin', 'luapool.js');
+const { ExitError } = require('..'); // os.exit in libs 'all' (until it lands, those tests are skipped)
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'luapool-cli-'));
 
 function write(name, text) {
@@ -222,6 +223,19 @@ test('repl, piped stdin: exit status 0 without errors, 1 after a syntax error or
   assert.is(cli(['repl'], 'x = 1\nx\n').code, 0);
   assert.is(cli(['repl'], 'x = = 1\nx = 2\n').code, 1);
   assert.is(cli(['repl'], 'for i = 1, 2 do\n').code, 1);
+  assert.is(cli(['repl'], '=1 + 1\n').out, '2\n', '=expr is return expr, as in lua');
+});
+
+test('run and repl: os.exit(code) in libs all exits with code', () => {
+  if (!ExitError) {
+    console.log('  (skipped: the library has no ExitError yet; os.exit in libs \'all\' still aborts Node)');
+    return;
+  }
+  const r = cli(['run', '--libs', 'all', write('exit2.lua', 'io.write("out") os.exit(6)')]);
+  assert.is(r.code, 6);
+  assert.is(r.out, 'out');
+  assert.is(cli(['repl', '--libs', 'all'], 'print(1)\nos.exit(4)\nprint(2)\n').code, 4);
+  assert.is(cli(['repl', '--libs', 'all'], 'os.exit(true)\n').code, 0);
 });
 
 test('repl, piped stdin: --timeout interrupts an evaluation and the session goes on', () => {
@@ -285,7 +299,6 @@ function noteRef() {
   refNoted = true;
   console.log(`  (comparisons with lua skipped: ${path.relative(process.cwd(), REF)} is missing; node scripts/build-lua-cli.js builds it)`);
 }
-const { ExitError } = require('..');
 
 // Both run without the variables lua reads; each test sets the ones it needs.
 function cleanEnv(extra = {}) {
@@ -308,7 +321,8 @@ function same(args, opts = {}, extra = []) {
   const ours = luapool([...extra, ...args], opts);
   if (!hasRef) { noteRef(); return ours; }
   const ref = lua(args, opts);
-  const what = `${[...extra, ...args].join(' ')}${opts.input ? ` < ${JSON.stringify(opts.input)}` : ''}`;
+  const what = `${[...extra, ...args].join(' ')}${opts.input ? ` < ${JSON.stringify(opts.input)}` : ''}` +
+    `${ours.signal ? ` (luapool killed by ${ours.signal})` : ''}${ref.signal ? ` (lua killed by ${ref.signal})` : ''}`;
   assert.is(ours.out, ref.out, `stdout of ${what}`);
   assert.is(ours.err, ref.err, `stderr of ${what}`);
   assert.is(ours.code, ref.code, `exit status of ${what}`);
