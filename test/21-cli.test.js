@@ -636,10 +636,12 @@ test('lua mode: the REPL in a pseudo-terminal: banner, prompts, io.read, Ctrl-C 
       send('sq(12)');
       await waitFor(plain, /\n144\n> $/, 'the value');
       if (!lineEditing) {
-        send('x = io.read()');
+        send('io.write("? ") io.stdout:flush() x = io.read()');
+        await waitFor(plain, /\n\? $/, 'io.read waiting');
         send('typed');
+        await waitFor(plain, /\? typed\n> $/, 'the prompt after io.read');
         send('x');
-        await waitFor(plain, /\n> typed\n> $/, 'the line io.read read');
+        await waitFor(plain, /\n> x\ntyped\n> $/, 'the line io.read read');
       }
       send('print("looping") while true do end');
       await waitFor(plain, /\nlooping\n$/, 'the endless loop');
