@@ -402,9 +402,9 @@ class SandboxEngine {
   }
 }
 
-// The sandbox driver's frames out of a job's traceback: its own lines, and the name
-// under which it calls the chunk.
-// Sandboxed jobs run in a coroutine: lua.c's bottom frame (pmain, "[C]: in ?") is added.
+// The sandbox driver's frames out of a job's traceback: its own lines, and the name under
+// which it calls the chunk. Sandboxed jobs run in a coroutine, so lua.c's bottom frame
+// (pmain, "[C]: in ?") is added.
 function cleanTraceback(tb) {
   const lines = tb.split('\n').filter((line) => !line.startsWith(`\t${SANDBOX_NAME}:`));
   if (lines.includes('stack traceback:') && lines[lines.length - 1] !== '\t[C]: in ?') lines.push('\t[C]: in ?');
