@@ -16,6 +16,7 @@ export { ScriptContext } from './context';
 export { ActionQueue } from './action-queue';
 export type { Action, ResultAction, ErrorAction, PostAction, LogAction } from './action-queue';
 export type { ScriptRunnerOptions, LibName, HostFunction } from './options';
+export type { ScriptRunnerEvents, OverrunInfo, TypedEmitter } from './events';
 export type { RunStats, StateStats, Percentiles } from './stats';
 export {
   LuapoolError, LuaError, TimeoutError, MemoryLimitError, CancelledError, QueueFullError, AcquireTimeoutError,

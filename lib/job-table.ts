@@ -2,7 +2,7 @@
 // its values and submits it; it keeps one Job record per submitted job until the native
 // side delivers that job's completion, runs host functions for it, streams its actions,
 // and settles it exactly once. The native half (native/scheduler.hpp) owns the rest.
-import type { EventEmitter } from 'events';
+import type { ScriptRunnerEvents, TypedEmitter } from './events';
 import type { Action } from './action-queue';
 import {
   AcquireTimeoutError, CancelledError, ExitError, LuaError, LuapoolError, MarshalError, MemoryLimitError,
@@ -103,7 +103,7 @@ export function checkName(name: string, v: unknown): string {
 /** @internal */
 export class JobTable {
   readonly #opts: FilledRunnerOptions;
-  readonly #events: EventEmitter;
+  readonly #events: TypedEmitter<ScriptRunnerEvents>;
   readonly #native: NativeRunner;
   readonly #jobs = new Map<number, Job>();
   readonly #modules = new Map<string, number>();
@@ -116,7 +116,7 @@ export class JobTable {
   #closing: Promise<void> | undefined;
   #drained: (() => void) | undefined;
 
-  constructor(opts: FilledRunnerOptions, events: EventEmitter) {
+  constructor(opts: FilledRunnerOptions, events: TypedEmitter<ScriptRunnerEvents>) {
     this.#opts = opts;
     this.#events = events;
     this.#hostNames = Object.keys(opts.host);
@@ -446,7 +446,8 @@ export class JobTable {
         if (action.level === 'warn' || action.level === 'error') console.warn(line);
         else console.log(line);
       } else {
-        this.#events.emit(action.type, action);
+        if (action.type === 'post') this.#events.emit('post', action);
+        else this.#events.emit('log', action);
       }
     }
   }

@@ -8,7 +8,7 @@ const MAX_DEPTH = 200;
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
 
-/** @internal How values coming from Lua are converted (the job's bytes/tables/strict options). */
+/** How values coming from Lua are converted (the job's bytes/tables/strict options). */
 export interface DecodeOptions {
   /** Lua strings come back as JS strings (UTF-8) or as Buffers (byte for byte). */
   bytes: 'string' | 'buffer';

@@ -1,6 +1,6 @@
 // ScriptRunner: the public pool. A thin facade: it validates arguments, fills defaults and
 // delegates to the JobTable (lib/job-table.ts), which owns the jobs' lifecycle.
-import { EventEmitter } from 'events';
+import { RunnerEmitter } from './events';
 import { RunnerClosedError } from './errors';
 import { ScriptContext } from './context';
 import type { JobFigures } from './job';
@@ -34,7 +34,7 @@ const MAX_BATCH = 1 << 20; // calls per batch job
  * await runner.run('local a, b = ...; return a * b', { args: [6, 7] });   // 42
  * await runner.close();
  */
-export class ScriptRunner extends EventEmitter {
+export class ScriptRunner extends RunnerEmitter {
   readonly #opts: FilledRunnerOptions;
   readonly #jobs: JobTable;
   readonly #contexts = new Map<string, ScriptContext>();

@@ -60,11 +60,6 @@ bool flag(const Napi::Object& o, const char* key) {
   return v.IsBoolean() && v.As<Napi::Boolean>().Value();
 }
 
-std::string str(const Napi::Object& o, const char* key) {
-  Napi::Value v = o.Get(key);
-  return v.IsString() ? v.As<Napi::String>().Utf8Value() : std::string();
-}
-
 // The delivery handler of JS has nothing to call back into when the runner is idle: it is
 // held weakly then (see Runner::onDeliver_).
 void noop(const Napi::CallbackInfo&) {}
