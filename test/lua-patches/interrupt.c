@@ -61,6 +61,15 @@ static const char *sliced[] = {
     "local j = 0 repeat j = j + 1 until not (j < 500) return s + j",
   "local co = coroutine.wrap(function() for i = 1, 100 do coroutine.yield(i) end end) "
     "local s = 0 for i = 1, 100 do s = s + co() end return s",
+  /* yields inside pcall/xpcall (yieldable in 5.4) and errors after a resume */
+  "local s = 0 for i = 1, 200 do local ok, v = pcall(function() local t = 0 "
+    "for j = 1, 10 do t = t + j end return t end) s = s + v end return s",
+  "local s = 0 for i = 1, 200 do local ok, e = pcall(function() for j = 1, 10 do end error(i, 0) end) "
+    "s = s + e end return s",
+  "local s = 0 for i = 1, 100 do s = s + select(2, xpcall(function(a) local t = a for j = 1, 10 do "
+    "t = t + 1 end return t end, print, i)) end return s",
+  "local s = 0 local mt = { __add = function(a, b) local t = 0 for j = 1, 5 do t = t + j end return t end } "
+    "local x = setmetatable({}, mt) for i = 1, 200 do s = s + (x + x) end return s",
   NULL
 };
 
