@@ -12,6 +12,7 @@ import { Delivery, Job, JobFigures } from './job';
 import { DecodeOptions, decodeList, encodeBatch, encodeList, encodeTable } from './marshal';
 import {
   binding, DoneRecord, HostRecord, Kill, NativeActions, NativeDelivery, NativeJobRequest, NativeRunner, Status,
+  submitJob, unpackDone,
 } from './native';
 import {
   FilledRunnerOptions, checkBoolean, checkEnum, checkMs, checkTimer, describe, isPlainObject,
@@ -111,7 +112,10 @@ export class JobTable {
   readonly #hostNames: string[];
   readonly #hostFns: ((...args: unknown[]) => unknown)[];
   // Held here, weakly by the native side: an idle runner that nobody references is collected.
-  readonly #onDeliver = (records: NativeDelivery[]): void => this.#deliver(records);
+  readonly #onDeliver = (records: NativeDelivery[], done: Float64Array, doneExtras: unknown[]): void => {
+    if (done.length > 0) unpackDone(done, doneExtras, records);
+    this.#deliver(records);
+  };
   #nextId = 1;
   #closing: Promise<void> | undefined;
   #drained: (() => void) | undefined;
@@ -233,8 +237,8 @@ export class JobTable {
       bytesAsBuffer: decode.bytes === 'buffer', timeoutMs, acquireTimeoutMs,
       state: spec.context ? spec.context.state : -1,
     };
-    if (spec.context) request.context = spec.context.key as unknown as Uint8Array;
-    if (group !== undefined) request.group = group as unknown as Uint8Array;
+    if (spec.context) request.context = spec.context.key;
+    if (group !== undefined) request.group = group;
     if (spec.kind === 'run') {
       request.source = spec.source;
       // Like Lua's own chunk names: '=...' and '@...' are taken as they are.
@@ -250,7 +254,7 @@ export class JobTable {
       request.args = b ? encodeBatch(b.list, b.from, b.to, decode.strict)
         : o.args && o.args.length > 0 ? encodeList(o.args, 'args', decode.strict) : null;
     }
-    if (!this.#native.submit(request)) {
+    if (!submitJob(this.#native, request)) {
       const err = new QueueFullError(`job queue is full (maxQueue ${this.#opts.maxQueue})`);
       if (throwQueueFull) throw err;
       this.#jobs.set(id, job);

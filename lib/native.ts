@@ -46,12 +46,12 @@ export interface NativeJobRequest {
   bytesAsBuffer: boolean;
   timeoutMs: number;
   acquireTimeoutMs: number;
-  /** Context key (UTF-8 bytes, so keys that differ only in lone surrogates stay apart). */
-  context?: Uint8Array;
+  /** Context key (well-formed: keys that differ only in lone surrogates are refused). */
+  context?: string;
   /** The state a context is pinned to; -1 for any. */
   state: number;
-  /** Fair-sharing group, as UTF-8 bytes ('' = the default group). */
-  group?: Uint8Array;
+  /** Fair-sharing group ('' or absent = the default group). */
+  group?: string;
 }
 
 /** @internal How a job failed (a `done` record with a status other than Ok). */
@@ -110,6 +110,57 @@ export interface OverrunRecord {
 /** @internal Everything the native side delivers to JavaScript. */
 export type NativeDelivery = DoneRecord | HostRecord | ActionsRecord | OverrunRecord;
 
+/** @internal The columns of a packed `done` row (native/deliveries.hpp DoneField). */
+const enum DoneField { Id, Status, WaitMs, RunMs, Slices, PeakMemory, State, ExitCode, Count }
+
+/**
+ * @internal `done` records travel packed (thousands per frame): one row of DoneField
+ * numbers per job, and two slots per job in `extras` (its value or error, its actions).
+ * This names them again, in the one place that knows the layout.
+ */
+export function unpackDone(numbers: Float64Array, extras: unknown[], out: NativeDelivery[]): void {
+  for (let i = 0, row = 0; row < numbers.length; i++, row += DoneField.Count) {
+    const status = numbers[row + DoneField.Status] as Status;
+    const first = extras[2 * i];
+    const r: DoneRecord = {
+      kind: 'done',
+      id: numbers[row + DoneField.Id],
+      status,
+      value: status === Status.Ok ? first : undefined,
+      error: status === Status.Ok ? undefined : first as NativeErrorInfo,
+      exitCode: numbers[row + DoneField.ExitCode],
+      actions: extras[2 * i + 1] as NativeActions | undefined,
+      waitMs: numbers[row + DoneField.WaitMs],
+      runMs: numbers[row + DoneField.RunMs],
+      slices: numbers[row + DoneField.Slices],
+      peakMemory: numbers[row + DoneField.PeakMemory],
+      state: numbers[row + DoneField.State],
+    };
+    out.push(r);
+  }
+}
+
+/** @internal The layout of submit()'s `fields` (native/runner.cpp RequestField). */
+const enum RequestField { Id, Kind, Flags, TimeoutMs, AcquireTimeoutMs, State, Count }
+const KINDS = { run: 0, call: 1, batch: 2, reset: 3 } as const;
+const FLAG_MULTRET = 1;
+const FLAG_BYTES_AS_BUFFER = 2;
+const requestFields = new Float64Array(RequestField.Count); // reused: submit() copies it at once
+
+/** @internal Submits a job request (packed: its numbers in one Float64Array). */
+export function submitJob(native: NativeRunner, r: NativeJobRequest): boolean {
+  const f = requestFields;
+  f[RequestField.Id] = r.id;
+  f[RequestField.Kind] = KINDS[r.kind];
+  f[RequestField.Flags] = (r.multret ? FLAG_MULTRET : 0) | (r.bytesAsBuffer ? FLAG_BYTES_AS_BUFFER : 0);
+  f[RequestField.TimeoutMs] = r.timeoutMs;
+  f[RequestField.AcquireTimeoutMs] = r.acquireTimeoutMs;
+  f[RequestField.State] = r.state;
+  const text = r.kind === 'run' ? r.source : r.module;
+  const name = r.kind === 'run' ? r.chunkName : r.fn;
+  return native.submit(f, text, name, r.context, r.group, r.args ?? null, r.env ?? null);
+}
+
 /** @internal Native pool statistics (RunStats without the JS-side figures). */
 export interface NativeStats {
   states: {
@@ -128,7 +179,9 @@ export interface NativeStats {
 
 /** @internal The native runner (native/runner.cpp). */
 export interface NativeRunner {
-  submit(request: NativeJobRequest): boolean;
+  /** See submitJob(): `fields` is the packed RequestField row, then the texts and trees. */
+  submit(fields: Float64Array, text: string | undefined, name: string | undefined, context: string | undefined,
+    group: string | undefined, args: Uint8Array | null, env: Uint8Array | null): boolean;
   define(name: string, version: number, source: string): void;
   checkSyntax(source: string, chunkName: string): string | undefined;
   cancel(id: number, reason: Kill): 'settled' | 'interrupting' | undefined;
@@ -140,7 +193,10 @@ export interface NativeRunner {
 
 /** @internal What the native addon exports (native/addon.cpp). */
 export interface NativeBinding {
-  NativeRunner: new (config: NativeRunnerConfig, onDeliver: (records: NativeDelivery[]) => void) => NativeRunner;
+  NativeRunner: new (config: NativeRunnerConfig,
+    onDeliver: (records: NativeDelivery[], done: Float64Array, doneExtras: unknown[]) => void) => NativeRunner;
+  /** The packed layouts (lib/native.ts checks them against its own). */
+  layout: { requestFields: number; doneFields: number };
   /** `LUA_RELEASE`, e.g. "Lua 5.4.7". */
   luaVersion: string;
   /** The Node-API version the addon was built for. */
@@ -169,9 +225,11 @@ const VALUE_FORMAT = 2;
 
 /** @internal The loaded addon. */
 export const binding: NativeBinding = load();
-if (binding.valueFormat !== VALUE_FORMAT) {
+if (binding.valueFormat !== VALUE_FORMAT || binding.layout?.requestFields !== RequestField.Count ||
+    binding.layout?.doneFields !== DoneField.Count) {
   throw new Error(`luapool: the native addon speaks value format ${binding.valueFormat}, this JavaScript ` +
-    `speaks ${VALUE_FORMAT}: rebuild (npm run build) so that both come from the same version`);
+    `speaks ${VALUE_FORMAT} (or their record layouts differ): rebuild (npm run build) so that both come ` +
+    'from the same version');
 }
 
 // process.exit() and uncaught exceptions emit 'exit', then Node joins libuv's threads:

@@ -66,38 +66,60 @@ Napi::Value actionList(Napi::Env env, const std::vector<Action>& actions) {
   return a;
 }
 
+// { message, traceback, chunk, line, value? }
+Napi::Object errorRecord(Napi::Env env, Keys& k, const ErrorInfo& error) {
+  Napi::Object e = Napi::Object::New(env);
+  e.Set(k(Key::message), text(env, error.message));
+  e.Set(k(Key::traceback), text(env, error.traceback));
+  e.Set(k(Key::chunk), text(env, error.chunk));
+  e.Set(k(Key::line), Napi::Number::New(env, error.line));
+  if (!error.value.empty()) e.Set(k(Key::value), copy(env, error.value));
+  return e;
+}
+
+// The job's value (status Ok) or error record.
+Napi::Value outcome(Napi::Env env, Keys& k, const Job& job) {
+  if (job.status != JobStatus::Ok) return errorRecord(env, k, job.error);
+  if (job.result.empty()) return env.Undefined();
+  Napi::Value value;
+  // multret: always the tree (a single nil must stay distinguishable from no value)
+  if (job.multret || !fastScalar(env, job, value)) value = copy(env, job.result);
+  return value;
+}
+
 }  // namespace
 
-Napi::Object completionRecord(Napi::Env env, Keys& k, Job& job) {
-  Napi::Object o = Napi::Object::New(env);
-  o.Set(k(Key::kind), k(Key::done));
-  o.Set(k(Key::id), Napi::Number::New(env, static_cast<double>(job.id)));
-  o.Set(k(Key::status), Napi::Number::New(env, static_cast<int>(job.status)));
-  if (job.status == JobStatus::Ok) {
-    Napi::Value value;
-    // multret: always the tree (a single nil must stay distinguishable from no value)
-    if (!job.result.empty()) {
-      if (job.multret || !fastScalar(env, job, value)) value = copy(env, job.result);
-      o.Set(k(Key::value), value);
+PackedCompletions packCompletions(Napi::Env env, Keys& k, const std::vector<std::unique_ptr<Job>>& jobs) {
+  size_t n = jobs.size();
+  PackedCompletions out{Napi::Float64Array::New(env, n * kDoneFields), Napi::Array::New(env, n * 2)};
+  double* row = out.numbers.Data();
+  for (size_t i = 0; i < n; ++i, row += kDoneFields) {
+    const Job& job = *jobs[i];
+    JobStatus status = job.status;
+    Napi::Value first, actions;
+    try {
+      first = outcome(env, k, job);
+      actions = actionList(env, job.actions);
+    } catch (const Napi::Error& e) {
+      // Never leave a job unsettled: report what went wrong instead of its outcome.
+      ErrorInfo failed;
+      failed.message = std::string("luapool: the job's outcome could not be delivered: ") + e.Message();
+      status = JobStatus::Internal;
+      first = errorRecord(env, k, failed);
+      actions = env.Undefined();
     }
-  } else {
-    Napi::Object e = Napi::Object::New(env);
-    e.Set(k(Key::message), text(env, job.error.message));
-    e.Set(k(Key::traceback), text(env, job.error.traceback));
-    e.Set(k(Key::chunk), text(env, job.error.chunk));
-    e.Set(k(Key::line), Napi::Number::New(env, job.error.line));
-    if (!job.error.value.empty()) e.Set(k(Key::value), copy(env, job.error.value));
-    o.Set(k(Key::error), e);
+    row[kDoneId] = static_cast<double>(job.id);
+    row[kDoneStatus] = static_cast<double>(status);
+    row[kDoneWaitMs] = job.waitMs;
+    row[kDoneRunMs] = job.runMs;
+    row[kDoneSlices] = job.slices;
+    row[kDonePeakMemory] = static_cast<double>(job.peakMemory);
+    row[kDoneState] = job.stateIndex;
+    row[kDoneExitCode] = job.exitCode;
+    out.extras.Set(static_cast<uint32_t>(2 * i), first);
+    out.extras.Set(static_cast<uint32_t>(2 * i + 1), actions);
   }
-  if (job.status == JobStatus::Exit) o.Set(k(Key::exitCode), Napi::Number::New(env, job.exitCode));
-  Napi::Value actions = actionList(env, job.actions);
-  if (!actions.IsUndefined()) o.Set(k(Key::actions), actions);
-  o.Set(k(Key::waitMs), Napi::Number::New(env, job.waitMs));
-  o.Set(k(Key::runMs), Napi::Number::New(env, job.runMs));
-  o.Set(k(Key::slices), Napi::Number::New(env, job.slices));
-  o.Set(k(Key::peakMemory), Napi::Number::New(env, static_cast<double>(job.peakMemory)));
-  o.Set(k(Key::state), Napi::Number::New(env, job.stateIndex));
-  return o;
+  return out;
 }
 
 Napi::Object hostCallRecord(Napi::Env env, Keys& k, const HostCallRecord& call) {

@@ -115,6 +115,8 @@ struct Job {
   Clock::duration budgetLeft{0};   // while it is paused (Queued, Runnable)
   Clock::time_point sliceStart;    // when its current step started
   bool started = false;            // has run at least one step
+  bool demoted = false;            // has been sliced out: a long job (Scheduler::Level)
+  bool guarded = false;            // this step: picked so that long jobs do not starve
   // The first kill asked for (KillReason). Atomic: LuaState::beginJob reads it under its
   // own lock, so a kill that arrives between pick() and beginJob() is not lost.
   std::atomic<int> killRequest{0};

@@ -35,6 +35,15 @@ uint32_t libBit(const std::string& name) {
   return 0;
 }
 
+// The layout of submit()'s `fields` (mirrored by RequestField in lib/native.ts).
+enum RequestField : uint32_t {
+  kRequestId, kRequestKind, kRequestFlags, kRequestTimeoutMs, kRequestAcquireTimeoutMs, kRequestState,
+  kRequestFields
+};
+enum RequestKind : int { kKindRun = 0, kKindCall = 1, kKindBatch = 2, kKindReset = 3 };
+constexpr uint32_t kFlagMultret = 1;
+constexpr uint32_t kFlagBytesAsBuffer = 2;
+
 double numberOf(const Napi::Value& v, double fallback) {
   return v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : fallback;
 }
@@ -220,43 +229,54 @@ void Runner::jobsDelivered(size_t n) {
   }
 }
 
-// submit(request: NativeJobRequest) -> queued? (false: the queue is full)
+// submit(fields, text, name, context, group, args, env) -> queued? (false: the queue is full)
+//   fields: Float64Array of RequestField (lib/native.ts packs a NativeJobRequest into it)
+//   text: run: the source; call/batch: the module name.  name: run: chunk name; call: fn
+//   context, group: strings or undefined.  args, env: encoded value trees or null
 Napi::Value Runner::Submit(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (tornDown_) throw Napi::Error::New(env, "runner is closed");
-  Keys k(env, addon_->keys());
-  Napi::Object r = info[0].As<Napi::Object>();
-  auto field = [&](Key key) { return r.Get(k(key)); };
-  auto job = std::make_unique<Job>();
-  job->id = static_cast<uint64_t>(numberOf(field(Key::id), 0));
-  Napi::Value kind = field(Key::kind);
-  if (kind.StrictEquals(k(Key::run))) {
-    job->kind = JobKind::Run;
-    job->source = bytesOf(field(Key::source));
-    job->chunkName = bytesOf(field(Key::chunkName));
-    job->env = bytesOf(field(Key::env));
-  } else if (kind.StrictEquals(k(Key::call)) || kind.StrictEquals(k(Key::batch))) {
-    job->kind = kind.StrictEquals(k(Key::call)) ? JobKind::Call : JobKind::Batch;
-    std::string name = bytesOf(field(Key::module));
-    auto it = modules_.find(name);
-    if (it == modules_.end()) throw Napi::Error::New(env, "module is not defined: " + name);
-    job->module = it->second;
-    job->function = bytesOf(field(Key::fn));
-  } else if (kind.StrictEquals(k(Key::reset))) {
-    job->kind = JobKind::ResetContext;
-  } else {
-    throw Napi::TypeError::New(env, "submit(request): unknown kind");
+  if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array ||
+      info[0].As<Napi::Float64Array>().ElementLength() != kRequestFields) {
+    throw Napi::TypeError::New(env, "submit(fields): a Float64Array of the request layout");
   }
-  job->args = bytesOf(field(Key::args));
-  job->multret = field(Key::multret).ToBoolean().Value();
-  job->bytesAsBuffer = field(Key::bytesAsBuffer).ToBoolean().Value();
-  double timeoutMs = numberOf(field(Key::timeoutMs), 0);
+  const double* f = info[0].As<Napi::Float64Array>().Data();
+  auto job = std::make_unique<Job>();
+  job->id = static_cast<uint64_t>(f[kRequestId]);
+  switch (static_cast<int>(f[kRequestKind])) {
+    case kKindRun:
+      job->kind = JobKind::Run;
+      job->source = bytesOf(info[1]);
+      job->chunkName = bytesOf(info[2]);
+      job->env = bytesOf(info[6]);
+      break;
+    case kKindCall:
+    case kKindBatch: {
+      job->kind = static_cast<int>(f[kRequestKind]) == kKindCall ? JobKind::Call : JobKind::Batch;
+      std::string name = bytesOf(info[1]);
+      auto it = modules_.find(name);
+      if (it == modules_.end()) throw Napi::Error::New(env, "module is not defined: " + name);
+      job->module = it->second;
+      job->function = bytesOf(info[2]);
+      break;
+    }
+    case kKindReset:
+      job->kind = JobKind::ResetContext;
+      break;
+    default:
+      throw Napi::TypeError::New(env, "submit(fields): unknown kind");
+  }
+  uint32_t flags = static_cast<uint32_t>(f[kRequestFlags]);
+  job->multret = (flags & kFlagMultret) != 0;
+  job->bytesAsBuffer = (flags & kFlagBytesAsBuffer) != 0;
+  double timeoutMs = f[kRequestTimeoutMs];
   if (timeoutMs > 0) job->timeoutMs = static_cast<uint32_t>(std::max(1.0, std::min(timeoutMs, 4e9)));
-  double acquireMs = numberOf(field(Key::acquireTimeoutMs), 0);
+  double acquireMs = f[kRequestAcquireTimeoutMs];
   if (acquireMs > 0) job->acquireTimeoutMs = static_cast<uint32_t>(std::max(1.0, std::min(acquireMs, 4e9)));
-  job->contextKey = bytesOf(field(Key::context));
-  job->pinnedState = static_cast<int>(numberOf(field(Key::state), -1));
-  job->group = bytesOf(field(Key::group));
+  job->pinnedState = f[kRequestState] >= 0 && f[kRequestState] < 1e6 ? static_cast<int>(f[kRequestState]) : -1;
+  job->contextKey = bytesOf(info[3]);
+  job->group = bytesOf(info[4]);
+  job->args = bytesOf(info[5]);
   if (!scheduler_->submit(job)) return Napi::Boolean::New(env, false);
   jobsAdded(1);
   pump();
@@ -406,32 +426,20 @@ void Runner::CallJs(Napi::Env env, Napi::Function, Runner* self, void*) {
   for (const OverrunRecord& o : d.overruns) records.Set(k++, overrunRecord(env, keys, o));
   for (const HostCallRecord& c : d.hostCalls) {
     try {
-      records.Set(k++, hostCallRecord(env, keys, c));
+      records.Set(k, hostCallRecord(env, keys, c));
+      ++k;
     } catch (const Napi::Error&) {
       // cannot happen for bounded records; the job then sees its host call refused
       self->scheduler_->answerHost(c.jobId, false, "luapool: the host call could not be delivered");
-      --k;
     }
   }
-  for (auto& job : d.completed) {
-    try {
-      records.Set(k++, completionRecord(env, keys, *job));
-    } catch (const Napi::Error& e) {
-      // Never leave a job unsettled: report what went wrong instead of its outcome.
-      Job failed;
-      failed.id = job->id;
-      failed.status = JobStatus::Internal;
-      failed.error.message = std::string("luapool: the job's outcome could not be delivered: ") + e.Message();
-      failed.stateIndex = job->stateIndex;
-      records.Set(k - 1, completionRecord(env, keys, failed));
-    }
-  }
+  PackedCompletions done = packCompletions(env, keys, d.completed);
   d.clear();  // frees the jobs (their memory is no longer needed)
-  if (k > 0) {
+  if (k > 0 || completed > 0) {
     Napi::Value handler = self->onDeliver_.Value();
     if (handler.IsFunction()) {
       try {
-        handler.As<Napi::Function>().Call({records});
+        handler.As<Napi::Function>().Call({records, done.numbers, done.extras});
       } catch (const Napi::Error& e) {
         // The JS layer never throws here; if it does, report it like an uncaught error.
         napi_fatal_exception(env, e.Value());

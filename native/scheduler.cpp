@@ -62,20 +62,14 @@ void Scheduler::wakeMainLocked() {
   if (notify_) notify_();
 }
 
-Scheduler::Group& Scheduler::groupLocked(const std::string& name) {
-  auto it = groups_.find(name);
-  if (it == groups_.end()) {
-    it = groups_.emplace(name, Group{}).first;
+Scheduler::Group& Scheduler::groupLocked(Level level, const std::string& name) {
+  auto& groups = groups_[level];
+  auto it = groups.find(name);
+  if (it == groups.end()) {
+    it = groups.emplace(name, Group{}).first;
     it->second.name = name;
   }
   return it->second;
-}
-
-// A group with no waiting job leaves the round-robin (and the map: group names may be
-// per tenant or per request).
-void Scheduler::dropGroupLocked(Group& g) {
-  if (g.inTurn) turns_.erase(std::find(turns_.begin(), turns_.end(), &g));
-  groups_.erase(g.name);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -107,17 +101,18 @@ bool Scheduler::submit(std::unique_ptr<Job>& job) {
 }
 
 void Scheduler::enqueueLocked(Job& job, bool urgent) {
+  ++waiting_;
   if (urgent) {
     urgent_.push_back(&job);
-  } else {
-    Group& g = groupLocked(job.group);
-    g.queue.push_back(&job);
-    if (!g.inTurn) {
-      g.inTurn = true;
-      turns_.push_back(&g);
-    }
+    ensureSliceTickLocked();
+    return;
   }
-  ++waiting_;
+  Level level = job.demoted ? kLong : kFresh;
+  if (level == kLong && waitingAt_[kLong] == 0) longServed_ = Clock::now();  // starts to wait
+  groupLocked(level, job.group).queue.push_back(&job);
+  ++waitingAt_[level];
+  // A fresh job does not wait for a long job's slice to end.
+  if (level == kFresh) preemptLocked(Clock::now());
   ensureSliceTickLocked();
 }
 
@@ -126,11 +121,15 @@ void Scheduler::dequeueLocked(Job& job) {
     --waiting_;
     return;
   }
-  auto g = groups_.find(job.group);
-  if (g != groups_.end() && removeJob(g->second.queue, &job)) {
-    --waiting_;
-    if (g->second.queue.empty()) dropGroupLocked(g->second);
-    return;
+  for (Level level : {kFresh, kLong}) {
+    auto g = groups_[level].find(job.group);
+    if (g != groups_[level].end() && removeJob(g->second.queue, &job)) {
+      --waiting_;
+      --waitingAt_[level];
+      // a group with no waiting job leaves the map (group names may be per request)
+      if (g->second.queue.empty()) groups_[level].erase(g);
+      return;
+    }
   }
   if (!job.contextKey.empty()) {
     auto lane = lanes_.find(job.contextKey);
@@ -139,69 +138,107 @@ void Scheduler::dequeueLocked(Job& job) {
 }
 
 // ---------------------------------------------------------------------------------------
-// Running: a worker picks the next job it can run, round-robin across groups
+// Running: a worker picks the next job it can run
+//
+// Order: killed jobs first (they unwind and settle); then fresh jobs (new, or back from
+// a host call, that have not used a whole slice); then long jobs (sliced out before). Long
+// jobs that have waited kStarveSlices slices go before fresh ones, so a stream of fresh
+// jobs cannot starve them. Within a level, the group served least recently goes first (a
+// new group at once), FIFO within a group.
 
 // A new (unpinned) job may start on a state that is not quarantined.
 bool Scheduler::canPlaceLocked(size_t index) const {
   return !states_[index]->quarantined.load();
 }
 
+// The state the job can run on now, or -1. Leases change only under mutex_, so the answer
+// holds until the caller acquires it.
+int Scheduler::stateForLocked(const Job& job) const {
+  if (job.started || job.pinnedState >= 0) {
+    size_t index = job.started ? static_cast<size_t>(job.stateIndex) : static_cast<size_t>(job.pinnedState);
+    return pool_.isLeased(index) ? -1 : static_cast<int>(index);
+  }
+  // A new job: the free state with the fewest open jobs (usually one with none).
+  int best = -1;
+  for (size_t i = 0; i < states_.size(); ++i) {
+    if (!canPlaceLocked(i) || pool_.isLeased(i)) continue;
+    if (best < 0 || openJobs_[i] < openJobs_[static_cast<size_t>(best)]) best = static_cast<int>(i);
+  }
+  return best;
+}
+
+// The least recently served group of the level with a job that can run now.
+bool Scheduler::findInLevelLocked(Level level, Group*& group, std::deque<Job*>::iterator& at, int& index) {
+  constexpr size_t kScan = 16;  // jobs looked at per group (the rest wait for their turn)
+  group = nullptr;
+  for (auto& entry : groups_[level]) {
+    Group& g = entry.second;
+    if (group != nullptr && g.lastServed >= group->lastServed) continue;
+    size_t scanned = 0;
+    for (auto it = g.queue.begin(); it != g.queue.end() && scanned < kScan; ++it, ++scanned) {
+      int i = stateForLocked(**it);
+      if (i >= 0) {
+        group = &g;
+        at = it;
+        index = i;
+        break;
+      }
+    }
+  }
+  return group != nullptr;
+}
+
 Job* Scheduler::pickLocked(StateLease& lease) {
-  auto tryJob = [&](Job* job) -> bool {
-    if (job->started || job->pinnedState >= 0) {
-      size_t index = job->started ? static_cast<size_t>(job->stateIndex) : static_cast<size_t>(job->pinnedState);
-      lease = pool_.tryAcquire(index);
-      return static_cast<bool>(lease);
-    }
-    // A new job: the free state with the fewest open jobs (usually one with none).
-    size_t best = SIZE_MAX;
-    for (size_t i = 0; i < states_.size(); ++i) {
-      if (!canPlaceLocked(i) || pool_.isLeased(i)) continue;
-      if (best == SIZE_MAX || openJobs_[i] < openJobs_[best]) best = i;
-    }
-    if (best == SIZE_MAX) return false;
-    lease = pool_.tryAcquire(best);
-    return static_cast<bool>(lease);
-  };
+  auto now = Clock::now();
   Job* picked = nullptr;
-  for (auto it = urgent_.begin(); it != urgent_.end() && !picked; ++it) {
-    if (tryJob(*it)) {
+  int index = -1;
+  bool guarded = false;
+  for (auto it = urgent_.begin(); it != urgent_.end(); ++it) {
+    index = stateForLocked(**it);
+    if (index >= 0) {
       picked = *it;
       urgent_.erase(it);
       break;
     }
   }
-  for (size_t n = 0; n < turns_.size() && !picked; ++n) {
-    Group* g = turns_[n];
-    for (auto it = g->queue.begin(); it != g->queue.end(); ++it) {
-      if (tryJob(*it)) {
-        picked = *it;
-        g->queue.erase(it);
-        // its turn is used: to the back of the line (or out of it)
-        if (g->queue.empty()) {
-          dropGroupLocked(*g);
-        } else {
-          turns_.erase(turns_.begin() + static_cast<std::ptrdiff_t>(n));
-          turns_.push_back(g);
-        }
-        break;
+  if (!picked) {
+    bool starving = waitingAt_[kLong] > 0 &&
+                    now - longServed_ >= std::chrono::milliseconds(config_.sliceMs) * kStarveSlices;
+    Level order[2] = {starving ? kLong : kFresh, starving ? kFresh : kLong};
+    for (Level level : order) {
+      Group* g;
+      std::deque<Job*>::iterator at;
+      if (!findInLevelLocked(level, g, at, index)) continue;
+      picked = *at;
+      g->queue.erase(at);
+      g->lastServed = ++served_;
+      --waitingAt_[level];
+      if (level == kLong) {
+        longServed_ = now;
+        // A whole slice before a fresh job may preempt it: it was picked so as not to
+        // starve, or the fresh jobs that wait cannot run now (so preempting it would only
+        // hand its thread back to it, again and again).
+        guarded = starving || waitingAt_[kFresh] > 0;
       }
+      if (g->queue.empty()) groups_[level].erase(g->name);
+      break;
     }
   }
   if (!picked) return nullptr;
+  lease = pool_.tryAcquire(static_cast<size_t>(index));
   --waiting_;
   Job& job = *picked;
-  auto now = Clock::now();
   if (!job.started) {
     job.started = true;
-    job.stateIndex = static_cast<int>(lease.index());
-    ++openJobs_[lease.index()];
+    job.stateIndex = index;
+    ++openJobs_[static_cast<size_t>(index)];
     --queued_;
     job.waitMs = msBetween(job.queuedAt, now);
     if (job.acquireTimeoutMs > 0) watchdog_.disarm(job.id | kKeyAcquire);
   }
   job.state = JobState::Running;
   job.sliceStart = now;
+  job.guarded = guarded;
   running_.push_back(&job);
   armBudgetLocked(job);
   ensureSliceTickLocked();
@@ -237,6 +274,7 @@ void Scheduler::finishStepLocked(Job& job, StepResult step) {
   }
   if (step == StepResult::Sliced) {
     ++slices_;
+    job.demoted = true;  // it used a whole slice (or was preempted as a long job)
     pauseBudgetLocked(job);
     toRunnableLocked(job);
     return;
@@ -489,29 +527,48 @@ void Scheduler::pauseBudgetLocked(Job& job) {
   }
 }
 
-// While jobs wait for a thread, a tick every sliceMs asks the running jobs whose slice is
-// over to yield. Nothing is armed while nobody waits.
+// When a running job must give its thread up: a long job (one that used a whole slice
+// before) as soon as a fresh job waits, unless the starvation rule picked it; any job once
+// it has run a whole slice while others wait.
+Scheduler::Clock::time_point Scheduler::sliceEndLocked(const Job& job) const {
+  if (job.demoted && !job.guarded && waitingAt_[kFresh] > 0) return job.sliceStart;
+  return job.sliceStart + std::chrono::milliseconds(config_.sliceMs);
+}
+
+// Asks every running job whose slice is over (sliceEndLocked) to yield; returns the next
+// time one will be.
+Scheduler::Clock::time_point Scheduler::preemptLocked(Clock::time_point now) {
+  auto next = Clock::time_point::max();
+  if (config_.sliceMs == 0 || waiting_ == 0) return next;
+  for (Job* job : running_) {
+    if (job->state != JobState::Running) continue;  // a blocked job holds no Lua code
+    auto end = sliceEndLocked(*job);
+    if (now >= end) {
+      states_[static_cast<size_t>(job->stateIndex)]->requestSlice(job->id);
+      end = now + std::chrono::milliseconds(config_.sliceMs);  // asked again then if it could not yield
+    }
+    next = std::min(next, end);
+  }
+  return next;
+}
+
+// While jobs wait for a thread, the watchdog's slice tick calls preemptLocked when the next
+// slice ends. Nothing is armed while nobody waits.
 void Scheduler::ensureSliceTickLocked() {
   if (config_.sliceMs == 0 || tickArmed_ || waiting_ == 0 || running_.empty()) return;
   tickArmed_ = true;
-  watchdog_.arm(kKeySliceTick, Clock::now() + std::chrono::milliseconds(config_.sliceMs));
+  auto next = Clock::time_point::max();
+  for (Job* job : running_) next = std::min(next, sliceEndLocked(*job));
+  auto now = Clock::now();
+  watchdog_.arm(kKeySliceTick, std::max(next, now));
 }
 
 void Scheduler::onSliceTick() {
   std::lock_guard<std::mutex> lock(mutex_);
   tickArmed_ = false;
   if (waiting_ == 0 || running_.empty()) return;
-  auto slice = std::chrono::milliseconds(config_.sliceMs);
-  auto now = Clock::now();
-  auto next = now + slice;
-  for (Job* job : running_) {
-    if (job->state != JobState::Running) continue;  // a blocked job holds no Lua code
-    if (now - job->sliceStart >= slice) {
-      states_[static_cast<size_t>(job->stateIndex)]->requestSlice(job->id);
-    } else {
-      next = std::min(next, job->sliceStart + slice);
-    }
-  }
+  auto next = preemptLocked(Clock::now());
+  if (next == Clock::time_point::max()) return;
   tickArmed_ = true;
   watchdog_.arm(kKeySliceTick, next);
 }

@@ -32,9 +32,11 @@
 // open jobs (sliced out or suspended coroutines) and runs one at a time, so an open job
 // never blocks a new one.
 //
-// Fairness: runnable jobs wait in per-group FIFO queues served round-robin. While jobs
-// wait, a slice tick (on the watchdog) asks every job that has run `sliceMs` to yield at
-// its next yieldable point (patch 0015); it goes to the back of its group's queue.
+// Fairness: runnable jobs wait in per-group FIFO queues at two levels — fresh jobs (not
+// yet sliced out) before long ones — served least-recently-served group first. While jobs
+// wait, the slice tick (on the watchdog) asks a job that has run `sliceMs` to yield at its
+// next yieldable point (patch 0015), and a long job at once when a fresh job waits; it goes
+// to the back of its group's queue.
 //
 // Budgets: a job's deadline runs while it is Running, Blocked or Suspended (host-call time
 // counts), and pauses while it waits for a thread (Queued, Runnable).
@@ -155,10 +157,14 @@ class Scheduler : public HostBridge {
   void closeStates();
 
  private:
+  // Two levels of run queues: fresh jobs (new, or back from a host call, that have not
+  // used a whole slice) and long jobs (sliced out before). See pickLocked.
+  enum Level { kFresh = 0, kLong = 1 };
+  static constexpr int kStarveSlices = 4;  // long jobs get a thread at least this often
   struct Group {
     std::string name;
-    std::deque<Job*> queue;  // Queued and Runnable jobs, FIFO
-    bool inTurn = false;     // listed in turns_
+    std::deque<Job*> queue;  // FIFO
+    uint64_t lastServed = 0; // served_ when it last got a thread (0: never: goes first)
   };
   // Jobs of one context run one at a time, in submission order.
   struct Lane {
@@ -178,6 +184,8 @@ class Scheduler : public HostBridge {
   // transitions (lock held)
   void enqueueLocked(Job& job, bool urgent);         // -> a run queue (Queued or Runnable)
   Job* pickLocked(StateLease& lease);                // Queued/Runnable -> Running
+  int stateForLocked(const Job& job) const;
+  bool findInLevelLocked(Level level, Group*& group, std::deque<Job*>::iterator& at, int& index);
   void finishStepLocked(Job& job, StepResult step);  // Running -> Done/Suspended/Runnable
   void toRunnableLocked(Job& job);                   // Suspended/Running -> Runnable
   void toDoneLocked(Job& job);                       // any -> Done
@@ -188,14 +196,15 @@ class Scheduler : public HostBridge {
   void armBudgetLocked(Job& job);    // the job (re)starts running: its deadline runs
   void pauseBudgetLocked(Job& job);  // it waits for a thread: its deadline pauses
   void ensureSliceTickLocked();
+  Clock::time_point sliceEndLocked(const Job& job) const;
+  Clock::time_point preemptLocked(Clock::time_point now);
   void onWatchdog(uint64_t key);     // watchdog thread
   void onSliceTick();                // watchdog thread
 
   bool canPlaceLocked(size_t index) const;
   void replaceStateLocked(size_t index);
   void wakeMainLocked();
-  Group& groupLocked(const std::string& name);
-  void dropGroupLocked(Group& g);
+  Group& groupLocked(Level level, const std::string& name);
 
   SchedulerConfig config_;
   StatePool pool_;
@@ -206,9 +215,11 @@ class Scheduler : public HostBridge {
   std::vector<std::unique_ptr<LuaState>> states_;  // replaced only while leased and idle
   std::vector<size_t> openJobs_;                   // per state: picked jobs not yet Done
   std::unordered_map<uint64_t, std::unique_ptr<Job>> jobs_;  // the job table (owner)
-  std::unordered_map<std::string, Group> groups_;
-  std::deque<Group*> turns_;    // groups with waiting jobs, in round-robin order
+  std::unordered_map<std::string, Group> groups_[2];  // by level, then name: waiting groups only
   std::deque<Job*> urgent_;     // killed while waiting: unwind before anything else
+  size_t waitingAt_[2] = {0, 0};  // jobs in groups_ by level
+  uint64_t served_ = 0;           // picks so far (Group::lastServed)
+  Clock::time_point longServed_;  // a long job last got a thread, or long jobs began to wait
   std::unordered_map<std::string, Lane> lanes_;  // by context key
   std::vector<Job*> running_;   // Running and Blocked jobs
   size_t queued_ = 0;           // jobs in state Queued
