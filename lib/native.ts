@@ -30,7 +30,7 @@ function load(): NativeBinding {
 
 /** @internal The loaded addon. */
 /** The value-tree format lib/marshal.ts speaks (native/value.hpp's kValueFormat). */
-const VALUE_FORMAT = 2;
+const VALUE_FORMAT = 3;
 
 export const binding: NativeBinding = load();
 if (binding.valueFormat !== VALUE_FORMAT) {

@@ -20,7 +20,7 @@ const char kContextsKey = 0;
 const char kCurrentEnvKey = 0;
 
 constexpr size_t kMaxLogBytes = 64 * 1024;         // one log message
-constexpr size_t kMaxActionBytes = 64u << 20;      // everything one job posts
+constexpr size_t kMinActionBytes = 64u << 20;      // everything one job posts: at least this
 
 void getRegistry(lua_State* L, const char* key) { lua_rawgetp(L, LUA_REGISTRYINDEX, key); }
 
@@ -32,11 +32,18 @@ Job& requireJob(lua_State* L) {
   return *job;
 }
 
+// Everything one job logs and posts: the state's encode budget, and at least 64 MiB.
+size_t maxActionBytes(lua_State* L) {
+  size_t budget = encodeBudget(L);
+  return budget > kMinActionBytes ? budget : kMinActionBytes;
+}
+
 void pushAction(lua_State* L, ActionType type, std::string name, std::string data) {
   Job& job = requireJob(L);
   size_t bytes = name.size() + data.size() + 32;
-  if (job.actionBytes + bytes > kMaxActionBytes) {
-    luaL_error(L, "engine: this job posted more than %d MiB", static_cast<int>(kMaxActionBytes >> 20));
+  size_t limit = maxActionBytes(L);
+  if (job.actionBytes + bytes > limit) {
+    luaL_error(L, "engine: this job posted more than %d MiB", static_cast<int>(limit >> 20));
   }
   job.actionBytes += bytes;
   job.actions.push_back(Action{type, std::move(name), std::move(data)});
@@ -252,6 +259,7 @@ void installSandbox(lua_State* L, const StateConfig& config) {
   lua_rawsetp(L, LUA_REGISTRYINDEX, &kFrozenKey);
   lua_newtable(L);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &kContextsKey);
+  setEncodeBudget(L, encodeBudgetFor(config.memoryLimit));
 
   if (config.trusted) {
     // Plain Lua: jobs use the global table, as under the standalone interpreter.
