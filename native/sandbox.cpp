@@ -2,6 +2,7 @@
 // copied into the base here.
 #include "sandbox.hpp"
 
+#include <cstring>
 #include <string>
 
 #include "host-call.hpp"
@@ -151,14 +152,65 @@ int sandboxSetmetatable(lua_State* L) {
   return lua_gettop(L);
 }
 
-// load(chunk [, chunkname [, mode [, env]]]): text only, env defaults to the job's.
+// A fresh job environment: an empty table reading through to the read-only base.
+void pushFreshEnv(lua_State* L) {
+  lua_createtable(L, 0, 4);
+  getRegistry(L, &kEnvMetaKey);
+  lua_setmetatable(L, -2);
+  lua_pushvalue(L, -1);
+  lua_setfield(L, -2, "_G");
+}
+
+// Pushes the environment of the function that called us: the _ENV upvalue of the nearest
+// Lua function on the calling coroutine's stack that has one (C functions such as pcall
+// in between are skipped, and so are Lua functions that use no globals: `local load =
+// load` in a helper still binds the chunk's environment). A job's chunk and its functions
+// have the job's environment, a context's the context's, a module's the module's. Never
+// the private global table of the state (the sandbox's own functions have it). With no
+// such function on this coroutine's stack: in a chunk job (run, or a context's run), that
+// job's environment (set by the job as it starts); else a fresh environment over the base.
+void pushCallerEnv(lua_State* L) {
+  lua_Debug ar;
+  for (int level = 1; lua_getstack(L, level, &ar); ++level) {
+    lua_getinfo(L, "f", &ar);
+    if (lua_iscfunction(L, -1)) {
+      lua_pop(L, 1);
+      continue;
+    }
+    for (int i = 1;; ++i) {
+      const char* name = lua_getupvalue(L, -1, i);
+      if (name == nullptr) break;
+      if (std::strcmp(name, "_ENV") == 0) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
+        bool privateGlobals = lua_rawequal(L, -1, -2);
+        lua_pop(L, 1);
+        if (!privateGlobals && lua_istable(L, -1)) {
+          lua_remove(L, -2);  // the function
+          return;
+        }
+      }
+      lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+  }
+  Job* job = currentJob(*LuaState::from(L));
+  if (job != nullptr && job->kind == JobKind::Run) {
+    getRegistry(L, &kCurrentEnvKey);
+    if (lua_istable(L, -1)) return;
+    lua_pop(L, 1);
+  }
+  pushFreshEnv(L);
+}
+
+// load(chunk [, chunkname [, mode [, env]]]): text only; without an env argument the chunk
+// gets the caller's environment (as plain Lua gives it the global one).
 int sandboxLoad(lua_State* L) {
   int nargs = lua_gettop(L);
   lua_settop(L, 4);
   lua_pushliteral(L, "t");
   lua_replace(L, 3);
   if (nargs < 4) {
-    getRegistry(L, &kCurrentEnvKey);
+    pushCallerEnv(L);
     lua_replace(L, 4);
   }
   lua_pushvalue(L, lua_upvalueindex(1));
@@ -353,14 +405,14 @@ void installSandbox(lua_State* L, const StateConfig& config) {
 }
 
 static void newEnv(lua_State* L, const StateConfig& config) {
-  lua_createtable(L, 0, 4);
-  if (config.trusted) {
-    lua_createtable(L, 0, 1);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
-    lua_setfield(L, -2, "__index");
-  } else {
-    getRegistry(L, &kEnvMetaKey);
+  if (!config.trusted) {
+    pushFreshEnv(L);
+    return;
   }
+  lua_createtable(L, 0, 4);
+  lua_createtable(L, 0, 1);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
+  lua_setfield(L, -2, "__index");
   lua_setmetatable(L, -2);
   lua_pushvalue(L, -1);
   lua_setfield(L, -2, "_G");

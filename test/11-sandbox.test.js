@@ -162,6 +162,50 @@ test('load of text still works and defaults to the job environment', async () =>
   assert.is(await runner.run('return load("return string ~= nil", "n", "t", {})()'), false);
 });
 
+test('load without env binds the caller\'s environment: a module function gets the module\'s', () => isolated(async (r) => {
+  r.define('m', `
+    module_global = "module's own"
+    local M = {}
+    function M.read(src) return load(src)() end
+    function M.write(src) load(src)() return seen end
+    return M`);
+  const ctx = r.context('victim');
+  await ctx.run('secret = "context secret"; seen = "context seen"');
+  // the module runs after a context job on the same (only) state
+  assert.is(await r.call('m', 'read', ['return secret']), undefined);
+  assert.is(await r.call('m', 'read', ['return module_global']), "module's own");
+  assert.is(await r.call('m', 'write', ['seen = "written by the module"']), 'written by the module');
+  assert.equal(await ctx.run('return { secret, seen, module_global }'), ['context secret', 'context seen']);
+  // and after a plain job with env values
+  await r.run('return 1', { env: { secret: 'job secret' } });
+  assert.is(await r.call('m', 'read', ['return secret']), undefined);
+  assert.is(await ctx.call('m', 'read', ['return secret']), undefined);
+  await ctx.close();
+}));
+
+test('load without env, in jobs and contexts: the chunk\'s environment, however load is reached', async () => {
+  assert.equal(await runner.run(`
+    local load = load
+    local function compile(s) return load(s) end      -- no _ENV of its own: the chunk's
+    compile("a = 1")()
+    pcall(load("b = 2"))                               -- through a C function
+    local ok, f = pcall(load, "c = 3") f()
+    coroutine.wrap(function() load("d = 4")() end)()
+    local e = select(2, pcall(string.gsub, "x", "x", function() load("e = 5")() end))
+    return { a, b, c, d, e and 5 }`), [1, 2, 3, 4, 5]);
+  assert.is(await runner.run('return a or b or c or d'), undefined);
+  const ctx = runner.context('load-ctx');
+  await ctx.run('function later(s) return load(s)() end  persistent = "p"');
+  assert.is(await ctx.run('return later("return persistent")'), 'p');
+  assert.is(await runner.run('return persistent'), undefined);
+  assert.is(await runner.run('return load("return persistent")()'), undefined);
+  await ctx.close();
+  // an explicit env (even nil) is used as given; never the state's private globals
+  assert.equal(await runner.run('return { load("return x", "n", "t", { x = 7 })(), select(2, pcall(load("return tostring", "n", "t", nil))) }'),
+    [7, '[string "n"]:1: attempt to index a nil value (upvalue \'_ENV\')']);
+  assert.is(await runner.run('return load("return rawget(_ENV, \\"collectgarbage\\")")()'), undefined);
+});
+
 // ------------------------------------------------------------------ string metatable
 test('getmetatable("") does not expose the string table or the metatable', async () => {
   assert.is(await runner.run('return getmetatable("")'), false);
