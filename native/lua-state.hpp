@@ -7,9 +7,11 @@
 #include <cstdint>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "lua-api.hpp"
+#include "prng.hpp"
 
 namespace luapool {
 
@@ -87,6 +89,16 @@ class LuaState {
   // After each job: GC policy (step after N jobs / K bytes; full after a memory error).
   void afterJob(bool hadMemoryError);
 
+  // --- math.random in the sandbox (lease holder only) ---
+  // The generator of the running job: its context's (kept until the context is reset),
+  // else the job's own (seeded afresh when a new job first draws; kept while the job is
+  // suspended, since a state stays leased to a job until it ends).
+  Prng& random();
+  // Two seeds no other generator of this process is likely to get (a per-state counter,
+  // the clock and addresses, mixed).
+  void freshSeeds(uint64_t& n1, uint64_t& n2);
+  void dropContextRandom(const char* key, size_t len);
+
   StateStats stats;  // written by the lease holder only, read under the runner's lock
   Job* runningJob = nullptr;  // the job being executed (lease holder only)
   HostBridge* bridge = nullptr;  // set by the runner before any job runs
@@ -111,6 +123,13 @@ class LuaState {
   size_t sinceGc_ = 0;
   uint32_t jobsSinceGc_ = 0;
   bool memExceeded_ = false;  // sticky for the rest of a job once the limit was hit
+
+  Prng* random_ = nullptr;  // cache of random()'s answer for the running job
+  Prng jobRandom_;
+  uint64_t jobRandomId_ = 0;  // the job jobRandom_ was seeded for
+  Prng stateRandom_;          // outside jobs
+  std::unordered_map<std::string, Prng> contextRandom_;
+  uint64_t seedCounter_ = 0;
 
   std::mutex killMutex_;
   uint64_t currentJob_ = 0;

@@ -233,6 +233,55 @@ int sandboxCollectgarbage(lua_State* L) {
   return luaL_error(L, "collectgarbage('%s') is not allowed in the sandbox", opt);
 }
 
+// --- math.random: one generator per job and per context ----------------------------------
+// The same algorithm, arguments and errors as Lua 5.4's math.random/math.randomseed
+// (lmathlib.c), on the running job's (or context's) own state instead of one per lua_State.
+
+int sandboxRandom(lua_State* L) {
+  Prng& prng = LuaState::from(L)->random();
+  uint64_t rv = prng.next();
+  lua_Integer low, up;
+  switch (lua_gettop(L)) {
+    case 0:
+      lua_pushnumber(L, Prng::toDouble(rv));
+      return 1;
+    case 1:
+      low = 1;
+      up = luaL_checkinteger(L, 1);
+      if (up == 0) {  // math.random(0): a full random integer
+        lua_pushinteger(L, static_cast<lua_Integer>(rv));
+        return 1;
+      }
+      break;
+    case 2:
+      low = luaL_checkinteger(L, 1);
+      up = luaL_checkinteger(L, 2);
+      break;
+    default:
+      return luaL_error(L, "wrong number of arguments");
+  }
+  luaL_argcheck(L, low <= up, 1, "interval is empty");
+  uint64_t p = prng.project(rv, static_cast<uint64_t>(up) - static_cast<uint64_t>(low));
+  lua_pushinteger(L, static_cast<lua_Integer>(p + static_cast<uint64_t>(low)));
+  return 1;
+}
+
+int sandboxRandomseed(lua_State* L) {
+  LuaState* state = LuaState::from(L);
+  Prng& prng = state->random();
+  uint64_t n1, n2;
+  if (lua_isnone(L, 1)) {
+    state->freshSeeds(n1, n2);
+  } else {
+    n1 = static_cast<uint64_t>(luaL_checkinteger(L, 1));
+    n2 = static_cast<uint64_t>(luaL_optinteger(L, 2, 0));
+  }
+  prng.seed(n1, n2);
+  lua_pushinteger(L, static_cast<lua_Integer>(n1));
+  lua_pushinteger(L, static_cast<lua_Integer>(n2));
+  return 2;
+}
+
 int readonlyNewindex(lua_State* L) {
   return luaL_error(L, "attempt to modify read-only table '%s'",
                     lua_tostring(L, lua_upvalueindex(1)));
@@ -373,6 +422,12 @@ void installSandbox(lua_State* L, const StateConfig& config) {
   for (const auto& lib : libs) {
     if (!(config.libs & lib.bit)) continue;
     openLib(L, lib.name, lib.open);
+    if (lib.bit == kLibMath) {
+      lua_pushcfunction(L, sandboxRandom);
+      lua_setfield(L, -2, "random");
+      lua_pushcfunction(L, sandboxRandomseed);
+      lua_setfield(L, -2, "randomseed");
+    }
     makeReadonly(L, lib.name);
     lua_setfield(L, base, lib.name);
   }
@@ -445,6 +500,7 @@ void dropContextEnv(lua_State* L, const char* key, size_t len) {
   lua_pushnil(L);
   lua_rawset(L, -3);
   lua_pop(L, 1);
+  LuaState::from(L)->dropContextRandom(key, len);
 }
 
 void setCurrentEnv(lua_State* L, int envIndex) {

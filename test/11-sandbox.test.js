@@ -206,6 +206,51 @@ test('load without env, in jobs and contexts: the chunk\'s environment, however 
   assert.is(await runner.run('return load("return rawget(_ENV, \\"collectgarbage\\")")()'), undefined);
 });
 
+test('math.random: each job has its own generator; randomseed in one job fixes no other', async () => {
+  const trusted = new ScriptRunner({ states: 1, libs: 'all' });
+  try {
+    // plain Lua's numbers for seed 42 (trusted states keep plain Lua's shared generator)
+    const plain = await trusted.run('math.randomseed(42) return { math.random(0), math.random(1, 100), math.random() }');
+    assert.equal(await runner.run('math.randomseed(42) return { math.random(0), math.random(1, 100), math.random() }'), plain);
+    await runner.run('math.randomseed(42)');
+    const next = await runner.run('return math.random(0)');
+    assert.is.not(next, plain[0], 'a seed set by the previous job fixed this job\'s draws');
+    assert.is.not(await runner.run('return math.random(0)'), await runner.run('return math.random(0)'));
+    // plain Lua: the generator is the state's, shared by every job
+    await trusted.run('math.randomseed(42)');
+    assert.is(await trusted.run('return math.random(0)'), plain[0]);
+  } finally {
+    await trusted.close();
+  }
+  // Lua's argument rules
+  assert.equal(await runner.run('return { math.random(3, 3), math.type(math.random(0)), select("#", math.randomseed()) }'), [3, 'integer', 2]);
+  await fails('math.random(2, 1)', /interval is empty/);
+  await fails('math.random(1, 2, 3)', /wrong number of arguments/);
+  await fails('math.random(1.5)', /number has no integer representation/);
+  const draws = await runner.run('local t = {} for i = 1, 1000 do local v = math.random(1, 6) t[v] = (t[v] or 0) + 1 end return t');
+  assert.is(draws.length, 6);
+  assert.ok(draws.every((n) => n > 100 && n < 250), JSON.stringify(draws));
+});
+
+test('math.random: a context keeps its own generator across its jobs; module calls get their own', async () => {
+  const seeded = await runner.run('math.randomseed(7) return { math.random(0), math.random(0) }');
+  const a = runner.context('rng-a');
+  const b = runner.context('rng-b');
+  await a.run('math.randomseed(7)');
+  await b.run('math.randomseed(99)');
+  assert.is.not(await runner.run('return math.random(0)'), seeded[0]);
+  assert.is(await a.run('return math.random(0)'), seeded[0]);
+  assert.is.not(await b.run('return math.random(0)'), seeded[1]);
+  assert.is(await a.run('return math.random(0)'), seeded[1]);
+  await a.reset();
+  assert.is.not(await a.run('return math.random(0)'), await runner.run('math.randomseed(7) math.random(0) return math.random(0)'));
+  runner.define('rng', 'return { seed = function(n) math.randomseed(n) end, draw = function() return math.random(0) end }');
+  await runner.call('rng', 'seed', [7]);
+  assert.is.not(await runner.call('rng', 'draw'), seeded[0]);
+  await a.close();
+  await b.close();
+});
+
 // ------------------------------------------------------------------ string metatable
 test('getmetatable("") does not expose the string table or the metatable', async () => {
   assert.is(await runner.run('return getmetatable("")'), false);
