@@ -314,6 +314,22 @@ test('MarshalError: unsupported values in args, env and results name their path'
   await r.close();
 });
 
+test('MarshalError: the documented size limits hold (64 MiB without a memory limit, 4 x memoryLimit with one)', async () => {
+  // docs/marshaling.md#limits: a 65 MiB string is too large for a runner without a memory
+  // limit, and is returned whole by one whose memoryLimit (160 MiB: string.rep briefly needs
+  // two copies) gives a budget of 4 x 160 MiB
+  const src = 'return ("s"):rep(65 << 20)';
+  const unlimited = new ScriptRunner({ states: 1 });
+  const e = await rejection(unlimited.run(src));
+  checkError(e, MarshalError, 'ERR_MARSHAL');
+  assert.is(e.path, 'result[0]');
+  assert.match(e.message, 'value is too large to convert (more than 64 MiB encoded)');
+  await unlimited.close();
+  const limited = new ScriptRunner({ states: 1, memoryLimit: 160 << 20 });
+  assert.is((await limited.run(src)).length, 65 << 20);
+  await limited.close();
+});
+
 // ---------------------------------------------------------------------- option bounds
 test('every numeric option has an upper bound: a RangeError naming it beyond', () => {
   const tooBig = [
