@@ -321,6 +321,7 @@ export function encodeBatch(calls: readonly (readonly unknown[])[], from: number
       const args = calls[i];
       e.path.push(i);
       const argc = e.length(args.length); // read once
+      if (argc > MAX_VALUES) e.fail(`too many arguments (${argc}; at most ${MAX_VALUES})`);
       e.path.pop();
       e.ensure(5);
       e.buf[e.pos] = INT32;
