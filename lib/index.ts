@@ -11,7 +11,7 @@ if (process.env.UV_THREADPOOL_SIZE === undefined) {
 import { binding } from './native';
 
 export { ScriptRunner } from './script-runner';
-export type { JobOptions, EnqueueOptions } from './script-runner';
+export type { JobOptions, EnqueueOptions, JobDetails } from './script-runner';
 export { ScriptContext } from './context';
 export { ActionQueue } from './action-queue';
 export type { Action, ResultAction, ErrorAction, PostAction, LogAction } from './action-queue';
@@ -19,7 +19,7 @@ export type { ScriptRunnerOptions, LibName, HostFunction } from './options';
 export type { RunStats, StateStats, Percentiles } from './stats';
 export {
   LuapoolError, LuaError, TimeoutError, MemoryLimitError, CancelledError, QueueFullError, AcquireTimeoutError,
-  MarshalError, RunnerClosedError,
+  MarshalError, RunnerClosedError, ExitError,
 } from './errors';
 
 /** The Lua release compiled into the addon, e.g. "Lua 5.4.7". */

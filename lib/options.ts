@@ -21,8 +21,23 @@ export type HostFunction = (...args: any[]) => unknown; // eslint-disable-line @
 
 /** Options of `new ScriptRunner(options)`; every one is optional. See docs/api.md. */
 export interface ScriptRunnerOptions {
-  /** lua_States in the pool, 1-1024. Default: max(1, availableParallelism() - 1). */
+  /**
+   * lua_States in the pool, 1-1024. Default: twice `threads`, so a job that is sliced out
+   * or waits for a host function never keeps a new job from a state of its own.
+   */
   states?: number;
+  /**
+   * Lua jobs that run at once (libuv thread-pool threads Lua may use), 1 to `states` and at
+   * most UV_THREADPOOL_SIZE - 1. Default: max(1, availableParallelism() - 1) without
+   * `states`, else min(states, UV_THREADPOOL_SIZE - 1).
+   */
+  threads?: number;
+  /**
+   * Time slice in milliseconds: a job that has run this long while other jobs wait for a
+   * thread gives its thread up at the next point where Lua can yield and goes to the back
+   * of the run queue (its state and environment stay). 0 = no slicing. Default 2.
+   */
+  sliceMs?: number;
   /**
    * What scripts see: 'safe' (default: the sandbox), 'all' (plain Lua with every library and
    * the state's global table, for trusted code), or the sandbox with a list of libraries.
@@ -81,6 +96,10 @@ export interface ScriptRunnerOptions {
 export interface FilledRunnerOptions {
   /** See ScriptRunnerOptions.states. */
   states: number;
+  /** See ScriptRunnerOptions.threads (runner.parallelism). */
+  threads: number;
+  /** See ScriptRunnerOptions.sliceMs. */
+  sliceMs: number;
   /** The libraries to open ('safe' and 'all' expanded to their lists). */
   libs: readonly LibName[];
   /** libs: 'all': plain Lua, jobs in the state's global table. */
@@ -109,8 +128,6 @@ export interface FilledRunnerOptions {
   generationalGc: boolean;
   /** See ScriptRunnerOptions.chunkCacheSize. */
   chunkCacheSize: number;
-  /** Worker slots: min(states, UV_THREADPOOL_SIZE - 1), at least 1 (runner.parallelism). */
-  maxWorkers: number;
 }
 
 /** @internal True for objects whose prototype is Object.prototype or null. */
@@ -188,7 +205,7 @@ export function threadPoolSize(): number {
   return Number.isInteger(n) && n > 0 ? Math.min(n, 1024) : 4;
 }
 
-const KNOWN = new Set(['states', 'libs', 'timeoutMs', 'memoryLimit', 'acquireTimeoutMs', 'maxQueue', 'actions',
+const KNOWN = new Set(['states', 'threads', 'sliceMs', 'libs', 'timeoutMs', 'memoryLimit', 'acquireTimeoutMs', 'maxQueue', 'actions',
   'host', 'bytes', 'tables', 'strict', 'gcEveryJobs', 'gcEveryBytes', 'gcMode', 'chunkCacheSize']);
 
 /** @internal Validates `new ScriptRunner()` options and fills in the defaults. */
@@ -199,7 +216,24 @@ export function fillRunnerOptions(options: ScriptRunnerOptions | undefined): Fil
     if (!KNOWN.has(key)) throw new TypeError(`options.${key} is not a known option`);
   }
   const o = options;
-  const states = o.states === undefined ? Math.max(1, availableParallelism() - 1) : checkCount('options.states', o.states, 1, false, 1024);
+  // Lua never occupies every libuv thread: one always stays free for fs, dns, crypto, zlib.
+  const pool = threadPoolSize();
+  const maxThreads = Math.max(1, pool - 1);
+  let states = o.states === undefined ? undefined : checkCount('options.states', o.states, 1, false, 1024);
+  let threads: number;
+  if (o.threads !== undefined) {
+    threads = checkCount('options.threads', o.threads, 1);
+    if (threads > maxThreads) {
+      throw new RangeError(`options.threads must be at most UV_THREADPOOL_SIZE - 1 = ${maxThreads}, got ${threads}`);
+    }
+    if (states !== undefined && threads > states) {
+      throw new RangeError(`options.threads must be at most options.states (${states}), got ${threads}`);
+    }
+  } else {
+    threads = Math.min(states ?? Math.max(1, availableParallelism() - 1), maxThreads);
+  }
+  if (states === undefined) states = Math.min(1024, Math.max(2, 2 * threads));
+  const sliceMs = o.sliceMs === undefined ? 2 : checkCount('options.sliceMs', o.sliceMs, 0, false, 60000);
   let libs: readonly LibName[] = SAFE_LIBS;
   let trusted = false;
   if (o.libs === 'all') {
@@ -234,9 +268,10 @@ export function fillRunnerOptions(options: ScriptRunnerOptions | undefined): Fil
   if (memoryLimit !== 0 && memoryLimit < 64 * 1024) {
     throw new RangeError(`options.memoryLimit must be 0 (none) or at least 65536 bytes, got ${memoryLimit}`);
   }
-  const pool = threadPoolSize();
   return {
     states,
+    threads,
+    sliceMs,
     libs,
     trusted,
     timeoutMs: o.timeoutMs === undefined ? 0 : checkMs('options.timeoutMs', o.timeoutMs),
@@ -256,7 +291,5 @@ export function fillRunnerOptions(options: ScriptRunnerOptions | undefined): Fil
     generationalGc: (o.gcMode === undefined ? 'generational'
       : checkEnum('options.gcMode', o.gcMode, ['generational', 'incremental'] as const)) === 'generational',
     chunkCacheSize: o.chunkCacheSize === undefined ? 256 : checkCount('options.chunkCacheSize', o.chunkCacheSize, 1, false, MAX_UINT32),
-    // Lua never occupies every libuv thread: one always stays free for fs, dns, crypto, zlib.
-    maxWorkers: Math.max(1, Math.min(states, pool - 1)),
   };
 }

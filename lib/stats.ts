@@ -16,7 +16,9 @@ export interface StateStats {
   memoryErrors: number;
   /** Jobs that ran out of their time budget here. */
   timeouts: number;
-  /** Leased to a job right now (running, or suspended in a host call). */
+  /** Jobs started here and not yet finished (running, sliced out, or waiting for a host function). */
+  openJobs: number;
+  /** A thread is running Lua on it right now. */
   busy: boolean;
   /** A job overran its deadline by far here; the state is replaced once that job ends. */
   quarantined: boolean;
@@ -38,19 +40,25 @@ export interface Percentiles {
 export interface RunStats {
   /** One entry per state, by index. */
   states: StateStats[];
-  /** Jobs waiting for a state. */
+  /** Jobs that have not started yet. */
   queued: number;
-  /** Jobs running on a state. */
+  /** Jobs running Lua on a thread. */
   running: number;
-  /** Jobs waiting for a host function's answer (each keeps its state). */
+  /** Jobs holding their thread while they wait for a host function (where Lua could not yield). */
+  blocked: number;
+  /** Jobs waiting for a host function's answer without a thread. */
   suspended: number;
+  /** Started jobs waiting for a thread (sliced out, or answered by the host). */
+  runnable: number;
+  /** Times a job's time slice ended and it gave its thread to another job. */
+  slices: number;
   /** Jobs that kept running long (2 s) after their deadline ('overrun' events). */
   overruns: number;
   /** States closed and replaced after an overrun. */
   replacedStates: number;
   /** Jobs submitted and not yet settled. */
   pending: number;
-  /** Jobs that may run at once: min(states, UV_THREADPOOL_SIZE - 1). */
+  /** Jobs that may run at once (the `threads` option). */
   parallelism: number;
   /** Jobs completed since the runner started. */
   completed: number;

@@ -8,13 +8,22 @@
 
 namespace luapool {
 
-Addon::Addon(Napi::Env env, Napi::Object exports) : env_(env) {
+Addon::Addon(Napi::Env env, Napi::Object exports) : env_(env), keys_(env) {
   exports.Set("NativeRunner", Runner::Init(env));
   exports.Set("luaVersion", Napi::String::New(env, LUA_RELEASE));
   exports.Set("napiVersion", Napi::Number::New(env, NAPI_VERSION));
   // Bumped whenever the value-tree format (value.hpp) changes; lib/native.ts checks it.
   exports.Set("valueFormat", Napi::Number::New(env, kValueFormat));
   exports.Set("testing", testing::Init(env));
+  // processExiting(): the process is about to exit (process 'exit' event: process.exit()
+  // or an uncaught exception). Node then joins libuv's threads, so every running job is
+  // interrupted now instead of being waited for.
+  exports.Set("processExiting", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
+    Addon* self = Addon::From(info.Env());
+    if (self != nullptr) {
+      for (Runner* r : self->runners_) r->exiting();
+    }
+  }));
   // At teardown (a worker_thread exiting), interrupt running jobs, then keep the
   // environment alive until their thread-pool work has completed (an async cleanup hook).
   napi_add_async_cleanup_hook(env, &Addon::Cleanup, this, &hook_);

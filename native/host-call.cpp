@@ -38,7 +38,7 @@ int waitBlocking(lua_State* L, LuaState& state, Job& job) {
     job.hostAbandoned = false;
   }
   lua_checkinterrupt(L);  // already killed: do not call the host at all
-  state.bridge->requestBlocking(job);
+  state.bridge->beginBlocking(job);
   {
     std::unique_lock<std::mutex> lock(job.hostMutex);
     auto done = [&] { return job.hostAnswered || job.hostAbandoned; };
@@ -72,7 +72,7 @@ int hostCall(lua_State* L) {
   // to the script's coroutine.resume instead of to us.
   if (L == job->coroutine && lua_isyieldable(L)) {
     job->hostRequest.blocking = false;
-    job->suspended = true;
+    job->yieldForHost = true;
     return lua_yieldk(L, 0, 0, hostContinue);
   }
   job->hostRequest.blocking = true;

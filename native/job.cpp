@@ -113,6 +113,7 @@ struct Setup {
   LuaState* state;
   Job* job;
   int nargs = 0;
+  StepResult step = StepResult::Finished;
 };
 
 // Pushes the job's environment (persistent for contexts) and records it for `load`.
@@ -125,6 +126,27 @@ void pushEnvFor(lua_State* L, const Setup& s) {
   }
   if (!job.env.empty()) mergeDecodedInto(L, -1, job.env);
   setCurrentEnv(L, -1);
+  if (!s.state->config().trusted) {  // kept for the job's later steps (see resumeEnv)
+    lua_pushvalue(L, -1);
+    s.job->envRef = luaL_ref(L, LUA_REGISTRYINDEX);
+  }
+}
+
+// A resumed job's environment becomes the one `load` uses again (other jobs may have run
+// on the state in between).
+void resumeEnv(lua_State* L, Job& job) {
+  if (job.envRef == LUA_NOREF) return;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, job.envRef);
+  setCurrentEnv(L, -1);
+  lua_pop(L, 1);
+}
+
+// The job is over: its coroutine and environment are no longer referenced.
+void releaseRefs(lua_State* L, Job& job) {
+  luaL_unref(L, LUA_REGISTRYINDEX, job.threadRef);
+  job.threadRef = LUA_NOREF;
+  luaL_unref(L, LUA_REGISTRYINDEX, job.envRef);
+  job.envRef = LUA_NOREF;
 }
 
 // Protected: leaves the function to run and its arguments on the stack.
@@ -326,21 +348,46 @@ void runOnMainThread(LuaState& state, Job& job, Setup& setup) {
   lua_settop(L, base);
 }
 
-// Sandboxed states run each job in a coroutine, so host calls can suspend it.
-void runInCoroutine(LuaState& state, Job& job, Setup& setup) {
+// Lifts a killed job's interrupt while it is reported and unwound (LuaState::beginClosing),
+// and puts it back on every path out, a Lua error included (Lua errors are C++ exceptions).
+class ClosingGuard {
+ public:
+  ClosingGuard(LuaState& state, Job& job)
+      : state_(state), on_(state.killReason() != KillReason::None || state.memoryExceeded()) {
+    if (!on_) return;
+    saved_ = state.beginClosing();
+    state.bridge->armCloseGrace(job);
+  }
+  ~ClosingGuard() {
+    if (on_) state_.endClosing(saved_);
+  }
+  ClosingGuard(const ClosingGuard&) = delete;
+  ClosingGuard& operator=(const ClosingGuard&) = delete;
+
+ private:
+  LuaState& state_;
+  bool on_;
+  KillReason saved_ = KillReason::None;
+};
+
+// Sandboxed states run each job in a coroutine, so host calls can suspend it and time
+// slices can end between two instructions.
+StepResult runInCoroutine(LuaState& state, Job& job, Setup& setup) {
   lua_State* L = state.L();
   int base = lua_gettop(L);
   lua_State* T;
   int status;
   int nres = 0;
   if (job.threadRef != LUA_NOREF) {
-    // Resuming after a host call: the continuation delivers the host's answer.
+    // Resuming after a host call (the continuation delivers the host's answer) or a slice.
     lua_rawgeti(L, LUA_REGISTRYINDEX, job.threadRef);
     luaL_unref(L, LUA_REGISTRYINDEX, job.threadRef);
     job.threadRef = LUA_NOREF;
     T = lua_tothread(L, -1);
     job.coroutine = T;
-    job.suspended = false;
+    job.yieldForHost = false;
+    job.yieldForSlice = false;
+    resumeEnv(L, job);
     status = lua_resume(T, L, 0, &nres);
   } else {
     T = lua_newthread(L);
@@ -355,19 +402,19 @@ void runInCoroutine(LuaState& state, Job& job, Setup& setup) {
       job.error.traceback = job.error.message;
       job.coroutine = nullptr;
       lua_settop(L, base);
-      return;
+      return StepResult::Finished;
     }
     status = lua_resume(T, L, setup.nargs, &nres);
   }
+  if (status == LUA_YIELD && (job.yieldForHost || job.yieldForSlice)) {
+    // Waiting for the host, or for its next slice: the coroutine stays in the registry.
+    lua_pushvalue(L, base + 1);
+    job.threadRef = luaL_ref(L, LUA_REGISTRYINDEX);
+    job.coroutine = nullptr;
+    lua_settop(L, base);
+    return job.yieldForHost ? StepResult::Suspended : StepResult::Sliced;
+  }
   if (status == LUA_YIELD) {
-    if (job.suspended) {
-      // Suspended in a host call: keep the coroutine alive until the answer comes.
-      lua_pushvalue(L, base + 1);
-      job.threadRef = luaL_ref(L, LUA_REGISTRYINDEX);
-      job.coroutine = nullptr;
-      lua_settop(L, base);
-      return;
-    }
     // A bare coroutine.yield at the top level has no one to resume it.
     job.status = JobStatus::LuaError;
     fillPosition(T, job.error);
@@ -377,13 +424,17 @@ void runInCoroutine(LuaState& state, Job& job, Setup& setup) {
     job.coroutine = nullptr;
     lua_closethread(T, L);  // runs pending to-be-closed variables
     lua_settop(L, base);
-    return;
+    return StepResult::Finished;
   }
   job.coroutine = nullptr;
   if (status == LUA_OK) {
     collectResults(T, lua_gettop(T) - nres + 1, nres, job);
     lua_closethread(T, L);
   } else {
+    // A killed job (or one over its memory limit) is reported and unwound with the
+    // interrupt lifted, for a bounded grace period: building the traceback needs memory,
+    // and its to-be-closed variables must run.
+    ClosingGuard closing(state, job);
     job.status = statusFor(status);
     fillPosition(T, job.error);
     luaL_traceback(L, T, nullptr, 0);  // before closing: closing resets T's stack
@@ -399,6 +450,7 @@ void runInCoroutine(LuaState& state, Job& job, Setup& setup) {
     job.error.traceback = job.error.message + "\n" + traceback;
   }
   lua_settop(L, base);
+  return StepResult::Finished;
 }
 
 // Protected: traceback building can fail only on memory; wrap it.
@@ -408,7 +460,7 @@ int protectedRun(lua_State* L) {
   if (s->state->config().trusted) {
     runOnMainThread(*s->state, *s->job, *s);
   } else {
-    runInCoroutine(*s->state, *s->job, *s);
+    s->step = runInCoroutine(*s->state, *s->job, *s);
   }
   return 0;
 }
@@ -423,15 +475,11 @@ int protectedReset(lua_State* L) {
 
 Job* currentJob(LuaState& state) { return state.runningJob; }
 
-void executeJob(LuaState& state, Job& job) {
+StepResult executeJob(LuaState& state, Job& job) {
   auto started = Clock::now();
-  bool resuming = job.threadRef != LUA_NOREF;
-  if (!resuming) job.waitMs = msBetween(job.queuedAt, started);
-  job.stateIndex = static_cast<int>(state.index());
   lua_State* L = state.L();
   state.runningJob = &job;
-  state.beginJob(job, static_cast<KillReason>(job.killedWhileSuspended));
-  if (!resuming && job.timeoutMs > 0) state.bridge->startDeadline(job);
+  state.beginJob(job, KillReason::None);  // applies a kill asked for before this step
 
   int top = lua_gettop(L);
   Setup setup{&state, &job};
@@ -446,6 +494,7 @@ void executeJob(LuaState& state, Job& job) {
     lua_pushlightuserdata(L, &setup);
     status = lua_pcall(L, 1, 0, 0);
     if (status != LUA_OK) {  // only memory errors while reporting another error get here
+      setup.step = StepResult::Finished;
       job.status = JobStatus::MemoryLimit;
       if (job.error.message.empty()) job.error.message = "not enough memory";
     }
@@ -456,14 +505,18 @@ void executeJob(LuaState& state, Job& job) {
   KillReason reason = state.endJob();
   state.runningJob = nullptr;
   job.runMs += msBetween(started, Clock::now());
-  if (job.suspended) {
-    // Waiting for the host. A kill that arrived meanwhile is applied on resumption.
-    job.killedWhileSuspended = static_cast<int>(reason);
-    return;
+  job.peakMemory = std::max(job.peakMemory, state.stepPeakBytes());
+  if (setup.step != StepResult::Finished) {
+    // A kill that arrived during this step is still in killRequest: the next step applies it.
+    if (setup.step == StepResult::Sliced) job.slices++;
+    return setup.step;
   }
+  releaseRefs(L, job);
   if (reason == KillReason::Timeout) {
     job.status = JobStatus::Timeout;
     state.stats.timeouts++;
+  } else if (reason == KillReason::Exit) {
+    job.status = JobStatus::Exit;
   } else if (reason == KillReason::Cancelled || reason == KillReason::Shutdown) {
     job.status = JobStatus::Cancelled;
   } else if (memoryHit) {
@@ -471,6 +524,7 @@ void executeJob(LuaState& state, Job& job) {
   }
   if (job.status != JobStatus::Ok) job.result.clear();
   state.afterJob(memoryHit || job.status == JobStatus::MemoryLimit);
+  return StepResult::Finished;
 }
 
 }  // namespace luapool

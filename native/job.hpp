@@ -1,5 +1,5 @@
-// Job: one unit of work submitted from JavaScript, owned by exactly one holder at a time
-// (queue -> worker -> completion queue -> main thread, which frees it after settling).
+// Job: one unit of work submitted from JavaScript. The scheduler's job table owns it from
+// submit() until the main thread takes its completion (and frees it after delivery).
 #pragma once
 
 #include <atomic>
@@ -35,6 +35,18 @@ enum class JobStatus : int {
   Cancelled = 4,
   MarshalError = 5,
   Internal = 6,
+  AcquireTimeout = 7,  // waited longer than acquireTimeoutMs for a thread and a state
+  Exit = 8,            // os.exit() in a trusted state
+};
+
+// Where a job is in its lifecycle (the transition table is in scheduler.hpp).
+enum class JobState : uint8_t { Queued, Running, Blocked, Suspended, Runnable, Done };
+
+// How one step of a job (a start or a resume) ended.
+enum class StepResult : uint8_t {
+  Finished,   // the outcome is filled in
+  Suspended,  // yielded in a host call: waits for the host's answer
+  Sliced,     // yielded at the end of its time slice
 };
 
 enum class ActionType : uint8_t { Log = 0, Post = 1 };
@@ -76,68 +88,85 @@ struct ModuleSource {
 };
 
 struct Job {
+  using Clock = std::chrono::steady_clock;
+
+  // --- the request: written on the main thread before submit(), read-only after ---
   uint64_t id = 0;
   JobKind kind = JobKind::Run;
   std::string source;                          // Run
   std::string chunkName;                       // "@name" or empty
-  std::shared_ptr<const ModuleSource> module;  // Call
+  std::shared_ptr<const ModuleSource> module;  // Call, Batch
   std::string function;                        // Call: exported function name
   std::string args;                            // encoded value tree
   std::string env;                             // encoded table, or empty
   bool multret = false;
   bool bytesAsBuffer = false;  // strings come back as Buffers (decided on the main thread)
-  std::string contextKey;  // non-empty: persistent environment of that context
-  int pinnedState = -1;    // -1: any state
+  std::string contextKey;      // non-empty: persistent environment of that context
+  int pinnedState = -1;        // -1: any state
+  std::string group;           // fair-sharing group ("" = the default group)
+  uint32_t timeoutMs = 0;      // 0: no budget
+  uint32_t acquireTimeoutMs = 0;  // 0: may wait for ever
 
-  uint32_t timeoutMs = 0;
-  std::chrono::steady_clock::time_point deadline;
-  std::chrono::steady_clock::time_point queuedAt;
-  std::atomic<int> killRequest{0};  // KillReason asked for before the job began running
+  // --- lifecycle: guarded by Scheduler::mutex_ ---
+  JobState state = JobState::Queued;
+  int stateIndex = -1;             // the state it runs on, once picked (pinned afterwards)
+  Clock::time_point queuedAt;
+  Clock::time_point deadline;      // while the budget runs (Running, Blocked, Suspended)
+  Clock::duration budgetLeft{0};   // while it is paused (Queued, Runnable)
+  Clock::time_point sliceStart;    // when its current step started
+  bool started = false;            // has run at least one step
+  // The first kill asked for (KillReason). Atomic: LuaState::beginJob reads it under its
+  // own lock, so a kill that arrives between pick() and beginJob() is not lost.
+  std::atomic<int> killRequest{0};
 
-  // outcome (written by the worker, read on the main thread after completion)
-  JobStatus status = JobStatus::Internal;
-  std::string result;  // encoded value tree
-  ErrorInfo error;
-  std::vector<Action> actions;
-  size_t actionBytes = 0;
-  std::chrono::steady_clock::time_point lastFlush;  // when actions were last sent
-
-  // host calls
-  bool suspended = false;       // yielded in a host call; its state stays leased to it
-  ::lua_State* coroutine = nullptr;  // the job's coroutine while it runs
-  int threadRef = -2;           // registry ref of the suspended coroutine (LUA_NOREF = -2)
-  HostRequest hostRequest;      // filled by engine.<host>() before suspending/blocking
-  HostReply hostReply;          // filled by the main thread
-  int killedWhileSuspended = 0; // KillReason to apply when the job resumes
-  StateLease lease;             // held while suspended
-  // blocking host calls (where Lua cannot yield)
+  // --- execution: the thread running the step (handed over under Scheduler::mutex_) ---
+  ::lua_State* coroutine = nullptr;  // the job's coroutine while a step runs
+  int threadRef = -2;                // registry ref of its coroutine between steps (LUA_NOREF)
+  int envRef = -2;                   // registry ref of its environment (for `load`)
+  bool yieldForHost = false;         // set by engine.<host>() just before it yields
+  bool yieldForSlice = false;        // set by the interrupt handler when it yields
+  HostRequest hostRequest;           // filled by engine.<host>() before suspending/blocking
+  HostReply hostReply;               // filled by the main thread (or the cancel)
+  // blocking host calls (where Lua cannot yield): guarded by hostMutex
   std::mutex hostMutex;
   std::condition_variable hostCv;
   bool hostAnswered = false;
-  bool hostAbandoned = false;   // the job was killed while waiting
+  bool hostAbandoned = false;  // killed while waiting
 
-  double waitMs = 0;
-  double runMs = 0;
-  int stateIndex = -1;
+  // --- outcome: written by the worker, read by the main thread once Done ---
+  JobStatus status = JobStatus::Internal;
+  std::string result;  // encoded value tree
+  ErrorInfo error;
+  int exitCode = 0;    // status Exit
+  std::vector<Action> actions;
+  size_t actionBytes = 0;
+  Clock::time_point lastFlush;  // when actions were last streamed
+  double waitMs = 0;   // queued until its first step
+  double runMs = 0;    // every step, host-call time included
+  uint32_t slices = 0; // steps that ended with the time slice
+  size_t peakMemory = 0;  // the state's highest memory use while the job ran
 };
 
-// Runs the job on the state (the caller holds its lease) and fills in the outcome.
-void executeJob(LuaState& state, Job& job);
+// Runs one step of the job on the state (the caller holds its lease): starts it, or
+// resumes it after a host call or a time slice. Fills in the outcome once Finished.
+StepResult executeJob(LuaState& state, Job& job);
 
 // The job currently running on a state (for engine.* functions), or null.
 Job* currentJob(LuaState& state);
 
-// Implemented by the runner: hands a blocking host request to the main thread, and
-// forgets it once the worker stops waiting.
+// Implemented by the scheduler, called from inside a running job.
 class HostBridge {
  public:
   virtual ~HostBridge() = default;
-  // Starts the job's time budget (called once the job is marked running on its state).
-  virtual void startDeadline(Job& job) = 0;
-  virtual void requestBlocking(Job& job) = 0;
+  // Hands a blocking host request to the main thread (Running -> Blocked) ...
+  virtual void beginBlocking(Job& job) = 0;
+  // ... and takes the job back once the worker stops waiting (Blocked -> Running).
+  virtual void endBlocking(Job& job) = 0;
   // Sends what the job logged/posted so far to the main thread now (long jobs stream).
   virtual void flushActions(Job& job) = 0;
-  virtual void endBlocking(Job& job) = 0;
+  // A killed job's to-be-closed variables start to run: interrupt them again if they are
+  // not done within the grace period.
+  virtual void armCloseGrace(Job& job) = 0;
 };
 
 }  // namespace luapool

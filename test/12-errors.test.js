@@ -279,7 +279,8 @@ test('QueueFullError: maxQueue: 1 with states: 1', async () => {
 });
 
 test('AcquireTimeoutError: acquireTimeoutMs with one busy state', async () => {
-  const r = new ScriptRunner({ states: 1, acquireTimeoutMs: 100 });
+  // no time slices: the one thread stays with the spinning job, so the next job cannot start
+  const r = new ScriptRunner({ states: 1, sliceMs: 0, acquireTimeoutMs: 100 });
   const busy = enqueued(r, SPIN, { acquireTimeoutMs: 0 });
   await untilRunning(r);
   const t = Date.now();
