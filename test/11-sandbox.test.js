@@ -251,6 +251,29 @@ test('math.random: a context keeps its own generator across its jobs; module cal
   await b.close();
 });
 
+test('jobs open on one state at once keep their own generator and their own load environment', async () => {
+  let release;
+  const gate = new Promise((res) => { release = res; });
+  let waiting;
+  const called = new Promise((res) => { waiting = res; });
+  const r = new ScriptRunner({ states: 1, threads: 1, host: { wait: () => { waiting(); return gate; } } });
+  try {
+    const seeded = await r.run('math.randomseed(42) return { math.random(0), math.random(0) }');
+    // A seeds, draws once and waits for the host (it stays open on the only state) ...
+    const a = r.run(`math.randomseed(42) local first = math.random(0) mine = "A"
+      local load = load
+      engine.wait()
+      return { first, math.random(0), coroutine.wrap(function() return load("return mine")() end)() }`);
+    await called;
+    // ... while B runs on the same state, reseeds its own generator and sets its own globals
+    assert.equal(await r.run('math.randomseed(7) mine = "B" return load("return mine")()'), 'B');
+    release();
+    assert.equal(await a, [seeded[0], seeded[1], 'A']);
+  } finally {
+    await r.close();
+  }
+});
+
 // ------------------------------------------------------------------ string metatable
 test('getmetatable("") does not expose the string table or the metatable', async () => {
   assert.is(await runner.run('return getmetatable("")'), false);
