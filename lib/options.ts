@@ -45,19 +45,19 @@ export interface ScriptRunnerOptions {
   libs?: 'safe' | 'all' | readonly LibName[];
   /**
    * Default per-job time budget in milliseconds, counted from when the job starts running
-   * and including time in host functions; 0 = none. Default 0.
+   * and including time in host functions; 0 = none, at most 2147483647. Default 0.
    */
   timeoutMs?: number;
   /**
-   * Bytes each state may hold in total; 0 = none, else at least 65536. A job that hits it
-   * fails with MemoryLimitError. Default 0.
+   * Bytes each state may hold in total; 0 = none, else 65536 to 2^53 - 1. A job that hits
+   * it fails with MemoryLimitError. Default 0.
    */
   memoryLimit?: number;
-  /** Milliseconds a job may wait for a free state (else AcquireTimeoutError); 0 = forever. Default 0. */
+  /** Milliseconds a job may wait for a free state (else AcquireTimeoutError); 0 = forever, at most 2147483647. Default 0. */
   acquireTimeoutMs?: number;
   /**
    * Most jobs that may wait for a state; more are rejected with QueueFullError (every job
-   * passes through the queue, so 0 refuses all). Integer >= 0 or Infinity. Default Infinity.
+   * passes through the queue, so 0 refuses all). Integer 0 to 2^53 - 1, or Infinity. Default Infinity.
    */
   maxQueue?: number;
   /**
@@ -79,15 +79,15 @@ export interface ScriptRunnerOptions {
    * and key collisions coming back as objects). Default false.
    */
   strict?: boolean;
-  /** Run a GC step on a state after this many jobs (0 = never). Default 1000. */
+  /** Run a GC step on a state after this many jobs (0 = never), at most 2^32 - 1. Default 1000. */
   gcEveryJobs?: number;
-  /** ... or after this many bytes were allocated since the last step (0 = never). Default 64 MiB. */
+  /** ... or after this many bytes were allocated since the last step (0 = never), at most 2^53 - 1. Default 64 MiB. */
   gcEveryBytes?: number;
   /** 'generational' (default) or 'incremental'. */
   gcMode?: 'generational' | 'incremental';
   /**
    * Compiled chunks cached per state, keyed by chunk name and source: bounds the number of
-   * distinct chunk names; when reached, the state's cache is dropped. Default 256.
+   * distinct chunk names; when reached, the state's cache is dropped. 1 to 2^32 - 1. Default 256.
    */
   chunkCacheSize?: number;
 }
@@ -137,8 +137,18 @@ export function isPlainObject(v: unknown): v is Record<string, unknown> {
   return proto === Object.prototype || proto === null;
 }
 
-/** @internal Validates an integer >= min (or Infinity when allowed); throws TypeError/RangeError naming `name`. */
-export function checkCount(name: string, v: unknown, min: number, allowInfinity = false): number {
+/** @internal Largest value of a 32-bit count (gcEveryJobs, chunkCacheSize). */
+export const MAX_UINT32 = 4294967295;
+/** @internal Largest time in milliseconds (timeoutMs, acquireTimeoutMs): what setTimeout can wait, about 24.8 days. */
+export const MAX_MS = 2147483647;
+
+/**
+ * @internal Validates an integer in min..max (or Infinity when allowed); throws
+ * TypeError/RangeError naming `name`. Every count has an upper bound: the native side
+ * converts it to a fixed-size integer, where a larger value would wrap or be undefined.
+ */
+export function checkCount(name: string, v: unknown, min: number, allowInfinity = false,
+                           max = Number.MAX_SAFE_INTEGER): number {
   if (typeof v !== 'number' || Number.isNaN(v)) {
     throw new TypeError(`${name} must be a number, got ${describe(v)}`);
   }
@@ -146,24 +156,27 @@ export function checkCount(name: string, v: unknown, min: number, allowInfinity 
   if (!Number.isInteger(v) || v < min) {
     throw new RangeError(`${name} must be an integer >= ${min}${allowInfinity ? ' or Infinity' : ''}, got ${v}`);
   }
+  if (v > max) throw new RangeError(`${name} must be at most ${max}${allowInfinity ? ' (or Infinity)' : ''}, got ${v}`);
   return v;
 }
 
-/** @internal Validates a finite number >= 0; throws TypeError/RangeError naming `name`. */
+/**
+ * @internal Validates a time in milliseconds: a number in 0..2147483647 (about 24.8
+ * days); throws TypeError/RangeError naming `name`.
+ */
 export function checkMs(name: string, v: unknown): number {
   if (typeof v !== 'number' || Number.isNaN(v)) throw new TypeError(`${name} must be a number, got ${describe(v)}`);
   if (v < 0 || !Number.isFinite(v)) throw new RangeError(`${name} must be a finite number >= 0, got ${v}`);
+  if (v > MAX_MS) throw new RangeError(`${name} must be at most ${MAX_MS} (about 24.8 days), got ${v}`);
   return v;
 }
 
-/** @internal Validates one of `allowed`; throws TypeError naming `name`. */
-/** A duration for setTimeout, which cannot wait longer than 2^31-1 ms. */
+/** A duration for setTimeout, which cannot wait longer than 2^31-1 ms (the same bound as checkMs). */
 export function checkTimer(name: string, v: unknown): number {
-  const ms = checkMs(name, v);
-  if (ms > 2147483647) throw new RangeError(`${name} must be at most 2147483647 (about 24.8 days), got ${ms}`);
-  return ms;
+  return checkMs(name, v);
 }
 
+/** @internal Validates one of `allowed`; throws TypeError naming `name`. */
 export function checkEnum<T extends string>(name: string, v: unknown, allowed: readonly T[]): T {
   if (typeof v !== 'string' || !allowed.includes(v as T)) {
     throw new TypeError(`${name} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${describe(v)}`);
@@ -206,8 +219,7 @@ export function fillRunnerOptions(options: ScriptRunnerOptions | undefined): Fil
   // Lua never occupies every libuv thread: one always stays free for fs, dns, crypto, zlib.
   const pool = threadPoolSize();
   const maxThreads = Math.max(1, pool - 1);
-  let states = o.states === undefined ? undefined : checkCount('options.states', o.states, 1);
-  if (states !== undefined && states > 1024) throw new RangeError(`options.states must be at most 1024, got ${states}`);
+  let states = o.states === undefined ? undefined : checkCount('options.states', o.states, 1, false, 1024);
   let threads: number;
   if (o.threads !== undefined) {
     threads = checkCount('options.threads', o.threads, 1);
@@ -221,8 +233,7 @@ export function fillRunnerOptions(options: ScriptRunnerOptions | undefined): Fil
     threads = Math.min(states ?? Math.max(1, availableParallelism() - 1), maxThreads);
   }
   if (states === undefined) states = Math.min(1024, Math.max(2, 2 * threads));
-  const sliceMs = o.sliceMs === undefined ? 2 : checkCount('options.sliceMs', o.sliceMs, 0);
-  if (sliceMs > 60000) throw new RangeError(`options.sliceMs must be at most 60000, got ${sliceMs}`);
+  const sliceMs = o.sliceMs === undefined ? 2 : checkCount('options.sliceMs', o.sliceMs, 0, false, 60000);
   let libs: readonly LibName[] = SAFE_LIBS;
   let trusted = false;
   if (o.libs === 'all') {
@@ -275,10 +286,10 @@ export function fillRunnerOptions(options: ScriptRunnerOptions | undefined): Fil
       tables: o.tables === undefined ? 'auto' : checkEnum('options.tables', o.tables, ['auto', 'map'] as const),
       strict: o.strict === undefined ? false : checkBoolean('options.strict', o.strict),
     },
-    gcEveryJobs: o.gcEveryJobs === undefined ? 1000 : checkCount('options.gcEveryJobs', o.gcEveryJobs, 0),
+    gcEveryJobs: o.gcEveryJobs === undefined ? 1000 : checkCount('options.gcEveryJobs', o.gcEveryJobs, 0, false, MAX_UINT32),
     gcEveryBytes: o.gcEveryBytes === undefined ? 64 << 20 : checkCount('options.gcEveryBytes', o.gcEveryBytes, 0),
     generationalGc: (o.gcMode === undefined ? 'generational'
       : checkEnum('options.gcMode', o.gcMode, ['generational', 'incremental'] as const)) === 'generational',
-    chunkCacheSize: o.chunkCacheSize === undefined ? 256 : checkCount('options.chunkCacheSize', o.chunkCacheSize, 1),
+    chunkCacheSize: o.chunkCacheSize === undefined ? 256 : checkCount('options.chunkCacheSize', o.chunkCacheSize, 1, false, MAX_UINT32),
   };
 }

@@ -14,22 +14,24 @@ bool fastScalar(Napi::Env env, const Job& job, Napi::Value& out) {
   ValueReader rd(r.data(), r.size());
   rd.u8();
   if (rd.u32() != 1) return false;
+  // every read checked against the tree's size (value.hpp), like the decoders'
   switch (rd.u8()) {
     case kTagNil: out = env.Undefined(); return true;
     case kTagTrue: out = Napi::Boolean::New(env, true); return true;
     case kTagFalse: out = Napi::Boolean::New(env, false); return true;
-    case kTagFloat: out = Napi::Number::New(env, rd.f64()); return true;
-    case kTagInt32: out = Napi::Number::New(env, rd.i32()); return true;
+    case kTagFloat: if (!rd.has(8)) return false; out = Napi::Number::New(env, rd.f64()); return true;
+    case kTagInt32: if (!rd.has(4)) return false; out = Napi::Number::New(env, rd.i32()); return true;
     case kTagInt: {
+      if (!rd.has(8)) return false;
       int64_t v = rd.i64();
       if (v > 9007199254740991LL || v < -9007199254740991LL) return false;
       out = Napi::Number::New(env, static_cast<double>(v));
       return true;
     }
     case kTagStr: {
-      if (job.bytesAsBuffer) return false;
+      if (job.bytesAsBuffer || !rd.has(4)) return false;
       uint32_t n = rd.u32();
-      if (n > kMaxErrorText) return false;  // long strings: through the tree (a Buffer)
+      if (n > kMaxErrorText || !rd.has(n)) return false;  // long strings: through the tree (a Buffer)
       out = Napi::String::New(env, rd.take(n), n);
       return true;
     }

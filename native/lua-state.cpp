@@ -1,6 +1,7 @@
 // LuaState: creation of a pooled lua_State, its counting allocator and interrupt handler.
 #include "lua-state.hpp"
 
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #if defined(__GLIBC__)
@@ -93,6 +94,9 @@ int LuaState::onInterrupt(lua_State* L, int canyield) {
 }
 
 LuaState::LuaState(const StateConfig& config, size_t index) : config_(config), index_(index) {
+  uint64_t n1, n2;
+  freshSeeds(n1, n2);
+  stateRandom_.seed(n1, n2);
   L_ = lua_newstate(&LuaState::allocate, this);
   if (L_ == nullptr) return;
   *static_cast<LuaState**>(lua_getextraspace(L_)) = this;
@@ -156,10 +160,12 @@ void LuaState::openLibraries() {
 }
 
 void LuaState::beginJob(Job& job, KillReason preset) {
+  random_ = nullptr;  // chosen again at the job's first draw (a job or its context)
   std::lock_guard<std::mutex> lock(killMutex_);
   int requested = job.killRequest.load(std::memory_order_acquire);
   if (preset == KillReason::None) preset = static_cast<KillReason>(requested);
   currentJob_ = job.id;
+  lastJobId_ = job.id;
   sliceAsked_ = false;
   memExceeded_ = false;
   stepPeak_.store(inUse_.load(std::memory_order_relaxed), std::memory_order_relaxed);
@@ -216,6 +222,10 @@ bool LuaState::requestSlice(uint64_t jobId) {
 
 void LuaState::afterJob(bool hadMemoryError) {
   stats.jobs++;
+  // The job is over: its generator goes (a bound, should a job ever end without this).
+  jobRandom_.erase(lastJobId_);
+  if (jobRandom_.size() > 65536) jobRandom_.clear();
+  random_ = nullptr;
   if (hadMemoryError) {
     stats.memoryErrors++;
     lua_gc(L_, LUA_GCCOLLECT);
@@ -237,6 +247,42 @@ void LuaState::afterJob(bool hadMemoryError) {
     sinceGc_ = 0;
     jobsSinceGc_ = 0;
   }
+}
+
+void LuaState::freshSeeds(uint64_t& n1, uint64_t& n2) {
+  uint64_t now = static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+  uint64_t wall = static_cast<uint64_t>(std::chrono::system_clock::now().time_since_epoch().count());
+  n1 = mix64(now ^ mix64(++seedCounter_ + (static_cast<uint64_t>(index_) << 32)));
+  n2 = mix64(wall ^ mix64(reinterpret_cast<uintptr_t>(this) ^ reinterpret_cast<uintptr_t>(&n1)));
+}
+
+Prng& LuaState::random() {
+  if (random_ != nullptr) return *random_;
+  Job* job = runningJob;
+  uint64_t n1, n2;
+  if (job == nullptr) {
+    random_ = &stateRandom_;
+  } else if (!job->contextKey.empty()) {
+    auto entry = contextRandom_.try_emplace(job->contextKey);
+    if (entry.second) {
+      freshSeeds(n1, n2);
+      entry.first->second.seed(n1, n2);
+    }
+    random_ = &entry.first->second;
+  } else {
+    auto entry = jobRandom_.try_emplace(job->id);
+    if (entry.second) {
+      freshSeeds(n1, n2);
+      entry.first->second.seed(n1, n2);
+    }
+    random_ = &entry.first->second;
+  }
+  return *random_;
+}
+
+void LuaState::dropContextRandom(const char* key, size_t len) {
+  contextRandom_.erase(std::string(key, len));
+  random_ = nullptr;
 }
 
 }  // namespace luapool

@@ -7,9 +7,11 @@
 #include <cstdint>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "lua-api.hpp"
+#include "prng.hpp"
 
 namespace luapool {
 
@@ -99,6 +101,16 @@ class LuaState {
   // After each job: GC policy (step after N jobs / K bytes; full after a memory error).
   void afterJob(bool hadMemoryError);
 
+  // --- math.random in the sandbox (lease holder only) ---
+  // The generator of the running job: its context's (kept until the context is reset),
+  // else the job's own (seeded afresh at the job's first draw, kept across its steps
+  // while other jobs run on the state in between, dropped by afterJob()).
+  Prng& random();
+  // Two seeds no other generator of this process is likely to get (a per-state counter,
+  // the clock and addresses, mixed).
+  void freshSeeds(uint64_t& n1, uint64_t& n2);
+  void dropContextRandom(const char* key, size_t len);
+
   StateStats stats;  // written by the lease holder only, read under the runner's lock
   Job* runningJob = nullptr;  // the job being executed (lease holder only)
   int exitCode = 0;           // os.exit's code for the running job (lease holder only)
@@ -125,6 +137,13 @@ class LuaState {
   size_t sinceGc_ = 0;
   uint32_t jobsSinceGc_ = 0;
   bool memExceeded_ = false;  // sticky for the rest of a job once the limit was hit
+
+  Prng* random_ = nullptr;  // cache of random()'s answer for the running job
+  std::unordered_map<uint64_t, Prng> jobRandom_;  // by job id, for jobs that drew
+  uint64_t lastJobId_ = 0;                         // the job of the last beginJob()
+  Prng stateRandom_;          // outside jobs
+  std::unordered_map<std::string, Prng> contextRandom_;
+  uint64_t seedCounter_ = 0;
 
   std::mutex killMutex_;
   uint64_t currentJob_ = 0;       // guarded by killMutex_

@@ -18,7 +18,9 @@ void pushJobEnv(lua_State* L, const StateConfig& config);
 void pushContextEnv(lua_State* L, const StateConfig& config, const char* key, size_t len);
 void dropContextEnv(lua_State* L, const char* key, size_t len);
 
-// Records the environment that `load` uses by default for the running job.
+// Records the environment of the chunk job that starts (its own, or its context's). load()
+// without an env takes its caller's _ENV, and falls back to this one only in chunk jobs
+// (in module calls it is stale: it is the last chunk job's).
 void setCurrentEnv(lua_State* L, int envIndex);
 
 }  // namespace luapool

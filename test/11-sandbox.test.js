@@ -162,6 +162,118 @@ test('load of text still works and defaults to the job environment', async () =>
   assert.is(await runner.run('return load("return string ~= nil", "n", "t", {})()'), false);
 });
 
+test('load without env binds the caller\'s environment: a module function gets the module\'s', () => isolated(async (r) => {
+  r.define('m', `
+    module_global = "module's own"
+    local M = {}
+    function M.read(src) return load(src)() end
+    function M.write(src) load(src)() return seen end
+    return M`);
+  const ctx = r.context('victim');
+  await ctx.run('secret = "context secret"; seen = "context seen"');
+  // the module runs after a context job on the same (only) state
+  assert.is(await r.call('m', 'read', ['return secret']), undefined);
+  assert.is(await r.call('m', 'read', ['return module_global']), "module's own");
+  assert.is(await r.call('m', 'write', ['seen = "written by the module"']), 'written by the module');
+  assert.equal(await ctx.run('return { secret, seen, module_global }'), ['context secret', 'context seen']);
+  // and after a plain job with env values
+  await r.run('return 1', { env: { secret: 'job secret' } });
+  assert.is(await r.call('m', 'read', ['return secret']), undefined);
+  assert.is(await ctx.call('m', 'read', ['return secret']), undefined);
+  await ctx.close();
+}));
+
+test('load without env, in jobs and contexts: the chunk\'s environment, however load is reached', async () => {
+  assert.equal(await runner.run(`
+    local load = load
+    local function compile(s) return load(s) end      -- no _ENV of its own: the chunk's
+    compile("a = 1")()
+    pcall(load("b = 2"))                               -- through a C function
+    local ok, f = pcall(load, "c = 3") f()
+    coroutine.wrap(function() load("d = 4")() end)()
+    local e = select(2, pcall(string.gsub, "x", "x", function() load("e = 5")() end))
+    return { a, b, c, d, e and 5 }`), [1, 2, 3, 4, 5]);
+  assert.is(await runner.run('return a or b or c or d'), undefined);
+  const ctx = runner.context('load-ctx');
+  await ctx.run('function later(s) return load(s)() end  persistent = "p"');
+  assert.is(await ctx.run('return later("return persistent")'), 'p');
+  assert.is(await runner.run('return persistent'), undefined);
+  assert.is(await runner.run('return load("return persistent")()'), undefined);
+  await ctx.close();
+  // an explicit env (even nil) is used as given; never the state's private globals
+  assert.equal(await runner.run('return { load("return x", "n", "t", { x = 7 })(), select(2, pcall(load("return tostring", "n", "t", nil))) }'),
+    [7, '[string "n"]:1: attempt to index a nil value (upvalue \'_ENV\')']);
+  assert.is(await runner.run('return load("return rawget(_ENV, \\"collectgarbage\\")")()'), undefined);
+});
+
+test('math.random: each job has its own generator; randomseed in one job fixes no other', async () => {
+  const trusted = new ScriptRunner({ states: 1, libs: 'all' });
+  try {
+    // plain Lua's numbers for seed 42 (trusted states keep plain Lua's shared generator)
+    const plain = await trusted.run('math.randomseed(42) return { math.random(0), math.random(1, 100), math.random() }');
+    assert.equal(await runner.run('math.randomseed(42) return { math.random(0), math.random(1, 100), math.random() }'), plain);
+    await runner.run('math.randomseed(42)');
+    const next = await runner.run('return math.random(0)');
+    assert.is.not(next, plain[0], 'a seed set by the previous job fixed this job\'s draws');
+    assert.is.not(await runner.run('return math.random(0)'), await runner.run('return math.random(0)'));
+    // plain Lua: the generator is the state's, shared by every job
+    await trusted.run('math.randomseed(42)');
+    assert.is(await trusted.run('return math.random(0)'), plain[0]);
+  } finally {
+    await trusted.close();
+  }
+  // Lua's argument rules
+  assert.equal(await runner.run('return { math.random(3, 3), math.type(math.random(0)), select("#", math.randomseed()) }'), [3, 'integer', 2]);
+  await fails('math.random(2, 1)', /interval is empty/);
+  await fails('math.random(1, 2, 3)', /wrong number of arguments/);
+  await fails('math.random(1.5)', /number has no integer representation/);
+  const draws = await runner.run('local t = {} for i = 1, 1000 do local v = math.random(1, 6) t[v] = (t[v] or 0) + 1 end return t');
+  assert.is(draws.length, 6);
+  assert.ok(draws.every((n) => n > 100 && n < 250), JSON.stringify(draws));
+});
+
+test('math.random: a context keeps its own generator across its jobs; module calls get their own', async () => {
+  const seeded = await runner.run('math.randomseed(7) return { math.random(0), math.random(0) }');
+  const a = runner.context('rng-a');
+  const b = runner.context('rng-b');
+  await a.run('math.randomseed(7)');
+  await b.run('math.randomseed(99)');
+  assert.is.not(await runner.run('return math.random(0)'), seeded[0]);
+  assert.is(await a.run('return math.random(0)'), seeded[0]);
+  assert.is.not(await b.run('return math.random(0)'), seeded[1]);
+  assert.is(await a.run('return math.random(0)'), seeded[1]);
+  await a.reset();
+  assert.is.not(await a.run('return math.random(0)'), await runner.run('math.randomseed(7) math.random(0) return math.random(0)'));
+  runner.define('rng', 'return { seed = function(n) math.randomseed(n) end, draw = function() return math.random(0) end }');
+  await runner.call('rng', 'seed', [7]);
+  assert.is.not(await runner.call('rng', 'draw'), seeded[0]);
+  await a.close();
+  await b.close();
+});
+
+test('jobs open on one state at once keep their own generator and their own load environment', async () => {
+  let release;
+  const gate = new Promise((res) => { release = res; });
+  let waiting;
+  const called = new Promise((res) => { waiting = res; });
+  const r = new ScriptRunner({ states: 1, threads: 1, host: { wait: () => { waiting(); return gate; } } });
+  try {
+    const seeded = await r.run('math.randomseed(42) return { math.random(0), math.random(0) }');
+    // A seeds, draws once and waits for the host (it stays open on the only state) ...
+    const a = r.run(`math.randomseed(42) local first = math.random(0) mine = "A"
+      local load = load
+      engine.wait()
+      return { first, math.random(0), coroutine.wrap(function() return load("return mine")() end)() }`);
+    await called;
+    // ... while B runs on the same state, reseeds its own generator and sets its own globals
+    assert.equal(await r.run('math.randomseed(7) mine = "B" return load("return mine")()'), 'B');
+    release();
+    assert.equal(await a, [seeded[0], seeded[1], 'A']);
+  } finally {
+    await r.close();
+  }
+});
+
 // ------------------------------------------------------------------ string metatable
 test('getmetatable("") does not expose the string table or the metatable', async () => {
   assert.is(await runner.run('return getmetatable("")'), false);
