@@ -4,7 +4,11 @@
 //
 //   node bench/run.js [--quick] [--rounds N] [--drivers lua,luapool,wasmoon,fengari,piscina]
 //                     [--workloads fib,tables,strings,nbody] [--sections cpu,trivial,calls,scaling,health,memory,game-loop]
-//                     [--no-write] [--update-checksums] [--report results.json]
+//                     [--no-write] [--out-dir DIR] [--update-checksums] [--report results.json]
+//
+// Only a full run rewrites the committed report (docs/benchmark.md, bench/results/latest.svg,
+// latest.json); --quick is a smoke run that keeps just its raw bench/results/<date>.json;
+// --out-dir DIR writes every output (benchmark.md included) into DIR instead; --no-write nothing.
 //
 // Every trial (one driver × one measurement × one round) runs in a fresh child process
 // (bench/drivers/<driver>.js, argv[2] = JSON params) that prints one JSON line. Every CPU
@@ -299,20 +303,40 @@ async function runBench(options = {}) {
   result.durationS = (Date.now() - t0) / 1000;
 
   if (options.write !== false) {
-    const outDir = options.outDir || path.join(BENCH_DIR, 'results');
-    fs.mkdirSync(outDir, { recursive: true });
-    const stamp = result.date.replace(/[:.]/g, '-');
+    const out = outputPlan(preset, options, result.date.replace(/[:.]/g, '-'));
+    fs.mkdirSync(out.dir, { recursive: true });
     const json = JSON.stringify(result, null, 2) + '\n';
-    fs.writeFileSync(path.join(outDir, `${stamp}.json`), json);
-    fs.writeFileSync(path.join(outDir, 'latest.json'), json);
-    fs.writeFileSync(path.join(outDir, 'latest.svg'), report.svg(result));
-    const docPath = options.docPath || path.join(ROOT, 'docs', 'benchmark.md');
-    fs.mkdirSync(path.dirname(docPath), { recursive: true });
-    fs.writeFileSync(docPath, report.markdown(result, { svgPath: path.relative(path.dirname(docPath), path.join(outDir, 'latest.svg')) }));
-    log(`wrote ${path.relative(ROOT, path.join(outDir, stamp + '.json'))}, latest.json, latest.svg and ${path.relative(ROOT, docPath)}`);
+    fs.writeFileSync(out.raw, json);
+    if (out.latestJson) fs.writeFileSync(out.latestJson, json);
+    if (out.svg) fs.writeFileSync(out.svg, report.svg(result));
+    if (out.doc) {
+      fs.mkdirSync(path.dirname(out.doc), { recursive: true });
+      fs.writeFileSync(out.doc, report.markdown(result, { svgPath: path.relative(path.dirname(out.doc), out.svg || path.join(out.dir, 'latest.svg')) }));
+    }
+    const rel = (f) => path.relative(ROOT, f);
+    log(`wrote ${[out.raw, out.latestJson, out.svg, out.doc].filter(Boolean).map(rel).join(', ')}` +
+      (out.doc ? '' : ` (a ${preset} run is a smoke run: docs/benchmark.md and bench/results/latest.* are left alone)`));
   }
   log(`done in ${result.durationS.toFixed(1)} s` + (failures.length ? `; ${failures.length} FAILED trial(s)` : ''));
   return result;
+}
+
+// Which files a run writes. The committed report (docs/benchmark.md and
+// bench/results/latest.svg, which the README shows) and latest.json come from full runs
+// only; a quick or tiny run is a smoke run and keeps just its raw <stamp>.json. outDir
+// sends every output (benchmark.md included) there instead; docPath names the page.
+function outputPlan(preset, options, stamp) {
+  const custom = Boolean(options.outDir);
+  const dir = options.outDir || path.join(BENCH_DIR, 'results');
+  const out = { dir, raw: path.join(dir, `${stamp}.json`), latestJson: null, svg: null, doc: null };
+  if (preset === 'full' || custom) {
+    out.latestJson = path.join(dir, 'latest.json');
+    out.svg = path.join(dir, 'latest.svg');
+  }
+  if (preset === 'full' || custom || options.docPath) {
+    out.doc = options.docPath || (custom ? path.join(dir, 'benchmark.md') : path.join(ROOT, 'docs', 'benchmark.md'));
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -560,6 +584,7 @@ function parseArgs(argv) {
     else if (name === '--workloads') o.workloads = val().split(',').filter(Boolean);
     else if (name === '--sections') o.sections = val().split(',').filter(Boolean);
     else if (name === '--no-write') o.write = false;
+    else if (name === '--out-dir') o.outDir = path.resolve(val());
     else if (name === '--update-checksums') o.updateChecksums = true;
     else if (name === '--report') o.report = val();
     else if (name === '--help' || name === '-h') o.help = true;
@@ -578,7 +603,7 @@ if (require.main === module) {
     process.exit(2);
   }
   if (o.help) {
-    process.stdout.write(fs.readFileSync(__filename, 'utf8').split('\n').slice(2, 9).map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n');
+    process.stdout.write(fs.readFileSync(__filename, 'utf8').split('\n').slice(2, 11).map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n');
     process.exit(0);
   }
   if (o.report) {
@@ -607,4 +632,4 @@ if (require.main === module) {
   });
 }
 
-module.exports = { runBench, analyze, parseArgs, buildPlan, CPU_WORKLOADS, ALL_DRIVERS, ALL_SECTIONS };
+module.exports = { runBench, analyze, parseArgs, buildPlan, outputPlan, CPU_WORKLOADS, ALL_DRIVERS, ALL_SECTIONS };
