@@ -189,9 +189,9 @@ function buildPlan(cfg, opts) {
     add('fairness', 'benign', 'luapool', 'luapool.js', { ...loop, ...base, scenario: 'benign', hostile: 0 });
     add('fairness', 'same-group', 'luapool', 'luapool.js', { ...loop, ...base, scenario: 'hostile', hostile: f.hostile });
     add('fairness', 'groups', 'luapool', 'luapool.js', { ...loop, ...base, scenario: 'hostile', hostile: f.hostile, hostileGroup: 'hostile', benignGroup: 'benign' });
-    const sl = { mode: 'fairness', scenario: 'slicing', ...f.slicing };
-    add('fairness', 'slicing', 'luapool', 'luapool.js', { ...sl, opts: { timeoutMs: 50, threads: 1 } });
-    add('fairness', 'slicing', 'luapool+noslice', 'luapool.js', { ...sl, opts: { timeoutMs: 50, threads: 1, sliceMs: 0 } });
+    const { timeoutMs, ...sl } = f.slicing;
+    add('fairness', 'slicing', 'luapool', 'luapool.js', { mode: 'fairness', scenario: 'slicing', ...sl, opts: { timeoutMs, threads: 1 } });
+    add('fairness', 'slicing', 'luapool+noslice', 'luapool.js', { mode: 'fairness', scenario: 'slicing', ...sl, opts: { timeoutMs, threads: 1, sliceMs: 0 } });
     // a few per cent is the point here: the two run in the other order every other round
     for (const t of plan) if (t.section === 'fairness' && t.key === 'slicing') t.alternate = 'fairness/slicing';
   }

@@ -331,7 +331,9 @@ function fairnessMarkdown(res) {
   if (s) {
     L.push(`Slicing cost: ${s.clients || (c.slicing && c.slicing.clients)} clients each run \`${s.workload || c.slicing.workload}(${s.n || c.slicing.n})\` ` +
       `(bench/workloads) in a closed loop on a 1-thread runner for ${c.slicing && c.slicing.durationMs} ms; jobs/s of both together, ` +
-      'slice switches per trial, and the mean run time between switches (trial time ÷ switches):');
+      'slice switches per trial, and the mean run time between switches (trial time ÷ switches). Here ' +
+      `\`timeoutMs: ${c.slicing && c.slicing.timeoutMs}\` instead of 50: the budget is still armed, and paused and re-armed at every ` +
+      'switch, but a CPU-bound job on a busy machine must not run into it:');
     L.push('');
     const row = (name, side, vs) => side.error ? [name, 'FAILED', '', '', ''] : [name, cell(side.jobsPerSec), cell(side.slices, 0),
       Number.isFinite(side.meanSliceMs && side.meanSliceMs.median) ? cell(side.meanSliceMs, 2) : '–', vs];
