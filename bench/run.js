@@ -522,6 +522,7 @@ function analyzeFairness(raw) {
         jobsPerSec: any, slices: c('slicing', id, (r) => r.slices),
         // one thread, always busy: run time between two switches
         meanSliceMs: c('slicing', id, (r) => (r.slices > 0 ? r.elapsedMs / r.slices : NaN)),
+        cpuMsPerJob: c('slicing', id, (r) => r.cpuMsPerJob),
         skipped: any.skipped, error: any.error, last: any.last,
       };
     };
@@ -531,6 +532,8 @@ function analyzeFairness(raw) {
     out.slicing = {
       workload: l.workload, n: l.n, clients: l.clients, on, off,
       ratio: roundRatio(F.slicing.luapool || [], F.slicing['luapool+noslice'] || [], (r) => r.jobsPerSec),
+      // CPU time per job with slicing ÷ without (> 1: slicing costs work)
+      cpuRatio: roundRatio(F.slicing.luapool || [], F.slicing['luapool+noslice'] || [], (r) => r.cpuMsPerJob),
     };
   }
   const fm = (s, d = 2) => (s && Number.isFinite(s.median) ? `${s.median.toFixed(d)} ms${s.n > 1 ? ` (${s.min.toFixed(d)}–${s.max.toFixed(d)})` : ''}` : null);
@@ -552,7 +555,8 @@ function analyzeFairness(raw) {
   out.targets.push(target('slicing cost: CPU-bound throughput, sliceMs default vs 0, 1 thread, 2 clients', '≤ 3%', pct(cost),
     cost ? cost.median <= 0.03 : null,
     cost ? (ok(sl) ? `${Math.round(sl.median).toLocaleString('en-US')} slice switches per trial with slicing, ${out.slicing.off.slices.median ?? '–'} without` +
-      (sl.median === 0 ? ' (no slicing happened: the jobs are shorter than a slice)' : '') : undefined)
+      (sl.median === 0 ? ' (no slicing happened: the jobs are shorter than a slice)' : '') +
+      (ok(out.slicing.cpuRatio) ? `; CPU time per job with slicing ${out.slicing.cpuRatio.median >= 1 ? '+' : '−'}${pct({ median: Math.abs(out.slicing.cpuRatio.median - 1), n: 1 })}` : '') : undefined)
       : why(out.slicing && out.slicing.on, 'slicing scenario')));
   if (cost) out.slicing.cost = cost;
   return out;

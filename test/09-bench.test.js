@@ -23,12 +23,12 @@ test('npm run bench machinery: every driver, every checksum, tiny sizes', async 
   assert.is(raw.groups.luapool[0].hostileGroup, 'hostile');
   for (const id of ['luapool', 'luapool+noslice']) {
     const [r] = raw.slicing[id];
-    assert.ok(r && r.jobs > 0 && Number.isInteger(r.slices), `${id}: ${JSON.stringify(r)}`);
+    assert.ok(r && r.jobs > 0 && Number.isInteger(r.slices) && r.cpuMsPerJob > 0, `${id}: ${JSON.stringify(r)}`);
   }
   assert.is(raw.slicing['luapool+noslice'][0].slices, 0, 'sliceMs: 0 must not slice');
   const f = result.analysis.fairness;
   assert.ok(f.scenarios['same-group'].vsBenign, 'no ratio to the all-benign scenario');
-  assert.ok(f.slicing.ratio, 'no slicing ratio');
+  assert.ok(f.slicing.ratio && f.slicing.cpuRatio, 'no slicing ratios');
   assert.is(f.targets.length, 4);
   for (const t of f.targets) assert.ok(['met', 'missed'].includes(t.status), `${t.name}: ${t.status}`);
   const md = report.markdown(result, { svgPath: 'latest.svg' });

@@ -192,13 +192,20 @@ driverMain('luapool', {
     const base = { scenario: p.scenario, threads: r.parallelism, states: r.states, opts: p.opts };
     if (p.scenario === 'slicing') {
       const src = loadWorkload(p.workload);
-      const res = await closedLoop(() => r.run(src, { args: [p.n], name: `${p.workload}.lua` }), {
-        concurrency: p.clients, durationMs: p.durationMs, warmupMs: p.warmupMs,
-        check: (v) => verifyChecksum('luapool', p.workload, p.n, v),
+      const loop = (ms) => closedLoop(() => r.run(src, { args: [p.n], name: `${p.workload}.lua` }), {
+        concurrency: p.clients, durationMs: ms, check: (v) => verifyChecksum('luapool', p.workload, p.n, v),
       });
-      const st = r.stats();
+      if (p.warmupMs > 0) await loop(p.warmupMs);
+      const s0 = slices();
+      const cpu0 = process.cpuUsage();
+      const res = await loop(p.durationMs);
+      const cpu = process.cpuUsage(cpu0);
+      const s1 = slices();
       await r.close();
-      return { ...base, ...res, workload: p.workload, n: p.n, clients: p.clients, slices: st.slices, runMsP50: st.runMs.p50 };
+      // CPU time of the whole process (every thread) per job: what slicing costs in work,
+      // less sensitive than jobs/s to other processes taking the CPUs
+      return { ...base, ...res, workload: p.workload, n: p.n, clients: p.clients, slices: s1 - s0,
+        cpuMsPerJob: (cpu.user + cpu.system) / 1000 / res.jobs };
     }
     const stop = new AbortController();
     let hostileTimeouts = 0;

@@ -331,15 +331,16 @@ function fairnessMarkdown(res) {
   if (s) {
     L.push(`Slicing cost: ${s.clients || (c.slicing && c.slicing.clients)} clients each run \`${s.workload || c.slicing.workload}(${s.n || c.slicing.n})\` ` +
       `(bench/workloads) in a closed loop on a 1-thread runner for ${c.slicing && c.slicing.durationMs} ms; jobs/s of both together, ` +
-      'slice switches per trial, and the mean run time between switches (trial time ÷ switches). Here ' +
+      'slice switches per trial, the mean run time between switches (trial time ÷ switches), and the CPU time of the whole ' +
+      'process per job (less sensitive than jobs/s to other processes taking the CPUs). Here ' +
       `\`timeoutMs: ${c.slicing && c.slicing.timeoutMs}\` instead of 50: the budget is still armed, and paused and re-armed at every ` +
       'switch, but a CPU-bound job on a busy machine must not run into it:');
     L.push('');
-    const row = (name, side, vs) => side.error ? [name, 'FAILED', '', '', ''] : [name, cell(side.jobsPerSec), cell(side.slices, 0),
-      Number.isFinite(side.meanSliceMs && side.meanSliceMs.median) ? cell(side.meanSliceMs, 2) : '–', vs];
-    L.push(table(['sliceMs', 'jobs/s', 'slice switches', 'mean slice (ms)', 'jobs/s vs sliceMs 0'], [
-      row('default (2)', s.on, s.ratio ? cell(s.ratio, 3, '×') : '–'),
-      row('0 (no slicing)', s.off, '1×'),
+    const row = (name, side, vs, cpuVs) => side.error ? [name, 'FAILED', '', '', '', '', ''] : [name, cell(side.jobsPerSec), cell(side.slices, 0),
+      Number.isFinite(side.meanSliceMs && side.meanSliceMs.median) ? cell(side.meanSliceMs, 2) : '–', vs, cell(side.cpuMsPerJob, 2), cpuVs];
+    L.push(table(['sliceMs', 'jobs/s', 'slice switches', 'mean slice (ms)', 'jobs/s vs sliceMs 0', 'CPU ms per job', 'CPU per job vs sliceMs 0'], [
+      row('default (2)', s.on, s.ratio ? cell(s.ratio, 3, '×') : '–', s.cpuRatio ? cell(s.cpuRatio, 3, '×') : '–'),
+      row('0 (no slicing)', s.off, '1×', '1×'),
     ]));
     L.push('');
   }
