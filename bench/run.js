@@ -8,7 +8,8 @@
 //
 // Only a full run rewrites the committed report (docs/benchmark.md, bench/results/latest.svg,
 // latest.json); --quick is a smoke run that keeps just its raw bench/results/<date>.json;
-// --out-dir DIR writes every output (benchmark.md included) into DIR instead; --no-write nothing.
+// --out-dir DIR writes every output (benchmark.md included) into DIR instead (with --report
+// too); --no-write nothing.
 //
 // Every trial (one driver × one measurement × one round) runs in a fresh child process
 // (bench/drivers/<driver>.js, argv[2] = JSON params) that prints one JSON line. Every CPU
@@ -558,7 +559,16 @@ function analyzeFairness(raw) {
       (sl.median === 0 ? ' (no slicing happened: the jobs are shorter than a slice)' : '') +
       (ok(out.slicing.cpuRatio) ? `; CPU time per job with slicing ${out.slicing.cpuRatio.median >= 1 ? '+' : '−'}${pct({ median: Math.abs(out.slicing.cpuRatio.median - 1), n: 1 })}` : '') : undefined)
       : why(out.slicing && out.slicing.on, 'slicing scenario')));
-  if (cost) out.slicing.cost = cost;
+  if (cost) {
+    out.slicing.cost = cost;
+    // a 3 % effect cannot be read off rounds that disagree by more than twice that
+    const t = out.targets[out.targets.length - 1];
+    if (cost.n < 2 || cost.max - cost.min > 0.06) {
+      t.status = 'inconclusive';
+      t.detail = `${cost.n < 2 ? 'one round only' : `the rounds disagree by ${((cost.max - cost.min) * 100).toFixed(0)} points`}, ` +
+        `more than the 3% being tested (other load on the machine?); ${t.detail}`;
+    }
+  }
   return out;
 }
 
@@ -715,18 +725,20 @@ if (require.main === module) {
     process.exit(2);
   }
   if (o.help) {
-    process.stdout.write(fs.readFileSync(__filename, 'utf8').split('\n').slice(2, 11).map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n');
+    process.stdout.write(fs.readFileSync(__filename, 'utf8').split('\n').slice(2, 12).map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n');
     process.exit(0);
   }
   if (o.report) {
     // re-render docs/benchmark.md and bench/results/latest.svg from a saved results file
     const res = JSON.parse(fs.readFileSync(o.report, 'utf8'));
     res.analysis = analyze(res);
-    const outDir = path.join(BENCH_DIR, 'results');
+    // (with --out-dir DIR: DIR/benchmark.md and DIR/latest.svg)
+    const outDir = o.outDir || path.join(BENCH_DIR, 'results');
+    fs.mkdirSync(outDir, { recursive: true });
     fs.writeFileSync(path.join(outDir, 'latest.svg'), report.svg(res));
-    const docPath = path.join(ROOT, 'docs', 'benchmark.md');
+    const docPath = o.outDir ? path.join(outDir, 'benchmark.md') : path.join(ROOT, 'docs', 'benchmark.md');
     fs.writeFileSync(docPath, report.markdown(res, { svgPath: path.relative(path.dirname(docPath), path.join(outDir, 'latest.svg')) }));
-    process.stderr.write(`re-rendered docs/benchmark.md and bench/results/latest.svg from ${o.report}\n`);
+    process.stderr.write(`re-rendered ${path.relative(ROOT, docPath)} and ${path.relative(ROOT, path.join(outDir, 'latest.svg'))} from ${o.report}\n`);
     process.exit(0);
   }
   if (o.updateChecksums) {
