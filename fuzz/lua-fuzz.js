@@ -24,9 +24,16 @@ const TIMEOUT_MS = 50;
 const MEMORY_LIMIT = 8 << 20;
 const CHUNK_CACHE = 16;
 
+// load() without an env would bind the module's environment, which persists on the state:
+// each program gets a fresh one over it (a program's globals are garbage afterwards)
 const MODULE = `
 local M = {}
-function M.run(src) return load(src)() end
+local base = _ENV
+function M.run(src)
+  local env = setmetatable({}, { __index = base })
+  env._G = env
+  return load(src, "=fuzz", "t", env)()
+end
 function M.echo(...) return ... end
 return M`;
 

@@ -282,7 +282,15 @@ class Gen {
 
   big() {
     const r = this.r;
-    switch (r.int(4)) {
+    switch (r.int(5)) {
+      case 4: {
+        // a sparse array: a long run of holes around a few elements
+        const a = this.node({ t: 'array', items: [], frozen: false, extra: false });
+        const n = r.range(10, 20000);
+        for (let i = 0; i < n; i++) a.items.push({ hole: true });
+        for (let i = 0, k = r.range(1, 5); i < k; i++) a.items[r.int(n)] = { node: { t: 'prim', v: r.chance(0.5) ? i : this.prim() } };
+        return a;
+      }
       case 0: {
         const a = this.node({ t: 'array', items: [], frozen: false, extra: false });
         for (let i = 0, n = r.range(100, 3000); i < n; i++) a.items.push({ node: { t: 'prim', v: r.chance(0.5) ? i : `s${i}` } });
@@ -384,19 +392,19 @@ function build(nodes, hooks, index = []) {
     if (b.objects.has(n.id)) return;
     b.objects.set(n.id, null);
     all.push(n);
-    if (n.t === 'array') for (const it of n.items) collect(it.node);
-    if (n.t === 'object') for (const e of n.entries) collect(e.node);
+    const items = n.t === 'array' ? n.items : n.t === 'object' ? n.entries : [];
+    for (const it of items) {
+      collect(it.node);
+      // what a getter changes or returns must exist too, even outside this value
+      for (const e of it.getter || []) {
+        if (e.node) collect(e.node);
+        if (e.target !== undefined) collect(index[e.target]);
+      }
+    }
     if (n.t === 'map') for (const [k, v] of n.entries) { collect(k); collect(v); }
     if (n.t === 'proxy') { collect(n.target); for (const l of n.lies || []) collect(l.node); for (const x of n.extras || []) collect(x.node); }
   };
   nodes.forEach(collect);
-  // effects refer to nodes anywhere, and may carry nodes of their own
-  const effectNodes = [];
-  for (const n of all) {
-    const items = n.t === 'array' ? n.items : n.t === 'object' ? n.entries : [];
-    for (const it of items) for (const e of it.getter || []) if (e.node) effectNodes.push(e.node);
-  }
-  effectNodes.forEach(collect);
 
   // 1. shells
   for (const n of all) b.objects.set(n.id, shell(n, b));
@@ -618,7 +626,10 @@ function describeSpec(nodes, max = 6000) {
       case 'bad': return `${tag} <${n.what}>`;
       case 'chain': return `${tag} chain(${n.len} nested arrays around ${fmtPrim(n.leaf.v)})`;
       case 'array': {
-        if (n.items.length > 20) return `${tag} array(${n.items.length} items, first ${d(n.items[0].node, ind)})`;
+        if (n.items.length > 20) {
+          const present = n.items.map((it, i) => [i, it]).filter(([, it]) => !it.hole);
+          return `${tag} array(${n.items.length} items, ${n.items.length - present.length} holes; ${present.slice(0, 8).map(([i, it]) => `[${i}] ${d(it.node, ind)}`).join(', ')}${present.length > 8 ? ', …' : ''})`;
+        }
         const items = n.items.map((it) => (it.hole ? 'HOLE' : `${it.getter ? `get${effects(it.getter)}: ` : ''}${d(it.node, ind + 1)}`));
         return `${tag} [${n.frozen ? 'frozen ' : ''}${n.extra ? '+extra props ' : ''}\n${items.map((s) => `${pad}  ${s}`).join(',\n')}\n${pad}]`;
       }
