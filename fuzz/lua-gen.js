@@ -7,7 +7,7 @@
 
 /** Patterns that hit known, reported bugs (issue 12): generated only with --known. */
 const KNOWN_PATTERNS = {
-  'memory-error-lost': 'not a pattern but an outcome: a job that catches a memory error (a bomb in pcall) and then calls a host function (the job suspends and resumes) loses the memory error: it succeeds, or ends with TimeoutError when killed while suspended, no full collection follows, and the next innocent job on that state fails with MemoryLimitError (the fuzzer retries the ping and counts it, or fails with --known)',
+  'garbage-at-limit': 'not a pattern but an outcome: a job that leaves garbage near the memory limit (even one that succeeds) makes the next innocent job on that state fail with MemoryLimitError: its first refused allocation fails it instead of collecting the garbage first (the fuzzer retries the ping and counts it, or fails with --known)',
   balance: 'string.find(s, "%b()") over a subject of a few MB of "(": quadratic matchbalance, seconds past the budget and an overrun (issue 12: "%b() over an 8 MB subject: 4.7 s")',
   'plain-find': 'string.find(s, needle, 1, true) with a long needle in a long subject (quadratic lmemfind): seconds past the budget (issue 12)',
 };

@@ -39,16 +39,18 @@ function luaLiteral(bytes) {
   return `${s}"`;
 }
 
+// Every reason a Lua -> JS refusal may give, whole (the path before it may hold ": ")
 const REASON_SPLIT = [
-  /tables nested more than 200 deep$/, /cannot convert a Lua .* to JavaScript$/, /not valid UTF-8.*\(strict\)$/,
-  /key cannot become an object property.*$/, /two Lua keys map to the same .*\(strict\)$/s, /value is too large.*$/,
+  /^tables nested more than 200 deep$/, /^cannot convert a Lua \w+ to JavaScript$/, /^value is too large.*$/,
+  /^a Lua string (key )?that is not valid UTF-8 cannot become .*\(strict\)$/, /^a \w+ key cannot become an object property.*$/,
+  /^two Lua keys map to the same .*\(strict\)$/s,
 ];
 
 /** Splits "path: reason" where the path itself may hold ": " (inside a quoted key). */
 function splitPathReason(text) {
   for (let i = text.indexOf(': '); i >= 0; i = text.indexOf(': ', i + 1)) {
     const reason = text.slice(i + 2);
-    if (REASON_SPLIT.some((re) => { const m = re.exec(reason); return m && m.index === 0; })) return { path: text.slice(0, i), reason };
+    if (REASON_SPLIT.some((re) => re.test(reason))) return { path: text.slice(0, i), reason };
   }
   const i = text.indexOf(': ');
   return i < 0 ? { path: text, reason: '' } : { path: text.slice(0, i), reason: text.slice(i + 2) };
