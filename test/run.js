@@ -4,8 +4,8 @@
 // CI reads: "N passed, N failed" (", N skipped" when some were).
 //
 // A file's own output is shown only when it fails (or with --verbose). A file still
-// running after PROGRESS_MS gets a note naming the test it is in, and again every
-// PROGRESS_MS; the summary line of a slow file names its slowest tests.
+// running after PROGRESS_MS (10 s) gets a note naming the test it is in, and again every
+// 3 × PROGRESS_MS; the summary line of a slow file names its slowest tests.
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -59,15 +59,20 @@ function runFile(file) {
       }
     });
     child.stdio[3].on('error', () => {});
-    const progress = setInterval(() => {
+    // A note at PROGRESS_MS, then every 3 × PROGRESS_MS, naming the test that runs.
+    let progress;
+    const note = () => {
       const current = tests[tests.length - 1];
-      const now = current && current.ms === undefined ? `, in "${short(current.name)}" for ${secs(Date.now() - current.at)}` : '';
-      process.stdout.write(`      ${file} still running: ${secs(Date.now() - started)}${now}\n`);
-    }, PROGRESS_MS);
+      const where = !current ? ', before its first test'
+        : current.ms === undefined ? `, in "${short(current.name)}" for ${secs(Date.now() - current.at)}` : '';
+      process.stdout.write(`      ${file} still running: ${secs(Date.now() - started)}${where}\n`);
+      progress = setTimeout(note, 3 * PROGRESS_MS);
+    };
+    progress = setTimeout(note, PROGRESS_MS);
     const timer = setTimeout(() => { out += `\n[test/run] ${file} timed out\n`; child.kill('SIGKILL'); }, perFileTimeoutMs);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
-      clearInterval(progress);
+      clearTimeout(progress);
       const text = strip(out);
       const total = /Total:\s+(\d+)/.exec(text);
       const passed = /Passed:\s+(\d+)/.exec(text);
