@@ -132,7 +132,9 @@ function markdown(res, { svgPath }) {
   L.push(`![luapool speed relative to the floor and each peer](${svgPath})`);
   L.push('');
 
-  L.push('## Targets (issue 5)');
+  L.push('## Goals');
+  L.push('');
+  L.push('What luapool aims for on a 2-core machine, and where this run stands (reported here, never asserted in tests):');
   L.push('');
   L.push(table(['target', 'goal', 'measured', 'status'], a.targets.map((t) => [
     t.name, t.goal, t.measured || '–', `**${t.status}**${t.detail ? ` — ${t.detail}` : ''}`]), 'llll'));
@@ -344,7 +346,7 @@ function fairnessMarkdown(res) {
     ]));
     L.push('');
   }
-  L.push('Targets (from the fairness issue; reported here, never asserted in tests):');
+  L.push('Goals (reported here, never asserted in tests):');
   L.push('');
   L.push(table(['target', 'goal', 'measured', 'status'], f.targets.map((t) => [
     t.name, t.goal, t.measured || '–', `**${t.status}**${t.detail ? ` — ${t.detail}` : ''}`]), 'llll'));
