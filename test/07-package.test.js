@@ -30,7 +30,7 @@ test('the tarball holds the prebuild, dist, types and verified Lua sources, and 
   for (const f of ['dist/cjs/index.js', 'dist/cjs/index.d.ts', 'dist/esm/index.mjs', 'deps/lua/src/lvm.c',
     'deps/lua/src/.luapool-manifest.json', 'deps/lua/fetch.js', 'deps/lua/patch.js', 'deps/lua/lua-all.cpp',
     'deps/lua/luapool-ext.c', 'native/runner.cpp', 'scripts/install.js', 'scripts/build.js', 'binding.gyp', 'README.md',
-    'LICENSE', 'package.json']) {
+    'LICENSE', 'package.json', 'types/luapool-engine.lua', 'types/luapool-safe.lua']) {
     assert.ok(files.includes(f), `${f} is packed`);
   }
   assert.ok(files.some((f) => /^prebuilds\/[^/]+\/luapool\.node$/.test(f)), 'a prebuilt binary is packed');
