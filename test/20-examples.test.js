@@ -212,6 +212,11 @@ test('docs: README.md and docs/api.md have runnable snippets; fragments stay rar
   assert.not.ok(snippets.matches('[ 9, 4 ]', '[ 9, 5 ]'));
   assert.is(snippets.trailingComment("console.log('a // b');   // a // b"), 'a // b');
   assert.is(snippets.trailingComment('// just a comment'), null);
+  const md = path.join(os.tmpdir(), `luapool-snippets-${process.pid}.md`);
+  fs.writeFileSync(md, '```json\n{ "a": 1 }\n```\n\n```js\n// x.mjs\nconsole.log(1);   // 1\n```\n\n```lua\nprint(1)\n```\n');
+  const found = snippets.extract(md);
+  fs.rmSync(md);
+  assert.equal(found.map((x) => [x.line, x.esm, x.expected.length]), [[5, true, 1]], 'only the js block is a snippet');
 });
 
 for (const s of allSnippets.filter((x) => !x.fragment)) {

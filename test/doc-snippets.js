@@ -21,7 +21,7 @@ const root = path.join(__dirname, '..');
 function extract(file) {
   const text = fs.readFileSync(file, 'utf8');
   const snippets = [];
-  const re = /^```(js|javascript|mjs|cjs)[^\n]*\n([\s\S]*?)^```/gm;
+  const re = /^```(js|javascript|mjs|cjs)(?:[ \t][^\n]*)?\n([\s\S]*?)^```/gm;
   let m;
   while ((m = re.exec(text))) {
     const line = text.slice(0, m.index).split('\n').length;
