@@ -6,6 +6,7 @@
       "native/host-call.cpp",
       "native/job.cpp",
       "native/lua-state.cpp",
+      "native/profiler.cpp",
       "native/runner.cpp",
       "native/sandbox.cpp",
       "native/scheduler.cpp",

@@ -17,6 +17,8 @@ export { ActionQueue } from './action-queue';
 export type { Action, ResultAction, ErrorAction, PostAction, LogAction } from './action-queue';
 export type { ScriptRunnerOptions, LibName, HostFunction } from './options';
 export type { ScriptRunnerEvents, OverrunInfo, TypedEmitter } from './events';
+export { Profile } from './profile';
+export type { CpuProfile, CpuProfileNode, ProfileEntry, ProfileSummary } from './profile';
 export type { RunStats, StateStats, Percentiles } from './stats';
 export {
   LuapoolError, LuaError, TimeoutError, MemoryLimitError, CancelledError, QueueFullError, AcquireTimeoutError,

@@ -17,6 +17,7 @@ import {
 import {
   FilledRunnerOptions, checkBoolean, checkEnum, checkMs, checkTimer, describe, isPlainObject,
 } from './options';
+import { Profile } from './profile';
 import { RunStats, StatsWindow } from './stats';
 
 /** Options of one job (run, call, callMany, and the same methods of a ScriptContext). */
@@ -304,6 +305,13 @@ export class JobTable {
       this.#events.emit('close');
     })();
     return this.#closing;
+  }
+
+  /** Starts sampling stacks; returns what stops it. */
+  profile(hz: number): () => Profile {
+    const startUs = Number(process.hrtime.bigint() / 1000n);
+    this.#native.profileStart(hz);
+    return () => new Profile(this.#native.profileStop(), startUs, Number(process.hrtime.bigint() / 1000n));
   }
 
   stats(parallelism: number): RunStats {

@@ -189,6 +189,8 @@ export interface NativeRunner {
   closeJobs(force: boolean): void;
   closeStates(): Promise<void>;
   stats(): NativeStats;
+  profileStart(hz: number): void;
+  profileStop(): { nodes: { parent: number; name: string; url: string; line: number }[]; samples: Int32Array; deltasUs: Float64Array }[];
 }
 
 /** @internal What the native addon exports (native/addon.cpp). */

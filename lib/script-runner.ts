@@ -7,6 +7,7 @@ import type { JobFigures } from './job';
 import { EnqueueOptions, JobOptions, JobTable, checkName } from './job-table';
 import { FilledRunnerOptions, ScriptRunnerOptions, describe, fillRunnerOptions, isPlainObject } from './options';
 import type { RunStats } from './stats';
+import type { Profile } from './profile';
 
 export type { EnqueueOptions, JobOptions } from './job-table';
 
@@ -188,6 +189,26 @@ export class ScriptRunner extends RunnerEmitter {
       jobs.push(this.#jobs.promise({ kind: 'call', module: name, fn, batch }, { ...options, multret: true }, 'callMany') as Promise<unknown[]>);
     }
     return (await Promise.all(jobs)).flat();
+  }
+
+  /**
+   * Starts a profile of the Lua code the runner runs: `sampleHz` times a second (default
+   * 1000, 1–10000), the stack of every job running Lua is recorded at its next interrupt
+   * check (no hook is installed). `stop()` resolves with the Profile: `.cpuprofile` for
+   * Chrome DevTools, VS Code or speedscope, and `summary()`. One profile at a time: a new
+   * call restarts the sampling.
+   *
+   * @throws {TypeError} / {RangeError} for a bad `sampleHz`; {RunnerClosedError} after close().
+   */
+  profile(options: { sampleHz?: number } = {}): { stop(): Promise<Profile> } {
+    if (!isPlainObject(options)) throw new TypeError(`profile(options) must be an object, got ${describe(options)}`);
+    const hz = options.sampleHz ?? 1000;
+    if (typeof hz !== 'number' || Number.isNaN(hz)) throw new TypeError(`options.sampleHz must be a number, got ${describe(hz)}`);
+    if (!Number.isInteger(hz) || hz < 1 || hz > 10000) throw new RangeError(`options.sampleHz must be an integer 1-10000, got ${hz}`);
+    if (this.closed) throw new RunnerClosedError();
+    const finish = this.#jobs.profile(hz);
+    let done: Promise<Profile> | undefined;
+    return { stop: () => (done ??= Promise.resolve().then(finish)) };
   }
 
   /** Pool statistics: per-state memory/jobs/GC, queue depth, wait/run-time percentiles. */

@@ -85,6 +85,8 @@ Napi::Function Runner::Init(Napi::Env env) {
       InstanceMethod<&Runner::CloseJobs>("closeJobs"),
       InstanceMethod<&Runner::CloseStates>("closeStates"),
       InstanceMethod<&Runner::Stats>("stats"),
+      InstanceMethod<&Runner::ProfileStart>("profileStart"),
+      InstanceMethod<&Runner::ProfileStop>("profileStop"),
   });
 }
 
@@ -378,6 +380,43 @@ Napi::Value Runner::Stats(const Napi::CallbackInfo& info) {
   out.Set("slices", Napi::Number::New(env, static_cast<double>(c.slices)));
   out.Set("overruns", Napi::Number::New(env, static_cast<double>(c.overruns)));
   out.Set("replacedStates", Napi::Number::New(env, static_cast<double>(c.replacedStates)));
+  return out;
+}
+
+// profileStart(hz): samples every running job's stack hz times a second (1..10000).
+Napi::Value Runner::ProfileStart(const Napi::CallbackInfo& info) {
+  double hz = info[0].As<Napi::Number>().DoubleValue();
+  scheduler_->startProfile(static_cast<uint32_t>(std::max(1.0, std::min(hz, 10000.0))));
+  return info.Env().Undefined();
+}
+
+// profileStop() -> [{ nodes: [{ parent, name, url, line }], samples: Int32Array,
+//                     deltasUs: Float64Array }] per state
+Napi::Value Runner::ProfileStop(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto snaps = scheduler_->stopProfile();
+  Napi::Array out = Napi::Array::New(env, snaps.size());
+  for (size_t i = 0; i < snaps.size(); ++i) {
+    const StateProfile::Snapshot& s = snaps[i];
+    Napi::Array nodes = Napi::Array::New(env, s.nodes.size());
+    for (size_t n = 0; n < s.nodes.size(); ++n) {
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("parent", Napi::Number::New(env, s.nodes[n].parent));
+      o.Set("name", Napi::String::New(env, s.nodes[n].name));
+      o.Set("url", Napi::String::New(env, s.nodes[n].url));
+      o.Set("line", Napi::Number::New(env, s.nodes[n].line));
+      nodes.Set(n, o);
+    }
+    auto samples = Napi::Int32Array::New(env, s.samples.size());
+    std::copy(s.samples.begin(), s.samples.end(), samples.Data());
+    auto deltas = Napi::Float64Array::New(env, s.deltasUs.size());
+    std::copy(s.deltasUs.begin(), s.deltasUs.end(), deltas.Data());
+    Napi::Object state = Napi::Object::New(env);
+    state.Set("nodes", nodes);
+    state.Set("samples", samples);
+    state.Set("deltasUs", deltas);
+    out.Set(i, state);
+  }
   return out;
 }
 

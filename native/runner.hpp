@@ -54,6 +54,8 @@ class Runner : public Napi::ObjectWrap<Runner> {
   Napi::Value CloseJobs(const Napi::CallbackInfo& info);
   Napi::Value CloseStates(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
+  Napi::Value ProfileStart(const Napi::CallbackInfo& info);
+  Napi::Value ProfileStop(const Napi::CallbackInfo& info);
 
   void pump();
   void jobsAdded(size_t n);

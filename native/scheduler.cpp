@@ -573,9 +573,37 @@ void Scheduler::onSliceTick() {
   watchdog_.arm(kKeySliceTick, next);
 }
 
+void Scheduler::startProfile(uint32_t hz) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto now = Clock::now();
+  for (auto& s : states_) s->profile.start(now);
+  bool armed = profileHz_ != 0;
+  profileHz_ = hz;
+  if (!armed) watchdog_.arm(kKeyProfileTick, now + std::chrono::microseconds(1000000 / hz));
+}
+
+std::vector<StateProfile::Snapshot> Scheduler::stopProfile() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  profileHz_ = 0;
+  watchdog_.disarm(kKeyProfileTick);
+  std::vector<StateProfile::Snapshot> out;
+  for (auto& s : states_) out.push_back(s->profile.stop());
+  return out;
+}
+
 void Scheduler::onWatchdog(uint64_t key) {
   if (key == kKeySliceTick) {
     onSliceTick();
+    return;
+  }
+  if (key == kKeyProfileTick) {
+    // Every state running Lua records its stack at its next interrupt check.
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (profileHz_ == 0) return;
+    for (Job* job : running_) {
+      if (job->state == JobState::Running) states_[static_cast<size_t>(job->stateIndex)]->requestSample(job->id);
+    }
+    watchdog_.arm(kKeyProfileTick, Clock::now() + std::chrono::microseconds(1000000 / profileHz_));
     return;
   }
   uint64_t id = key & ~kKeyMask;

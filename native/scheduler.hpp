@@ -123,6 +123,9 @@ class Scheduler : public HostBridge {
   // close(): settles Queued jobs as Cancelled, cancels jobs waiting for the host
   // (Suspended, Blocked), and with `force` every started job too.
   void close(bool force);
+  // runner.profile(): every running job's stack is sampled `hz` times a second.
+  void startProfile(uint32_t hz);
+  std::vector<StateProfile::Snapshot> stopProfile();
   // Process exit / environment teardown: interrupts everything, starts nothing more.
   void shutdown();
   // How many more workers to start now, at most `available` (each then calls work() on a
@@ -177,7 +180,8 @@ class Scheduler : public HostBridge {
   static constexpr uint64_t kKeyAcquire = 1ull << 62;
   static constexpr uint64_t kKeySliceTick = 1ull << 61;
   static constexpr uint64_t kKeyGrace = 1ull << 60;
-  static constexpr uint64_t kKeyMask = kKeyOverrun | kKeyAcquire | kKeySliceTick | kKeyGrace;
+  static constexpr uint64_t kKeyProfileTick = 1ull << 59;
+  static constexpr uint64_t kKeyMask = kKeyOverrun | kKeyAcquire | kKeySliceTick | kKeyGrace | kKeyProfileTick;
   static constexpr std::chrono::milliseconds kCloseGrace{100};  // a killed job's __close handlers
   static constexpr std::chrono::milliseconds kOverrunGrace{2000};
 
@@ -227,6 +231,7 @@ class Scheduler : public HostBridge {
   size_t suspended_ = 0;
   size_t activeWorkers_ = 0;
   bool tickArmed_ = false;
+  uint32_t profileHz_ = 0;      // 0: not profiling
   bool stopping_ = false;       // shutdown(): nothing starts any more
   Deliveries deliveries_;
   bool notifyPending_ = false;
