@@ -81,7 +81,11 @@ int LuaState::onInterrupt(lua_State* L, int canyield) {
     }
   }
   if (reason == KillReason::None) {
-    if (sample) self->profile.sample(L);
+    if (sample) {
+      Job* job = self->runningJob;
+      bool call = job != nullptr && job->kind == JobKind::Call;
+      self->profile.sample(L, call ? job->function.c_str() : nullptr);
+    }
     Job* job = self->runningJob;
     if (slice && canyield && job != nullptr && L == job->coroutine) {
       job->yieldForSlice = true;

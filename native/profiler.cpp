@@ -24,7 +24,7 @@ StateProfile::Snapshot StateProfile::stop() {
   return out;
 }
 
-void StateProfile::sample(lua_State* L) {
+void StateProfile::sample(lua_State* L, const char* entry) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (!on_) return;
   // Frames, innermost first; lua_getinfo with "Sn" allocates no Lua memory.
@@ -35,9 +35,14 @@ void StateProfile::sample(lua_State* L) {
     ++depth;
   }
   int node = 0;
+  bool outermost = true;
   for (int i = depth - 1; i >= 0; --i) {  // outermost first, from the root down
-    const lua_Debug& ar = frames[i];
+    lua_Debug& ar = frames[i];
     bool isC = ar.what[0] == 'C';
+    if (!isC && outermost) {
+      if (ar.name == nullptr && entry != nullptr && std::strcmp(ar.what, "main") != 0) ar.name = entry;
+      outermost = false;
+    }
     ChildKey key{node, isC ? 0 : ar.linedefined, isC ? static_cast<const void*>(ar.name) : ar.source};
     auto it = children_.find(key);
     if (it == children_.end()) {  // a new node: only now are its names built

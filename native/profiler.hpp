@@ -33,8 +33,9 @@ class StateProfile {
   };
 
   void start(Clock::time_point t0);
-  // Called by the thread running the state, inside the interrupt handler.
-  void sample(lua_State* L);
+  // Called by the thread running the state, inside the interrupt handler. `entry` names
+  // the outermost Lua function when Lua cannot (a module function called by call()).
+  void sample(lua_State* L, const char* entry);
   // Ends sampling and hands the samples over (any thread).
   Snapshot stop();
 
