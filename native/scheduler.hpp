@@ -167,7 +167,12 @@ class Scheduler : public HostBridge {
   struct Group {
     std::string name;
     std::deque<Job*> queue;  // FIFO
-    uint64_t lastServed = 0; // served_ when it last got a thread (0: never: goes first)
+  };
+  // A group's share, kept while any of its jobs is not Done (so a tenant that always has
+  // work cannot look new), dropped with its last job.
+  struct GroupShare {
+    uint64_t lastServed = 0;  // served_ when a job of it last got a thread (0: never: first)
+    size_t live = 0;          // its jobs not yet Done
   };
   // Jobs of one context run one at a time, in submission order.
   struct Lane {
@@ -222,7 +227,8 @@ class Scheduler : public HostBridge {
   std::unordered_map<std::string, Group> groups_[2];  // by level, then name: waiting groups only
   std::deque<Job*> urgent_;     // killed while waiting: unwind before anything else
   size_t waitingAt_[2] = {0, 0};  // jobs in groups_ by level
-  uint64_t served_ = 0;           // picks so far (Group::lastServed)
+  uint64_t served_ = 0;           // picks so far (GroupShare::lastServed)
+  std::unordered_map<std::string, GroupShare> shares_;  // by group name
   Clock::time_point longServed_;  // a long job last got a thread, or long jobs began to wait
   std::unordered_map<std::string, Lane> lanes_;  // by context key
   std::vector<Job*> running_;   // Running and Blocked jobs
