@@ -12,6 +12,13 @@ export const enum Status {
 /** @internal Why a started job is interrupted (native/lua-state.hpp KillReason). */
 export const enum Kill { Timeout = 1, Cancelled = 2, Shutdown = 3 }
 
+/** @internal How a batch's results come back (native/job.hpp BatchMode): bit 0 multret, bit 1 settled. */
+export const enum BatchMode { Plain = 0, Multret = 1, Settled = 2, SettledMultret = 3 }
+
+/** @internal The typed arrays callColumns accepts (native/job.hpp ElementType is derived natively). */
+export type ColumnArray =
+  | Float64Array | Float32Array | Int32Array | Uint32Array | Int16Array | Uint16Array | Int8Array | Uint8Array;
+
 /** @internal `new NativeRunner(config, onDeliver)`: the filled runner options the native side needs. */
 export interface NativeRunnerConfig {
   states: number;
@@ -31,14 +38,22 @@ export interface NativeRunnerConfig {
 /** @internal One job, as submitted (native/runner.cpp Runner::Submit). */
 export interface NativeJobRequest {
   id: number;
-  kind: 'run' | 'call' | 'batch' | 'reset';
+  kind: 'run' | 'call' | 'batch' | 'columns' | 'reset';
   /** run: the chunk. */
   source?: string;
   /** run: '@name' or '=name'. */
   chunkName?: string;
-  /** call/batch: the module and its exported function. */
+  /** call/batch/columns: the module and its exported function. */
   module?: string;
   fn?: string;
+  /** batch: how the results come back. */
+  mode?: BatchMode;
+  /** columns: the arrays lent to the job, their names, which are read-only, and the rows. */
+  columns?: readonly ColumnArray[];
+  names?: readonly string[];
+  readonly?: readonly boolean[];
+  first?: number;
+  count?: number;
   /** Encoded value trees (lib/marshal.ts). */
   args?: Uint8Array | null;
   env?: Uint8Array | null;
@@ -62,6 +77,8 @@ export interface NativeErrorInfo {
   line: number;
   /** The encoded error value when it was not a string. */
   value?: Buffer;
+  /** batch: the failing call (0-based in the job); columns: the row it was on. */
+  index?: number;
 }
 
 /** @internal [type, name, data, ...]: type 0 log (data: text), 1 post (data: value tree). */
@@ -130,6 +147,8 @@ export interface NativeStats {
 export interface NativeRunner {
   submit(request: NativeJobRequest): boolean;
   define(name: string, version: number, source: string): void;
+  /** Publishes engine.shared.<name> (an encoded one-value tree), or removes it (undefined). */
+  share(name: string, tree: Uint8Array | undefined): void;
   checkSyntax(source: string, chunkName: string): string | undefined;
   cancel(id: number, reason: Kill): 'settled' | 'interrupting' | undefined;
   answerHost(id: number, ok: boolean, data: Buffer | string): boolean;

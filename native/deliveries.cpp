@@ -87,6 +87,7 @@ Napi::Object completionRecord(Napi::Env env, Keys& k, Job& job) {
     e.Set(k(Key::chunk), text(env, job.error.chunk));
     e.Set(k(Key::line), Napi::Number::New(env, job.error.line));
     if (!job.error.value.empty()) e.Set(k(Key::value), copy(env, job.error.value));
+    if (job.error.index >= 0) e.Set(k(Key::index), Napi::Number::New(env, static_cast<double>(job.error.index)));
     o.Set(k(Key::error), e);
   }
   if (job.status == JobStatus::Exit) o.Set(k(Key::exitCode), Napi::Number::New(env, job.exitCode));

@@ -18,6 +18,9 @@ void pushJobEnv(lua_State* L, const StateConfig& config);
 void pushContextEnv(lua_State* L, const StateConfig& config, const char* key, size_t len);
 void dropContextEnv(lua_State* L, const char* key, size_t len);
 
+// Marks the table at `idx` read-only for the sandbox's rawset and setmetatable.
+void freezeTable(lua_State* L, int idx);
+
 // Records the environment that `load` uses by default for the running job.
 void setCurrentEnv(lua_State* L, int envIndex);
 

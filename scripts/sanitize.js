@@ -6,6 +6,7 @@
 //   node scripts/sanitize.js --only=tsan      native unit tests under TSan     (build-tsan/)
 //   node scripts/sanitize.js --only=asan      native unit tests under ASan+UBSan (build-asan/)
 //   node scripts/sanitize.js --only=js        ASan+UBSan addon + `node test/run.js` (build-asan/)
+//   node scripts/sanitize.js --only=js -- 15-columns   ... only the test files named (test/run.js filters)
 //
 // --only takes a comma-separated list. Exits non-zero if any step fails.
 'use strict';
@@ -154,11 +155,18 @@ async function stepJs() {
   };
   log(`LUAPOOL_BINDING=${env.LUAPOOL_BINDING}`);
   log(`LD_PRELOAD=${env.LD_PRELOAD}`);
-  await run(process.execPath, [runner], { env });
+  await run(process.execPath, [runner, ...testFilters], { env });
 }
+
+let testFilters = [];  // after `--`: passed on to test/run.js
 
 function parseArgs(argv) {
   let only = STEPS;
+  const dash = argv.indexOf('--');
+  if (dash >= 0) {
+    testFilters = argv.slice(dash + 1);
+    argv = argv.slice(0, dash);
+  }
   for (const arg of argv) {
     const m = arg.match(/^--only=(.+)$/);
     if (m) {
@@ -168,7 +176,7 @@ function parseArgs(argv) {
         throw new StepError(`--only must be one or more of ${STEPS.join(', ')} (got "${m[1]}")`);
       }
     } else if (arg === '--help' || arg === '-h') {
-      process.stdout.write('usage: node scripts/sanitize.js [--only=tsan|asan|js[,...]]\n');
+      process.stdout.write('usage: node scripts/sanitize.js [--only=tsan|asan|js[,...]] [-- test-file-filter...]\n');
       process.exit(0);
     } else {
       throw new StepError(`unknown argument "${arg}"`);
