@@ -19,7 +19,6 @@ const char kChunkCacheKey = 0;
 const char kModulesKey = 0;
 const char kTracebackKey = 0;
 const char kBatchHelperKeys[4] = {};  // one compiled helper per BatchMode
-const char kColumnsHelperKey = 0;
 
 // The batch helper: calls fn once per argument list of `flat` (per call: its argument count,
 // then its arguments) and collects the results; how depends on the BatchMode:
@@ -65,21 +64,6 @@ std::string batchHelperSource(BatchMode mode) {
   }
   return s;
 }
-
-// The columns helper: calls fn(view, ...) once per row; nextrow moves the view.
-const char kColumnsHelper[] =
-    "local fn, view, nextrow, unpack, args, nargs = ...\n"
-    "if nargs == 0 then\n"
-    "  while nextrow(view) do fn(view) end\n"
-    "elseif nargs == 1 then\n"
-    "  local a = args[1]\n"
-    "  while nextrow(view) do fn(view, a) end\n"
-    "elseif nargs == 2 then\n"
-    "  local a, b = args[1], args[2]\n"
-    "  while nextrow(view) do fn(view, a, b) end\n"
-    "else\n"
-    "  while nextrow(view) do fn(view, unpack(args, 1, nargs)) end\n"
-    "end\n";
 
 using Clock = std::chrono::steady_clock;
 
@@ -406,30 +390,8 @@ int setupCall(lua_State* L) {
     return lua_gettop(L);
   }
   if (s->job->kind == JobKind::Columns) {
-    // helper(fn, view, nextrow, table.unpack, args, nargs)
-    lua_rawgetp(L, LUA_REGISTRYINDEX, &kColumnsHelperKey);
-    if (lua_isnil(L, -1)) {
-      lua_pop(L, 1);
-      if (luaL_loadbufferx(L, kColumnsHelper, sizeof(kColumnsHelper) - 1, "=(columns)", "t") != LUA_OK) {
-        return lua_error(L);
-      }
-      lua_pushvalue(L, -1);
-      lua_rawsetp(L, LUA_REGISTRYINDEX, &kColumnsHelperKey);
-    }
-    lua_insert(L, 1);
-    pushRowView(L, *s->job);
-    pushUnpack(L);
-    int base = lua_gettop(L);
-    int nargs = pushDecoded(L, s->job->args);
-    lua_createtable(L, nargs, 0);
-    for (int i = 1; i <= nargs; ++i) {
-      lua_pushvalue(L, base + i);
-      lua_rawseti(L, -2, i);
-    }
-    lua_insert(L, base + 1);
-    lua_settop(L, base + 1);
-    lua_pushinteger(L, nargs);
-    s->nargs = 6;
+    // loop(fn, view, get, put, first, last, table.unpack, args, nargs), see columns.hpp
+    s->nargs = pushColumnsCall(L, *s->job);
     return lua_gettop(L);
   }
   s->nargs = pushDecoded(L, s->job->args);
