@@ -9,6 +9,8 @@
 // Main-thread time is the event loop's active time (performance.eventLoopUtilization)
 // over the frame: encoding, decoding, applying, and the native side's callbacks.
 //
+// Then the round trip of a host call (engine.<name>() from Lua, answered on the main thread).
+//
 //   node bench/entity-paths.js [--entities 1000,5000,20000] [--states 1,2] [--frames 30]
 'use strict';
 const { performance } = require('perf_hooks');
@@ -141,4 +143,12 @@ function row(label, n, r) {
       await runner.close();
     }
   }
+  // host calls: one job calling engine.nearby() `calls` times, one after the other
+  const calls = 2000;
+  const runner = new ScriptRunner({ states: 1, threads: 1, host: { nearby: (x) => x + 1 } });
+  const src = `local s = 0 for i = 1, ${calls} do s = s + engine.nearby(i) end return s`;
+  const r = await frames(() => runner.run(src));
+  console.log(`host call round trip: ${(r.wallMs * 1000 / calls).toFixed(1)} µs per call, ` +
+    `${(r.mainMs * 1000 / calls).toFixed(1)} µs of it on the main thread`);
+  await runner.close();
 })();

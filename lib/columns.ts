@@ -100,6 +100,7 @@ export function checkColumns(columns: unknown, options: unknown): Checked {
     shortest = Math.min(shortest, arr.length);
   }
   const first = o.first === undefined ? 0 : checkRowNumber('options.first', o.first);
+  if (first > shortest) throw new RangeError(`options.first (${first}) is beyond the end of the shortest column (${shortest} elements)`);
   const count = o.count === undefined ? Math.max(0, shortest - first) : checkRowNumber('options.count', o.count);
   for (let i = 0; i < names.length; i++) {
     if (arrays[i].length < first + count) {

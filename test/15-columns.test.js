@@ -169,7 +169,7 @@ test('first and count select the rows; count defaults to the rest of the shortes
   await r.callColumns('m', 'step', { x, vx, hp }, { first: 8, args: [1] });
   assert.equal(Array.from(x), [0, 0, 0, 1, 1, 1, 1, 0, 1, 1]);
   assert.equal(Array.from(hp.subarray(10)), [0, 0], 'beyond the shortest column: untouched');
-  await r.callColumns('m', 'step', { x, vx, hp }, { first: 10, args: [1] }); // no rows: nothing runs
+  await r.callColumns('m', 'step', { x, vx, hp }, { first: 10, args: [1] }); // no rows left: nothing runs
   await r.callColumns('m', 'step', { x, vx, hp }, { count: 0, args: [1] });
   assert.equal(Array.from(x), [0, 0, 0, 1, 1, 1, 1, 0, 1, 1]);
   await r.close();
@@ -350,6 +350,7 @@ test('every argument is checked and named (TypeError / RangeError)', async () =>
     'columns.y has 2 elements, fewer than first + count (3)');
   await check(r.callColumns('m', 'step', { x }, { first: 2, count: 3 }), RangeError, 'columns.x has 4 elements');
   await check(r.callColumns('m', 'step', { x }, { first: -1 }), RangeError, 'options.first');
+  await check(r.callColumns('m', 'step', { x }, { first: 5 }), RangeError, 'options.first (5) is beyond the end of the shortest column (4 elements)');
   await check(r.callColumns('m', 'step', { x }, { count: 1.5 }), RangeError, 'options.count');
   await check(r.callColumns('m', 'step', { x }, { count: '1' }), TypeError, 'options.count');
   await check(r.callColumns('m', 'step', { x }, { readonly: ['y'] }), TypeError, "options.readonly: 'y' is not a column");
