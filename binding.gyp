@@ -2,6 +2,7 @@
   "variables": {
     "luapool_sources": [
       "native/addon.cpp",
+      "native/columns.cpp",
       "native/deliveries.cpp",
       "native/host-call.cpp",
       "native/job.cpp",
@@ -10,6 +11,7 @@
       "native/runner.cpp",
       "native/sandbox.cpp",
       "native/scheduler.cpp",
+      "native/shared.cpp",
       "native/testing.cpp",
       "native/value-lua.cpp",
       "native/watchdog.cpp"

@@ -11,7 +11,9 @@ if (process.env.UV_THREADPOOL_SIZE === undefined) {
 import { binding } from './native';
 
 export { ScriptRunner } from './script-runner';
-export type { JobOptions, EnqueueOptions, JobDetails } from './script-runner';
+export type {
+  JobOptions, EnqueueOptions, JobDetails, CallManyOptions, SettledResult, CallColumnsOptions, Columns,
+} from './script-runner';
 export { ScriptContext } from './context';
 export { ActionQueue } from './action-queue';
 export type { Action, ResultAction, ErrorAction, PostAction, LogAction } from './action-queue';

@@ -121,6 +121,7 @@ class LuaState {
   HostBridge* bridge = nullptr;  // set by the runner before any job runs
   std::atomic<bool> quarantined{false};  // a job overran its deadline by far here
   size_t cachedChunks = 0;               // compiled sources in the chunk cache
+  uint64_t sharedSetVersion = 0;         // the newest runner.share() set applied here
 
   static LuaState* from(lua_State* L);
 
