@@ -21,7 +21,7 @@ export type { ScriptRunnerOptions, LibName, HostFunction } from './options';
 export type { ScriptRunnerEvents, OverrunInfo, TypedEmitter } from './events';
 export { Profile } from './profile';
 export type { CpuProfile, CpuProfileNode, ProfileEntry, ProfileSummary } from './profile';
-export type { RunStats, StateStats, Percentiles } from './stats';
+export type { RunStats, StateStats, Percentiles, ModuleStats } from './stats';
 export {
   LuapoolError, LuaError, TimeoutError, MemoryLimitError, CancelledError, QueueFullError, AcquireTimeoutError,
   MarshalError, RunnerClosedError, ExitError,

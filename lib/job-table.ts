@@ -234,6 +234,7 @@ export class JobTable {
     }
     const id = this.#nextId++;
     const job = new Job(id, delivery, decode, multret, details, ctx);
+    if (spec.kind !== 'run' && spec.kind !== 'reset') job.module = spec.module;
     if (signal?.aborted) {
       // Settled at once, in the job's own delivery mode; nothing reaches the native side.
       this.#jobs.set(id, job);
@@ -380,6 +381,7 @@ export class JobTable {
     if (!job) return;
     this.#jobs.delete(r.id);
     this.#stats.record(r.waitMs, r.runMs);
+    if (job.module !== undefined) this.#stats.recordModule(job.module, r.runMs, r.status !== Status.Ok);
     if (r.actions) this.#deliverActions(job, r.actions);
     const figures: JobFigures = { runMs: r.runMs, waitMs: r.waitMs, slices: r.slices, peakMemory: r.peakMemory };
     if (r.status === Status.Ok) {

@@ -43,6 +43,8 @@ export class Job extends AsyncResource {
   entry: { kind: 'batch'; index: (i: number) => number } | { kind: 'columns' } | undefined;
   /** What the job lends to the native side (callColumns' typed arrays), held until it settles. */
   hold: unknown;
+  /** call/callMany/callColumns: the module it calls (for the per-module figures of stats()). */
+  module: string | undefined;
   readonly #delivery: Delivery;
   #signal: AbortSignal | undefined;
   #onAbort: (() => void) | undefined;

@@ -39,6 +39,12 @@ test('a profile names the functions and chunks that use the time', async () => {
   assert.ok(s.modules.some((m) => m.url === 'ai/orc') && s.modules.some((m) => m.url === 'loop.lua'));
   const total = s.functions.reduce((a, f) => a + f.selfMs, 0);
   assert.ok(Math.abs(total - s.sampledMs) < 1e-6 * Math.max(1, total) + 1e-6, `${total} vs ${s.sampledMs}`);
+  // stats() has the figures per module
+  const m = r.stats().modules['ai/orc'];
+  assert.is(m.jobs, 1);
+  assert.ok(m.runMs > 0 && m.errors === 0, JSON.stringify(m));
+  await r.call('ai/orc', 'nope').catch(() => {});
+  assert.is(r.stats().modules['ai/orc'].errors, 1);
   // the runner goes on; a second profile starts empty
   const q = r.profile();
   const idle = await q.stop();
