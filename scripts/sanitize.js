@@ -6,6 +6,9 @@
 //   node scripts/sanitize.js --only=tsan      native unit tests under TSan     (build-tsan/)
 //   node scripts/sanitize.js --only=asan      native unit tests under ASan+UBSan (build-asan/)
 //   node scripts/sanitize.js --only=js        ASan+UBSan addon + `node test/run.js` (build-asan/)
+//   node scripts/sanitize.js --only=js --filter=10-hostile,14-c-loops
+//                                             ... only the test files whose names contain one
+//                                             of these (passed on to test/run.js)
 //
 // --only takes a comma-separated list. Exits non-zero if any step fails.
 'use strict';
@@ -132,6 +135,8 @@ function nodeIncludeDefines() {
   }
 }
 
+let testFilters = [];
+
 async function stepJs() {
   await fetchLua();
   const dir = path.join(root, 'build-asan');
@@ -154,21 +159,24 @@ async function stepJs() {
   };
   log(`LUAPOOL_BINDING=${env.LUAPOOL_BINDING}`);
   log(`LD_PRELOAD=${env.LD_PRELOAD}`);
-  await run(process.execPath, [runner], { env });
+  await run(process.execPath, [runner, ...testFilters], { env });
 }
 
 function parseArgs(argv) {
   let only = STEPS;
   for (const arg of argv) {
     const m = arg.match(/^--only=(.+)$/);
-    if (m) {
+    const f = arg.match(/^--filter=(.+)$/);
+    if (f) {
+      testFilters = f[1].split(',').map((s) => s.trim()).filter(Boolean);
+    } else if (m) {
       only = m[1].split(',').map((s) => s.trim()).filter(Boolean);
       const bad = only.filter((s) => !STEPS.includes(s));
       if (bad.length || !only.length) {
         throw new StepError(`--only must be one or more of ${STEPS.join(', ')} (got "${m[1]}")`);
       }
     } else if (arg === '--help' || arg === '-h') {
-      process.stdout.write('usage: node scripts/sanitize.js [--only=tsan|asan|js[,...]]\n');
+      process.stdout.write('usage: node scripts/sanitize.js [--only=tsan|asan|js[,...]] [--filter=name[,...]]\n');
       process.exit(0);
     } else {
       throw new StepError(`unknown argument "${arg}"`);
