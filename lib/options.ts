@@ -262,7 +262,7 @@ export function fillRunnerOptions(options: ScriptRunnerOptions | undefined): Fil
     for (const [name, fn] of Object.entries(o.host)) {
       if (typeof fn !== 'function') throw new TypeError(`options.host.${name} must be a function, got ${describe(fn)}`);
       if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new TypeError(`options.host.${name}: not a valid Lua name`);
-      if (['log', 'post', 'post_to_main_thread'].includes(name)) {
+      if (['log', 'post', 'post_to_main_thread', 'shared'].includes(name)) {
         throw new TypeError(`options.host.${name} would replace the built-in engine.${name}`);
       }
       host[name] = fn as HostFunction;

@@ -7,6 +7,7 @@
 
 #include "host-call.hpp"
 #include "job.hpp"
+#include "shared.hpp"
 #include "value-lua.hpp"
 
 namespace luapool {
@@ -347,6 +348,8 @@ void pushEngineTable(lua_State* L, const StateConfig& config) {
   lua_setfield(L, -2, "post");
   lua_pushcfunction(L, enginePost);
   lua_setfield(L, -2, "post_to_main_thread");
+  pushSharedRoot(L);  // engine.shared: runner.share() values, read-only
+  lua_setfield(L, -2, "shared");
 }
 
 }  // namespace
@@ -506,6 +509,17 @@ void dropContextEnv(lua_State* L, const char* key, size_t len) {
 void setCurrentEnv(lua_State* L, int envIndex) {
   lua_pushvalue(L, envIndex);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &kCurrentEnvKey);
+}
+
+void freezeTable(lua_State* L, int idx) {
+  idx = lua_absindex(L, idx);
+  getRegistry(L, &kFrozenKey);
+  if (lua_istable(L, -1)) {
+    lua_pushvalue(L, idx);
+    lua_pushboolean(L, 1);
+    lua_rawset(L, -3);
+  }
+  lua_pop(L, 1);
 }
 
 }  // namespace luapool

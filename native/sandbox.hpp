@@ -18,6 +18,9 @@ void pushJobEnv(lua_State* L, const StateConfig& config);
 void pushContextEnv(lua_State* L, const StateConfig& config, const char* key, size_t len);
 void dropContextEnv(lua_State* L, const char* key, size_t len);
 
+// Marks the table at `idx` read-only for the sandbox's rawset and setmetatable.
+void freezeTable(lua_State* L, int idx);
+
 // Records the environment of the chunk job that starts (its own, or its context's). load()
 // without an env takes its caller's _ENV, and falls back to this one only in chunk jobs
 // (in module calls it is stale: it is the last chunk job's).

@@ -12,9 +12,10 @@ const read = (f) => fs.readFileSync(path.join(root, f), 'utf8');
 const ENGINE = 'types/luapool-engine.lua';
 const SAFE = 'types/luapool-safe.lua';
 
-// `function lib.name(` declarations of a definition file, per table.
+// `function lib.name(` and `lib.name = ` declarations of a definition file, per table.
 function declared(text, lib) {
-  return [...text.matchAll(new RegExp(`^function ${lib}\\.([A-Za-z_][A-Za-z0-9_]*)\\(`, 'gm'))].map((m) => m[1]).sort();
+  return [...text.matchAll(new RegExp(`^(?:function ${lib}\\.([A-Za-z_][A-Za-z0-9_]*)\\(|${lib}\\.([A-Za-z_][A-Za-z0-9_]*) = )`, 'gm'))]
+    .map((m) => m[1] || m[2]).sort();
 }
 
 async function inSandbox(libs, source, args = []) {
@@ -34,7 +35,7 @@ test('both files are LuaLS meta files that compile as Lua and are packed', async
   assert.ok(JSON.parse(read('package.json')).files.includes('types/'), 'package.json files has types/');
 });
 
-test('engine: every function scripts see is declared, and nothing else', async () => {
+test('engine: every function and table scripts see is declared, and nothing else', async () => {
   for (const libs of ['safe', 'all']) {
     const keys = await inSandbox(libs, KEYS.replace('local t = ...', 'local t = engine'));
     assert.equal(declared(read(ENGINE), 'engine'), keys, `libs ${libs}`);

@@ -42,6 +42,20 @@ function engine.post(name, data) end
 ---@param data? any
 function engine.post_to_main_thread(fn_id, data) end
 
+---The values the host published with `runner.share(name, value)`, as `engine.shared.<name>`:
+---read-only (assigning, `rawset`, `setmetatable` or `table.insert` on them raise an error),
+---converted into each state once per version rather than once per call. `#`, `pairs`,
+---`ipairs` work; `next`, `rawget` and `rawlen` do not see the contents. Declare what your
+---program shares in a file of your own, as fields of the class `luapool.shared`:
+---
+---```lua
+------@class luapool.shared
+------@field world { w: integer, h: integer, nests: { x: number, y: number }[] }
+---```
+---@class luapool.shared
+---@type luapool.shared
+engine.shared = {}
+
 -- luapool's Lua is built as the reference `lua` is (LUA_COMPAT_5_3), so `math` still has
 -- these functions of earlier versions, which LuaLS would otherwise report as missing in 5.4.
 
