@@ -15,7 +15,7 @@ export type { JobOptions, EnqueueOptions, JobDetails } from './script-runner';
 export { ScriptContext } from './context';
 export { ActionQueue } from './action-queue';
 export type { Action, ResultAction, ErrorAction, PostAction, LogAction } from './action-queue';
-export type { ScriptRunnerOptions, LibName, HostFunction } from './options';
+export type { ScriptRunnerOptions, LibName, HostFunction, ModuleSources } from './options';
 export type { ScriptRunnerEvents, OverrunInfo, TypedEmitter } from './events';
 export type { RunStats, StateStats, Percentiles } from './stats';
 export {

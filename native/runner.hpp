@@ -48,6 +48,8 @@ class Runner : public Napi::ObjectWrap<Runner> {
 
   Napi::Value Submit(const Napi::CallbackInfo& info);
   Napi::Value Define(const Napi::CallbackInfo& info);
+  Napi::Value SetModule(const Napi::CallbackInfo& info);
+  Napi::Value ForgetModules(const Napi::CallbackInfo& info);
   Napi::Value CheckSyntax(const Napi::CallbackInfo& info);
   Napi::Value Cancel(const Napi::CallbackInfo& info);
   Napi::Value AnswerHost(const Napi::CallbackInfo& info);
@@ -65,6 +67,7 @@ class Runner : public Napi::ObjectWrap<Runner> {
   std::shared_ptr<Scheduler> scheduler_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unordered_map<std::string, std::shared_ptr<const ModuleSource>> modules_;
+  std::shared_ptr<ModuleCatalog> catalog_;  // define() and `modules` sources, for require (any thread)
   Tsfn tsfn_;
   // The JS delivery handler: weak while no job is pending, so an idle runner dropped
   // without close() is garbage-collected; strong (with the wrapper) while jobs are pending.
