@@ -1,6 +1,7 @@
 // The restricted libraries of the 'safe' profile: an io whose standard streams become log
 // actions and whose file and process operations fail as Lua's own failures do, a
 // read-only debug subset, and stand-ins that name what stays absent.
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -100,20 +101,30 @@ void pushStream(lua_State* L, int stream) {
 
 const char* levelOf(int stream) { return stream == kStderr ? "warn" : "info"; }
 
-// Sends the complete lines of the stream's pending text as log actions (and the rest too
-// when it grows too long or `all`).
+// Sends text as log actions of at most kMaxPendingLine bytes each.
+void sendText(lua_State* L, int stream, const std::string& text, size_t from, size_t to) {
+  do {
+    size_t n = std::min(to - from, kMaxPendingLine);
+    sendAction(L, ActionType::Log, levelOf(stream), text.substr(from, n));
+    from += n;
+  } while (from < to);
+}
+
+// Sends the complete lines of the stream's pending text as log actions, and what is left
+// too when it is `all` or has grown to kMaxPendingLine.
 void sendLines(lua_State* L, Job& job, int stream, bool all) {
   std::string& pending = job.ioPending[stream - 1];
   size_t start = 0;
   for (size_t nl; (nl = pending.find('\n', start)) != std::string::npos; start = nl + 1) {
-    sendAction(L, ActionType::Log, levelOf(stream), pending.substr(start, nl - start));
+    sendText(L, stream, pending, start, nl);
+  }
+  size_t keep = pending.size() - start;
+  if (keep > 0 && (all || keep >= kMaxPendingLine)) {
+    size_t end = all ? pending.size() : pending.size() - keep % kMaxPendingLine;
+    sendText(L, stream, pending, start, end);
+    start = end;
   }
   pending.erase(0, start);
-  if (!pending.empty() && (all || pending.size() >= kMaxPendingLine)) {
-    std::string rest;
-    rest.swap(pending);
-    sendAction(L, ActionType::Log, levelOf(stream), std::move(rest));
-  }
 }
 
 // The "Bad file descriptor" failure of writing to stdin or reading from stdout.
@@ -124,15 +135,14 @@ int badDescriptor(lua_State* L) {
   return 3;
 }
 
-// Writes arguments [arg, top] to the stream (like liolib's g_write: numbers in Lua's
+// Writes arguments [arg, last] to the stream (like liolib's g_write: numbers in Lua's
 // formats, strings as they are); the file object at fileIdx is the result.
-int writeTo(lua_State* L, int stream, int fileIdx, int arg) {
+int writeTo(lua_State* L, int stream, int fileIdx, int arg, int last) {
   if (stream == kStdin) return badDescriptor(L);
   Job& job = ioJob(L);
   std::string& pending = job.ioPending[stream - 1];
-  int top = lua_gettop(L);
   bool newline = false;
-  for (; arg <= top; ++arg) {
+  for (; arg <= last; ++arg) {
     if (lua_type(L, arg) == LUA_TNUMBER) {
       char buffer[64];
       int len = lua_isinteger(L, arg)
@@ -224,7 +234,7 @@ int cannotClose(lua_State* L) {
 
 // --- file methods ---
 
-int fWrite(lua_State* L) { return writeTo(L, checkStream(L, 1), 1, 2); }
+int fWrite(lua_State* L) { return writeTo(L, checkStream(L, 1), 1, 2, lua_gettop(L)); }
 int fRead(lua_State* L) { return readFrom(L, checkStream(L, 1), 2); }
 int fLines(lua_State* L) { return pushLines(L, checkStream(L, 1), 2); }
 int fFlush(lua_State* L) { return flushStream(L, checkStream(L, 1)); }
@@ -265,9 +275,9 @@ int fNoop(lua_State*) { return 0; }
 
 int ioWrite(lua_State* L) {
   Job& job = ioJob(L);
+  int top = lua_gettop(L);
   pushStream(L, job.ioOutput);
-  lua_insert(L, 1);
-  return writeTo(L, job.ioOutput, 1, 2);
+  return writeTo(L, job.ioOutput, top + 1, 1, top);
 }
 
 int ioRead(lua_State* L) { return readFrom(L, ioJob(L).ioInput, 1); }
