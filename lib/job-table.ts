@@ -101,6 +101,9 @@ export function checkName(name: string, v: unknown): string {
   return v;
 }
 
+/** Misses of the `modules` function kept at most (docs/api.md, the modules option). */
+const MAX_CACHED_MISSES = 4096;
+
 /** What the `modules` function said about a name, or its pending answer. */
 interface ModuleAnswer {
   value?: string | Buffer | null;
@@ -125,6 +128,9 @@ export class JobTable {
   // The `modules` function's answers by name (null: no such module), or its pending
   // Promise: it is asked at most once per name until invalidateModules().
   readonly #moduleAnswers = new Map<string, ModuleAnswer>();
+  // The names answered with "no such module" (with their bytes, the native catalog's key):
+  // a script can ask for any number of names, so at most MAX_CACHED_MISSES stay cached.
+  readonly #moduleMisses = new Map<string, Buffer>();
   #nextId = 1;
   #closing: Promise<void> | undefined;
   #drained: (() => void) | undefined;
@@ -310,9 +316,13 @@ export class JobTable {
   invalidateModules(names: readonly string[]): void {
     if (names.length === 0) {
       this.#moduleAnswers.clear();
+      this.#moduleMisses.clear();
       this.#native.forgetModules();
     } else {
-      for (const name of names) this.#moduleAnswers.delete(name);
+      for (const name of names) {
+        this.#moduleAnswers.delete(name);
+        this.#moduleMisses.delete(name);
+      }
       this.#native.forgetModules([...names]);
     }
   }
@@ -484,6 +494,7 @@ export class JobTable {
       if (!current()) return;
       entry.pending = undefined;
       entry.value = source;
+      if (source === null) this.#cacheMiss(name, r.args);
       this.#native.setModule(r.args, source, true);
     };
     const forget = (e: unknown): never => {
@@ -512,6 +523,16 @@ export class JobTable {
       }).then(settle).catch(forget);
       entry.pending.then(answered, fail);
     }, undefined);
+  }
+
+  #cacheMiss(name: string, bytes: Buffer): void {
+    if (this.#moduleMisses.size >= MAX_CACHED_MISSES) {
+      // forget the misses cached so far (they are asked again when required again)
+      for (const miss of this.#moduleMisses.keys()) this.#moduleAnswers.delete(miss);
+      this.#native.forgetModules([...this.#moduleMisses.values()]);
+      this.#moduleMisses.clear();
+    }
+    this.#moduleMisses.set(name, bytes);
   }
 
   #deliverActions(job: Job, actions: NativeActions): void {

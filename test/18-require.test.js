@@ -156,6 +156,23 @@ test('modules function: asked once per name per runner (misses too), on the main
   });
 });
 
+test('modules function: a script asking for ever new names cannot grow the cache without bound', async () => {
+  let n = 0;
+  await withRunner({ modules: (name) => { n++; return name === 'real' ? 'return "real"' : undefined; } }, async (r) => {
+    await r.run('for i = 1, 4200 do pcall(require, "x" .. i) end return require("real")');
+    assert.is(n, 4201);
+    await r.run('for i = 4150, 4200 do pcall(require, "x" .. i) end return require("real")');
+    assert.is(n, 4201, 'the latest misses and the answers stay cached');
+    await r.run('pcall(require, "x1")');
+    assert.is(n, 4202, 'the oldest misses were forgotten (4096 at most are kept)');
+  });
+});
+
+test('a module that requires itself ends in an error, as in Lua', () => withRunner({ modules: { loop: 'return require("loop")' } }, async (r) => {
+  assert.equal(await r.run('return { pcall(require, "loop") }'), [false, 'C stack overflow']);
+  assert.is(await r.run('return 1'), 1);
+}));
+
 test('modules function: concurrent requires of one name wait for one answer (a Promise)', async () => {
   let calls = 0;
   let release;
