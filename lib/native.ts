@@ -12,6 +12,13 @@ export const enum Status {
 /** @internal Why a started job is interrupted (native/lua-state.hpp KillReason). */
 export const enum Kill { Timeout = 1, Cancelled = 2, Shutdown = 3 }
 
+/** @internal How a batch's results come back (native/job.hpp BatchMode): bit 0 multret, bit 1 settled. */
+export const enum BatchMode { Plain = 0, Multret = 1, Settled = 2, SettledMultret = 3 }
+
+/** The typed arrays callColumns accepts (native/job.hpp ElementType is derived natively). */
+export type ColumnArray =
+  | Float64Array | Float32Array | Int32Array | Uint32Array | Int16Array | Uint16Array | Int8Array | Uint8Array;
+
 /** @internal `new NativeRunner(config, onDeliver)`: the filled runner options the native side needs. */
 export interface NativeRunnerConfig {
   states: number;
@@ -38,14 +45,22 @@ export const MODULE_LOOKUP = 4294967295;
 /** @internal One job, as submitted (native/runner.cpp Runner::Submit). */
 export interface NativeJobRequest {
   id: number;
-  kind: 'run' | 'call' | 'batch' | 'reset';
+  kind: 'run' | 'call' | 'batch' | 'columns' | 'reset';
   /** run: the chunk. */
   source?: string;
   /** run: '@name' or '=name'. */
   chunkName?: string;
-  /** call/batch: the module and its exported function. */
+  /** call/batch/columns: the module and its exported function. */
   module?: string;
   fn?: string;
+  /** batch: how the results come back. */
+  mode?: BatchMode;
+  /** columns: the arrays lent to the job, their names, which are read-only, and the rows. */
+  columns?: readonly ColumnArray[];
+  names?: readonly string[];
+  readonly?: readonly boolean[];
+  first?: number;
+  count?: number;
   /** Encoded value trees (lib/marshal.ts). */
   args?: Uint8Array | null;
   env?: Uint8Array | null;
@@ -69,6 +84,8 @@ export interface NativeErrorInfo {
   line: number;
   /** The encoded error value when it was not a string. */
   value?: Buffer;
+  /** batch: the failing call (0-based in the job); columns: the row it was on. */
+  index?: number;
 }
 
 /** @internal [type, name, data, ...]: type 0 log (data: text), 1 post (data: value tree). */
@@ -149,8 +166,8 @@ export function unpackDone(numbers: Float64Array, extras: unknown[], out: Native
 }
 
 /** @internal The layout of submit()'s `fields` (native/runner.cpp RequestField). */
-const enum RequestField { Id, Kind, Flags, TimeoutMs, AcquireTimeoutMs, State, Count }
-const KINDS = { run: 0, call: 1, batch: 2, reset: 3 } as const;
+const enum RequestField { Id, Kind, Flags, TimeoutMs, AcquireTimeoutMs, State, Mode, Count }
+const KINDS = { run: 0, call: 1, batch: 2, reset: 3, columns: 4 } as const;
 const FLAG_MULTRET = 1;
 const FLAG_BYTES_AS_BUFFER = 2;
 const requestFields = new Float64Array(RequestField.Count); // reused: submit() copies it at once
@@ -164,9 +181,11 @@ export function submitJob(native: NativeRunner, r: NativeJobRequest): boolean {
   f[RequestField.TimeoutMs] = r.timeoutMs;
   f[RequestField.AcquireTimeoutMs] = r.acquireTimeoutMs;
   f[RequestField.State] = r.state;
+  f[RequestField.Mode] = r.mode ?? 0;
   const text = r.kind === 'run' ? r.source : r.module;
   const name = r.kind === 'run' ? r.chunkName : r.fn;
-  return native.submit(f, text, name, r.context, r.group, r.args ?? null, r.env ?? null);
+  return native.submit(f, text, name, r.context, r.group, r.args ?? null, r.env ?? null,
+    r.kind === 'columns' ? r : undefined);
 }
 
 /** @internal Native pool statistics (RunStats without the JS-side figures). */
@@ -189,18 +208,22 @@ export interface NativeStats {
 export interface NativeRunner {
   /** See submitJob(): `fields` is the packed RequestField row, then the texts and trees. */
   submit(fields: Float64Array, text: string | undefined, name: string | undefined, context: string | undefined,
-    group: string | undefined, args: Uint8Array | null, env: Uint8Array | null): boolean;
+    group: string | undefined, args: Uint8Array | null, env: Uint8Array | null, columns?: NativeJobRequest): boolean;
   define(name: string, version: number, source: string): void;
   /** A `modules` source for `name` (null: no such module); `answer`: the function form's (forgetModules drops those). */
   setModule(name: string | Buffer, source: string | Buffer | null, answer: boolean): void;
   /** Drops the function form's answers for `names` (all of them without). */
   forgetModules(names?: (string | Buffer)[]): void;
+  /** Publishes engine.shared.<name> (an encoded one-value tree), or removes it (undefined). */
+  share(name: string, tree: Uint8Array | undefined): void;
   checkSyntax(source: string, chunkName: string): string | undefined;
   cancel(id: number, reason: Kill): 'settled' | 'interrupting' | undefined;
   answerHost(id: number, ok: boolean, data: Buffer | string): boolean;
   closeJobs(force: boolean): void;
   closeStates(): Promise<void>;
   stats(): NativeStats;
+  profileStart(hz: number): void;
+  profileStop(): { nodes: { parent: number; name: string; url: string; line: number }[]; samples: Int32Array; deltasUs: Float64Array }[];
 }
 
 /** @internal What the native addon exports (native/addon.cpp). */

@@ -54,13 +54,14 @@ export interface ScriptRunnerOptions {
    */
   libs?: 'safe' | 'all' | readonly LibName[];
   /**
-   * Default per-job time budget in milliseconds, counted from when the job starts running
-   * and including time in host functions; 0 = none, at most 2147483647. Default 0.
+   * Default per-job time budget in milliseconds of running time (host-call time included,
+   * time waiting for a thread not); 0 = none, at most 2147483647. Default: 10000 in the
+   * sandbox (safe by default means bounded by default), 0 with `libs: 'all'`.
    */
   timeoutMs?: number;
   /**
    * Bytes each state may hold in total; 0 = none, else 65536 to 2^53 - 1. A job that hits
-   * it fails with MemoryLimitError. Default 0.
+   * it fails with MemoryLimitError. Default: 256 MiB in the sandbox, 0 with `libs: 'all'`.
    */
   memoryLimit?: number;
   /** Milliseconds a job may wait for a free state (else AcquireTimeoutError); 0 = forever, at most 2147483647. Default 0. */
@@ -225,6 +226,9 @@ export function threadPoolSize(): number {
   return Number.isInteger(n) && n > 0 ? Math.min(n, 1024) : 4;
 }
 
+/** The budget and cap a sandboxed runner has when its options give none (`0` opts out). */
+export const SAFE_DEFAULTS = { timeoutMs: 10000, memoryLimit: 256 * 1024 * 1024 } as const;
+
 const KNOWN = new Set(['states', 'threads', 'sliceMs', 'libs', 'timeoutMs', 'memoryLimit', 'acquireTimeoutMs', 'maxQueue', 'actions',
   'host', 'bytes', 'tables', 'strict', 'gcEveryJobs', 'gcEveryBytes', 'gcMode', 'chunkCacheSize', 'modules']);
 
@@ -303,13 +307,15 @@ export function fillRunnerOptions(options: ScriptRunnerOptions | undefined): Fil
     for (const [name, fn] of Object.entries(o.host)) {
       if (typeof fn !== 'function') throw new TypeError(`options.host.${name} must be a function, got ${describe(fn)}`);
       if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new TypeError(`options.host.${name}: not a valid Lua name`);
-      if (['log', 'post', 'post_to_main_thread'].includes(name)) {
+      if (['log', 'post', 'post_to_main_thread', 'shared'].includes(name)) {
         throw new TypeError(`options.host.${name} would replace the built-in engine.${name}`);
       }
       host[name] = fn as HostFunction;
     }
   }
-  const memoryLimit = o.memoryLimit === undefined ? 0 : checkCount('options.memoryLimit', o.memoryLimit, 0);
+  // The sandbox is bounded by default (SAFE_DEFAULTS); trusted code runs like the standalone lua.
+  const memoryLimit = o.memoryLimit === undefined ? (trusted ? 0 : SAFE_DEFAULTS.memoryLimit)
+    : checkCount('options.memoryLimit', o.memoryLimit, 0);
   if (memoryLimit !== 0 && memoryLimit < 64 * 1024) {
     throw new RangeError(`options.memoryLimit must be 0 (none) or at least 65536 bytes, got ${memoryLimit}`);
   }
@@ -319,7 +325,7 @@ export function fillRunnerOptions(options: ScriptRunnerOptions | undefined): Fil
     sliceMs,
     libs,
     trusted,
-    timeoutMs: o.timeoutMs === undefined ? 0 : checkMs('options.timeoutMs', o.timeoutMs),
+    timeoutMs: o.timeoutMs === undefined ? (trusted ? 0 : SAFE_DEFAULTS.timeoutMs) : checkMs('options.timeoutMs', o.timeoutMs),
     memoryLimit,
     acquireTimeoutMs: o.acquireTimeoutMs === undefined ? 0 : checkTimer('options.acquireTimeoutMs', o.acquireTimeoutMs),
     maxQueue: o.maxQueue === undefined ? Infinity : checkCount('options.maxQueue', o.maxQueue, 0, true),

@@ -76,6 +76,7 @@ Napi::Object errorRecord(Napi::Env env, Keys& k, const ErrorInfo& error) {
   e.Set(k(Key::chunk), text(env, error.chunk));
   e.Set(k(Key::line), Napi::Number::New(env, error.line));
   if (!error.value.empty()) e.Set(k(Key::value), copy(env, error.value));
+  if (error.index >= 0) e.Set(k(Key::index), Napi::Number::New(env, static_cast<double>(error.index)));
   return e;
 }
 

@@ -24,6 +24,41 @@ enum class JobKind : uint8_t {
   Call = 1,          // call an exported function of a defined module
   ResetContext = 2,  // drop a context's persistent environment
   Batch = 3,         // call a module function once per argument list, in one job
+  Columns = 4,       // call a module function once per row of typed-array columns
+};
+
+// Batch: how the results of the calls come back (lib/native.ts BatchMode).
+enum class BatchMode : uint8_t {
+  Plain = 0,    // one value per call; a failing call fails the job
+  Multret = 1,  // every value of every call (flat: count, values...)
+  Settled = 2,  // one value per call, each call under xpcall; failures listed at the end
+  SettledMultret = 3,
+};
+
+// Columns: element types of the typed arrays (lib/native.ts ElementType).
+enum class ElementType : uint8_t {
+  Int8 = 0, Uint8 = 1, Int16 = 2, Uint16 = 3, Int32 = 4, Uint32 = 5, Float32 = 6, Float64 = 7,
+};
+
+// One typed array lent to a Columns job: its memory belongs to JavaScript, which keeps the
+// array alive (and promises not to touch it) until the job is delivered.
+struct Column {
+  std::string name;
+  void* data = nullptr;
+  size_t length = 0;  // elements
+  ElementType type = ElementType::Float64;
+  bool readonly = false;
+};
+
+// Values published with runner.share(): one encoded tree per name, converted into a state
+// lazily (once per version) when a job that carries a newer set starts there.
+struct SharedValue {
+  uint64_t version;
+  std::string tree;  // encoded value tree holding one value
+};
+struct SharedSet {
+  uint64_t version = 0;  // grows with every share(); a state applies a set only once
+  std::vector<std::pair<std::string, std::shared_ptr<const SharedValue>>> values;  // sorted by name
 };
 
 // Status codes shared with lib/native.ts.
@@ -78,6 +113,7 @@ struct ErrorInfo {
   std::string chunk;
   int line = -1;
   std::string value;  // encoded error object when it is not a string
+  int64_t index = -1;  // Batch: the failing call (0-based in the job); Columns: the row
 };
 
 // Module source shared by every job that calls into it (never copied per call).
@@ -101,6 +137,11 @@ struct Job {
   std::string args;                            // encoded value tree
   std::string env;                             // encoded table, or empty
   bool multret = false;
+  BatchMode batchMode = BatchMode::Plain;  // Batch
+  std::vector<Column> columns;             // Columns: the arrays, by name
+  int64_t firstRow = 0;                    // Columns: rows firstRow .. firstRow + rowCount - 1
+  int64_t rowCount = 0;
+  std::shared_ptr<const SharedSet> shared;  // the runner's shared values at submission
   bool bytesAsBuffer = false;  // strings come back as Buffers (decided on the main thread)
   std::string contextKey;      // non-empty: persistent environment of that context
   int pinnedState = -1;        // -1: any state
@@ -127,6 +168,7 @@ struct Job {
   int threadRef = -2;                // registry ref of its coroutine between steps (LUA_NOREF)
   int envRef = -2;                   // registry ref of its environment (for `load`)
   int packageRef = -2;               // registry ref of its `package` record (require.cpp), once used
+  int viewRef = -2;                  // Columns: registry ref of its row view
   bool yieldForHost = false;         // set by engine.<host>() just before it yields
   bool yieldForSlice = false;        // set by the interrupt handler when it yields
   HostRequest hostRequest;           // filled by engine.<host>() before suspending/blocking

@@ -68,17 +68,24 @@ static const char kKillMessagesKey = 0;
 int LuaState::onInterrupt(lua_State* L, int canyield) {
   LuaState* self = from(L);
   KillReason reason;
-  bool slice;
+  bool slice, sample;
   {
     std::lock_guard<std::mutex> lock(self->killMutex_);
     reason = static_cast<KillReason>(self->reason_.load(std::memory_order_relaxed));
     slice = self->sliceAsked_;
+    sample = self->sampleAsked_;
+    self->sampleAsked_ = false;
     if (reason == KillReason::None) {
       self->sliceAsked_ = false;
       __atomic_store_n(self->interruptFlag_, 0, __ATOMIC_RELEASE);
     }
   }
   if (reason == KillReason::None) {
+    if (sample) {
+      Job* job = self->runningJob;
+      bool call = job != nullptr && job->kind == JobKind::Call;
+      self->profile.sample(L, call ? job->function.c_str() : nullptr);
+    }
     Job* job = self->runningJob;
     if (slice && canyield && job != nullptr && L == job->coroutine) {
       job->yieldForSlice = true;
@@ -210,6 +217,14 @@ void LuaState::endClosing(KillReason saved) {
   memExceeded_ = memExceeded_ || closingMemExceeded_;
   closingMemExceeded_ = false;
   __atomic_store_n(interruptFlag_, reason_.load(std::memory_order_relaxed) != 0 ? 1 : 0, __ATOMIC_RELEASE);
+}
+
+bool LuaState::requestSample(uint64_t jobId) {
+  std::lock_guard<std::mutex> lock(killMutex_);
+  if (currentJob_ != jobId || jobId == 0) return false;
+  sampleAsked_ = true;
+  __atomic_store_n(interruptFlag_, 1, __ATOMIC_RELEASE);
+  return true;
 }
 
 bool LuaState::requestSlice(uint64_t jobId) {

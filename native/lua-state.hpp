@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "lua-api.hpp"
+#include "profiler.hpp"
 #include "prng.hpp"
 
 namespace luapool {
@@ -96,6 +97,8 @@ class LuaState {
   // Asks the job, if it is still the one running here, to yield at its next yieldable
   // point (its time slice is over). Returns true if it was running here.
   bool requestSlice(uint64_t jobId);
+  // Asks the thread running the job to record its stack in `profile` at its next check.
+  bool requestSample(uint64_t jobId);
 
   // --- memory accounting (read from any thread for stats; approximate while running) ---
   size_t bytesInUse() const { return inUse_.load(std::memory_order_relaxed); }
@@ -117,11 +120,13 @@ class LuaState {
   void dropContextRandom(const char* key, size_t len);
 
   StateStats stats;  // written by the lease holder only, read under the runner's lock
+  StateProfile profile;  // samples for runner.profile() (its own lock)
   Job* runningJob = nullptr;  // the job being executed (lease holder only)
   int exitCode = 0;           // os.exit's code for the running job (lease holder only)
   HostBridge* bridge = nullptr;  // set by the runner before any job runs
   std::atomic<bool> quarantined{false};  // a job overran its deadline by far here
   size_t cachedChunks = 0;               // compiled sources in the chunk cache
+  uint64_t sharedSetVersion = 0;         // the newest runner.share() set applied here
 
   static LuaState* from(lua_State* L);
 
@@ -153,6 +158,7 @@ class LuaState {
   std::mutex killMutex_;
   uint64_t currentJob_ = 0;       // guarded by killMutex_
   bool sliceAsked_ = false;       // guarded by killMutex_
+  bool sampleAsked_ = false;      // guarded by killMutex_
   bool closingMemExceeded_ = false;  // memExceeded_ saved by beginClosing (lease holder)
   std::atomic<int> reason_{0};    // written under killMutex_, read by the allocator too
 };

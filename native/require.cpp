@@ -420,7 +420,7 @@ void installRequire(lua_State* L, int base, const StateConfig& config) {
   lua_pushboolean(L, 0);
   lua_setfield(L, -2, "__metatable");
   lua_setmetatable(L, -2);
-  markReadonly(L, -1);  // rawset and setmetatable refuse it: it is shared by every job
+  freezeTable(L, -1);  // rawset and setmetatable refuse it: it is shared by every job
   lua_setfield(L, base, "package");
   lua_pushcfunction(L, sandboxRequire);
   lua_setfield(L, base, "require");

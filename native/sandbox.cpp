@@ -8,6 +8,7 @@
 #include "host-call.hpp"
 #include "job.hpp"
 #include "require.hpp"
+#include "shared.hpp"
 #include "value-lua.hpp"
 
 namespace luapool {
@@ -355,6 +356,8 @@ void pushEngineTable(lua_State* L, const StateConfig& config) {
   lua_setfield(L, -2, "post");
   lua_pushcfunction(L, enginePost);
   lua_setfield(L, -2, "post_to_main_thread");
+  pushSharedRoot(L);  // engine.shared: runner.share() values, read-only
+  lua_setfield(L, -2, "shared");
 }
 
 }  // namespace
@@ -530,12 +533,14 @@ void pushSandboxBase(lua_State* L) { getRegistry(L, &kBaseKey); }
 
 void makeReadonlyProxy(lua_State* L, const char* name) { makeReadonly(L, name); }
 
-void markReadonly(lua_State* L, int idx) {
+void freezeTable(lua_State* L, int idx) {
   idx = lua_absindex(L, idx);
   getRegistry(L, &kFrozenKey);
-  lua_pushvalue(L, idx);
-  lua_pushboolean(L, 1);
-  lua_rawset(L, -3);
+  if (lua_istable(L, -1)) {
+    lua_pushvalue(L, idx);
+    lua_pushboolean(L, 1);
+    lua_rawset(L, -3);
+  }
   lua_pop(L, 1);
 }
 

@@ -21,6 +21,9 @@ void pushJobEnv(lua_State* L, const StateConfig& config);
 void pushContextEnv(lua_State* L, const StateConfig& config, const char* key, size_t len);
 void dropContextEnv(lua_State* L, const char* key, size_t len);
 
+// Marks the table at `idx` read-only for the sandbox's rawset and setmetatable.
+void freezeTable(lua_State* L, int idx);
+
 // Records the environment of the chunk job that starts (its own, or its context's). load()
 // without an env takes its caller's _ENV, and falls back to this one only in chunk jobs
 // (in module calls it is stale: it is the last chunk job's).
@@ -37,8 +40,6 @@ void pushCallerEnvironment(lua_State* L);
 void pushSandboxBase(lua_State* L);
 // Replaces the table at the top with a read-only proxy for it (named in its error).
 void makeReadonlyProxy(lua_State* L, const char* name);
-// rawset and setmetatable refuse the table at idx from now on.
-void markReadonly(lua_State* L, int idx);
 
 // sandbox-libs.cpp: the restricted io and debug of 'safe', the stand-ins of what stays
 // absent, and the job's unfinished io lines.

@@ -46,7 +46,7 @@ async function isolated(fn) {
 }
 
 // ---------------------------------------------------------------------------- io, os
-// The restricted io of 'safe' (its whole behaviour is in test/18-require.test.js): every
+// The restricted io of 'safe' (its whole behaviour is in test/23-require.test.js): every
 // file or process operation fails as Lua's own failures do, nothing reaches a file.
 test('io has no route to files or processes', async () => {
   assert.is(await runner.run('return type(io)'), 'table');

@@ -320,7 +320,7 @@ test('MarshalError: the documented size limits hold (64 MiB without a memory lim
   // limit, and is returned whole by one whose memoryLimit (160 MiB: string.rep briefly needs
   // two copies) gives a budget of 4 x 160 MiB
   const src = 'return ("s"):rep(65 << 20)';
-  const unlimited = new ScriptRunner({ states: 1 });
+  const unlimited = new ScriptRunner({ states: 1, memoryLimit: 0 });
   const e = await rejection(unlimited.run(src));
   checkError(e, MarshalError, 'ERR_MARSHAL');
   assert.is(e.path, 'result[0]');
