@@ -251,8 +251,21 @@ const root = path.join(__dirname, '..', '..');
 
 function load(): NativeBinding {
   const explicit = process.env.LUAPOOL_BINDING;
-  if (explicit) return require(path.resolve(explicit)) as NativeBinding;
-  return require('node-gyp-build')(root) as NativeBinding;
+  try {
+    if (explicit) return require(path.resolve(explicit)) as NativeBinding;
+    return require('node-gyp-build')(root) as NativeBinding;
+  } catch (e) {
+    // node-gyp-build's own message names neither the cause nor the cure.
+    const cause = String((e as Error)?.message ?? e).split('\n')[0];
+    const build = 'Build it with `npm rebuild luapool` (needs Python 3, make and a C++17 compiler: ' +
+      'on Debian/Ubuntu `apt-get install python3 make g++`, on macOS `xcode-select --install`).';
+    const message = explicit ? `LUAPOOL_BINDING=${explicit} cannot be loaded (unset it to use the package's own addon)`
+      : /No native build was found/.test(cause)
+        ? `no native addon for ${process.platform}-${process.arch} (Node ${process.versions.node}): no prebuilt ` +
+          `binary fits and none was built from source. ${build}`
+        : `the native addon cannot be loaded (built for another Node or system?). ${build}`;
+    throw Object.assign(new Error(`luapool: ${message}\nCause: ${cause}`, { cause: e }), { code: 'ERR_LUAPOOL_NO_ADDON' });
+  }
 }
 
 /** The value-tree format lib/marshal.ts speaks (native/value.hpp's kValueFormat). */
