@@ -11,11 +11,11 @@ import {
 import { Delivery, Job, JobFigures } from './job';
 import { DecodeOptions, decodeList, encodeBatch, encodeList, encodeTable } from './marshal';
 import {
-  BatchMode, binding, ColumnArray, DoneRecord, HostRecord, Kill, NativeActions, NativeDelivery, NativeJobRequest,
-  NativeRunner, Status, submitJob, unpackDone,
+  BatchMode, binding, ColumnArray, DoneRecord, HostRecord, Kill, MODULE_LOOKUP, NativeActions, NativeDelivery,
+  NativeJobRequest, NativeRunner, Status, submitJob, unpackDone,
 } from './native';
 import {
-  FilledRunnerOptions, checkBoolean, checkEnum, checkMs, checkTimer, describe, isPlainObject,
+  FilledRunnerOptions, checkBoolean, checkEnum, checkMs, checkTimer, describe, isPlainObject, moduleSource,
 } from './options';
 import { Profile } from './profile';
 import { RunStats, StatsWindow } from './stats';
@@ -109,6 +109,15 @@ export function checkName(name: string, v: unknown): string {
   return v;
 }
 
+/** Misses of the `modules` function kept at most (docs/api.md, the modules option). */
+const MAX_CACHED_MISSES = 4096;
+
+/** What the `modules` function said about a name, or its pending answer. */
+interface ModuleAnswer {
+  value?: string | Buffer | null;
+  pending?: Promise<void>;
+}
+
 /** @internal */
 export class JobTable {
   readonly #opts: FilledRunnerOptions;
@@ -124,6 +133,12 @@ export class JobTable {
     if (done.length > 0) unpackDone(done, doneExtras, records);
     this.#deliver(records);
   };
+  // The `modules` function's answers by name (null: no such module), or its pending
+  // Promise: it is asked at most once per name until invalidateModules().
+  readonly #moduleAnswers = new Map<string, ModuleAnswer>();
+  // The names answered with "no such module" (with their bytes, the native catalog's key):
+  // a script can ask for any number of names, so at most MAX_CACHED_MISSES stay cached.
+  readonly #moduleMisses = new Map<string, Buffer>();
   #nextId = 1;
   #closing: Promise<void> | undefined;
   #drained: (() => void) | undefined;
@@ -146,7 +161,12 @@ export class JobTable {
       generationalGc: opts.generationalGc,
       chunkCacheSize: opts.chunkCacheSize,
       hostFunctions: this.#hostNames,
+      sandboxLibs: opts.sandboxLibs,
+      modulesFunction: opts.modules !== undefined && 'fn' in opts.modules,
     }, this.#onDeliver);
+    if (opts.modules !== undefined && 'sources' in opts.modules) {
+      for (const [name, source] of opts.modules.sources) this.#native.setModule(name, source, false);
+    }
   }
 
   /** Jobs submitted and not yet settled. */
@@ -325,6 +345,21 @@ export class JobTable {
     return typeof name === 'string' && this.#modules.has(name);
   }
 
+  /** Forgets the `modules` function's answers (for `names`, or all): the next require asks again. */
+  invalidateModules(names: readonly string[]): void {
+    if (names.length === 0) {
+      this.#moduleAnswers.clear();
+      this.#moduleMisses.clear();
+      this.#native.forgetModules();
+    } else {
+      for (const name of names) {
+        this.#moduleAnswers.delete(name);
+        this.#moduleMisses.delete(name);
+      }
+      this.#native.forgetModules([...names]);
+    }
+  }
+
   // --- closing and stats -----------------------------------------------------------
 
   /** Settles queued jobs, cancels jobs waiting for the host (all started ones with force), then closes the states. */
@@ -419,6 +454,10 @@ export class JobTable {
   #onHostCall(r: HostRecord): void {
     const job = this.#jobs.get(r.id);
     if (job && r.actions) this.#deliverActions(job, r.actions);
+    if (r.fn === MODULE_LOOKUP) {
+      this.#onModuleLookup(r, job);
+      return;
+    }
     const name = this.#hostNames[r.fn];
     if (!job || job.settled) {
       this.#native.answerHost(r.id, false, `engine.${name}: job is gone`);
@@ -464,6 +503,77 @@ export class JobTable {
         fail(e);
       }
     }, undefined);
+  }
+
+  // require(name) found no define()d module and the `modules` function was never asked
+  // about `name`: ask it (once per name: concurrent lookups share one answer), put the
+  // answer into the native catalog, where every state finds it from now on, then wake the job.
+  #onModuleLookup(r: HostRecord, job: Job | undefined): void {
+    const name = r.args.toString('utf8');
+    const fn = this.#opts.modules !== undefined && 'fn' in this.#opts.modules ? this.#opts.modules.fn : undefined;
+    if (!job || job.settled || !fn) {
+      this.#native.answerHost(r.id, false, 'require: job is gone');
+      return;
+    }
+    const answered = (): void => { this.#native.answerHost(r.id, true, ''); };
+    const fail = (e: unknown): void => {
+      this.#native.answerHost(r.id, false, `options.modules('${name}'): ${messageOf(e)}`);
+    };
+    const known = this.#moduleAnswers.get(name);
+    if (known !== undefined) {
+      // asked already: answered meanwhile (this lookup left before the catalog knew), or pending
+      if (known.pending) known.pending.then(answered, fail);
+      else answered();
+      return;
+    }
+    const entry: ModuleAnswer = {};
+    this.#moduleAnswers.set(name, entry);
+    const current = (): boolean => this.#moduleAnswers.get(name) === entry; // not invalidated meanwhile
+    const settle = (value: unknown): void => {
+      const source = value === undefined || value === null ? null : moduleSource(value);
+      if (source === undefined) throw new TypeError(`must return a string, a Buffer or undefined, got ${describe(value)}`);
+      if (!current()) return;
+      entry.pending = undefined;
+      entry.value = source;
+      if (source === null) this.#cacheMiss(name, r.args);
+      this.#native.setModule(r.args, source, true);
+    };
+    const forget = (e: unknown): never => {
+      if (current()) this.#moduleAnswers.delete(name); // errors are not cached
+      throw e;
+    };
+    job.run(() => {
+      let result: unknown;
+      let then: unknown;
+      try {
+        result = fn(name);
+        then = result !== null && (typeof result === 'object' || typeof result === 'function')
+          ? (result as { then?: unknown }).then : undefined;
+        if (typeof then !== 'function') {
+          settle(result);
+          answered();
+          return;
+        }
+      } catch (e) {
+        if (current()) this.#moduleAnswers.delete(name);
+        fail(e);
+        return;
+      }
+      entry.pending = new Promise<unknown>((resolve, reject) => {
+        (then as (ok: (v: unknown) => void, no: (e: unknown) => void) => void).call(result, resolve, reject);
+      }).then(settle).catch(forget);
+      entry.pending.then(answered, fail);
+    }, undefined);
+  }
+
+  #cacheMiss(name: string, bytes: Buffer): void {
+    if (this.#moduleMisses.size >= MAX_CACHED_MISSES) {
+      // forget the misses cached so far (they are asked again when required again)
+      for (const miss of this.#moduleMisses.keys()) this.#moduleAnswers.delete(miss);
+      this.#native.forgetModules([...this.#moduleMisses.values()]);
+      this.#moduleMisses.clear();
+    }
+    this.#moduleMisses.set(name, bytes);
   }
 
   #deliverActions(job: Job, actions: NativeActions): void {

@@ -33,7 +33,14 @@ export interface NativeRunnerConfig {
   generationalGc: boolean;
   chunkCacheSize: number;
   hostFunctions: readonly string[];
+  /** 'safe' only: the restricted io and debug. */
+  sandboxLibs: readonly string[];
+  /** The `modules` option is a function: names it has no answer for are asked for. */
+  modulesFunction: boolean;
 }
+
+/** @internal HostRecord.fn of the internal call that asks the `modules` function for a source (native/host-call.hpp). */
+export const MODULE_LOOKUP = 4294967295;
 
 /** @internal One job, as submitted (native/runner.cpp Runner::Submit). */
 export interface NativeJobRequest {
@@ -104,8 +111,9 @@ export interface DoneRecord {
 export interface HostRecord {
   kind: 'host';
   id: number;
-  /** Index into the runner's host function names. */
+  /** Index into the runner's host function names, or MODULE_LOOKUP. */
   fn: number;
+  /** The encoded arguments (MODULE_LOOKUP: the module name's bytes). */
   args: Buffer;
   /** The worker thread waits for the answer (Lua could not yield there). */
   blocking: boolean;
@@ -202,6 +210,10 @@ export interface NativeRunner {
   submit(fields: Float64Array, text: string | undefined, name: string | undefined, context: string | undefined,
     group: string | undefined, args: Uint8Array | null, env: Uint8Array | null, columns?: NativeJobRequest): boolean;
   define(name: string, version: number, source: string): void;
+  /** A `modules` source for `name` (null: no such module); `answer`: the function form's (forgetModules drops those). */
+  setModule(name: string | Buffer, source: string | Buffer | null, answer: boolean): void;
+  /** Drops the function form's answers for `names` (all of them without). */
+  forgetModules(names?: (string | Buffer)[]): void;
   /** Publishes engine.shared.<name> (an encoded one-value tree), or removes it (undefined). */
   share(name: string, tree: Uint8Array | undefined): void;
   checkSyntax(source: string, chunkName: string): string | undefined;

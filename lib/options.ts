@@ -13,6 +13,16 @@ const LIB_NAMES: readonly LibName[] = ['base', 'string', 'table', 'math', 'utf8'
 const SAFE_LIBS: readonly LibName[] = ['base', 'string', 'table', 'math', 'utf8', 'coroutine', 'os'];
 
 /**
+ * The `modules` option: where `require(name)` finds modules after `runner.define()`. An
+ * object of sources by module name, or a function asked (on the main thread, at most once
+ * per name until `runner.invalidateModules()`) for a name's source: a string or bytes, or
+ * `undefined`/`null` for "no such module". It may return a Promise. See docs/api.md.
+ */
+export type ModuleSources =
+  | Readonly<Record<string, string | Uint8Array>>
+  | ((name: string) => string | Uint8Array | undefined | null | PromiseLike<string | Uint8Array | undefined | null>);
+
+/**
  * A host function callable from Lua as `engine.<name>(...)`. Runs on the main thread with
  * the converted Lua arguments; may return a value (`undefined` = no values) or a Promise.
  * A throw or rejection becomes the Lua error `engine.<name>: <message>`.
@@ -91,6 +101,12 @@ export interface ScriptRunnerOptions {
    * distinct chunk names; when reached, the state's cache is dropped. 1 to 2^32 - 1. Default 256.
    */
   chunkCacheSize?: number;
+  /**
+   * Modules `require` finds after `runner.define()` ones: `{ [name]: source }`, or a
+   * function `(name) => source | undefined` called on the main thread (its answers are
+   * cached per runner, misses too, until `runner.invalidateModules()`). Never files.
+   */
+  modules?: ModuleSources;
 }
 
 /** @internal The runner options, validated and filled with defaults. */
@@ -129,6 +145,10 @@ export interface FilledRunnerOptions {
   generationalGc: boolean;
   /** See ScriptRunnerOptions.chunkCacheSize. */
   chunkCacheSize: number;
+  /** The restricted libraries of 'safe' (an explicit list names only unrestricted ones). */
+  sandboxLibs: readonly ('io' | 'debug')[];
+  /** ScriptRunnerOptions.modules: the object form's sources, or the function form. */
+  modules: { sources: ReadonlyMap<string, string | Buffer> } | { fn: (name: string) => unknown } | undefined;
 }
 
 /** @internal True for objects whose prototype is Object.prototype or null. */
@@ -210,7 +230,29 @@ export function threadPoolSize(): number {
 export const SAFE_DEFAULTS = { timeoutMs: 10000, memoryLimit: 256 * 1024 * 1024 } as const;
 
 const KNOWN = new Set(['states', 'threads', 'sliceMs', 'libs', 'timeoutMs', 'memoryLimit', 'acquireTimeoutMs', 'maxQueue', 'actions',
-  'host', 'bytes', 'tables', 'strict', 'gcEveryJobs', 'gcEveryBytes', 'gcMode', 'chunkCacheSize']);
+  'host', 'bytes', 'tables', 'strict', 'gcEveryJobs', 'gcEveryBytes', 'gcMode', 'chunkCacheSize', 'modules']);
+
+/** @internal A module source as the native side takes it: a string, or bytes as a Buffer. */
+export function moduleSource(v: unknown): string | Buffer | undefined {
+  if (typeof v === 'string' || Buffer.isBuffer(v)) return v;
+  if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+  return undefined;
+}
+
+function fillModules(v: unknown): FilledRunnerOptions['modules'] {
+  if (v === undefined) return undefined;
+  if (typeof v === 'function') return { fn: v as (name: string) => unknown };
+  if (!isPlainObject(v)) {
+    throw new TypeError(`options.modules must be an object of module sources or a function, got ${describe(v)}`);
+  }
+  const sources = new Map<string, string | Buffer>();
+  for (const [name, source] of Object.entries(v)) {
+    const s = moduleSource(source);
+    if (s === undefined) throw new TypeError(`options.modules['${name}'] must be a string or a Buffer, got ${describe(source)}`);
+    sources.set(name, s);
+  }
+  return { sources };
+}
 
 /** @internal Validates `new ScriptRunner()` options and fills in the defaults. */
 export function fillRunnerOptions(options: ScriptRunnerOptions | undefined): FilledRunnerOptions {
@@ -239,11 +281,14 @@ export function fillRunnerOptions(options: ScriptRunnerOptions | undefined): Fil
   if (states === undefined) states = Math.min(1024, Math.max(2, 2 * threads));
   const sliceMs = o.sliceMs === undefined ? 2 : checkCount('options.sliceMs', o.sliceMs, 0, false, 60000);
   let libs: readonly LibName[] = SAFE_LIBS;
+  let sandboxLibs: readonly ('io' | 'debug')[] = ['io', 'debug'];
   let trusted = false;
   if (o.libs === 'all') {
     trusted = true;
     libs = LIB_NAMES;
+    sandboxLibs = [];
   } else if (Array.isArray(o.libs)) {
+    sandboxLibs = [];
     for (const [i, name] of o.libs.entries()) {
       if (!LIB_NAMES.includes(name)) {
         throw new TypeError(`options.libs[${i}] must be one of ${LIB_NAMES.join(', ')}, got ${describe(name)}`);
@@ -297,5 +342,7 @@ export function fillRunnerOptions(options: ScriptRunnerOptions | undefined): Fil
     generationalGc: (o.gcMode === undefined ? 'generational'
       : checkEnum('options.gcMode', o.gcMode, ['generational', 'incremental'] as const)) === 'generational',
     chunkCacheSize: o.chunkCacheSize === undefined ? 256 : checkCount('options.chunkCacheSize', o.chunkCacheSize, 1, false, MAX_UINT32),
+    sandboxLibs,
+    modules: fillModules(o.modules),
   };
 }

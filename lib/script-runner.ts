@@ -136,8 +136,11 @@ export class ScriptRunner extends RunnerEmitter {
   }
 
   /**
-   * Defines (or redefines) a named module: `source` must return a table of functions.
-   * Compiled lazily once per state; later calls use the newest version.
+   * Defines (or redefines) a named module. For `call()`/`callMany()` its chunk must return
+   * a table of functions, run once per state and version; `require(name)` in a job runs
+   * it in that job (its return value is what require returns) and finds it before any
+   * `modules` source of the same name. Compiled lazily once per state; later calls and
+   * requires use the newest version.
    *
    * @throws {LuaError} a syntax error (the previous version stays in force).
    * @throws {TypeError} an empty or ill-formed name, or a non-string source.
@@ -148,6 +151,21 @@ export class ScriptRunner extends RunnerEmitter {
     if (name.length === 0) throw new TypeError('define(name): name must be a non-empty string');
     if (typeof source !== 'string') throw new TypeError(`define(source): source must be a string, got ${describe(source)}`);
     this.#jobs.define(name, source);
+  }
+
+  /**
+   * Forgets what the `modules` function answered for `names` (for every name without
+   * arguments), misses included: the next `require` of such a name asks the function
+   * again. Jobs that already required a module keep what they have; the object form of
+   * `modules` is not affected (use `define()` to replace one of its sources).
+   *
+   * @throws {TypeError} a name that is not a string.
+   * @throws {RunnerClosedError} after close().
+   */
+  invalidateModules(...names: string[]): void {
+    for (const [i, name] of names.entries()) checkName(`invalidateModules(names[${i}])`, name);
+    if (this.closed) throw new RunnerClosedError();
+    this.#jobs.invalidateModules(names);
   }
 
   /**

@@ -83,8 +83,16 @@ void resetChunkCache(lua_State* L, LuaState& state) {
 // Returns LUA_OK, or a load status with the message on the stack. The cache holds at most
 // chunkCacheSize compiled sources; once full it is dropped whole (the sources a game runs
 // often come back at once).
+// `id` (non-zero: a module source's id) replaces the text as the inner key.
 int pushCompiled(lua_State* L, LuaState& state, const std::string& chunkName,
-                 const std::string& source) {
+                 const std::string& source, uint64_t id = 0) {
+  auto pushKey = [&] {
+    if (id != 0) {
+      lua_pushinteger(L, static_cast<lua_Integer>(id));
+    } else {
+      lua_pushlstring(L, source.data(), source.size());
+    }
+  };
   lua_rawgetp(L, LUA_REGISTRYINDEX, &kChunkCacheKey);  // { [chunkName] = { [source] = fn } }
   if (lua_isnil(L, -1)) {
     lua_pop(L, 1);
@@ -93,7 +101,7 @@ int pushCompiled(lua_State* L, LuaState& state, const std::string& chunkName,
   int cache = lua_gettop(L);
   lua_pushlstring(L, chunkName.data(), chunkName.size());
   if (lua_rawget(L, cache) == LUA_TTABLE) {
-    lua_pushlstring(L, source.data(), source.size());
+    pushKey();
     if (lua_rawget(L, -2) == LUA_TFUNCTION) {
       lua_replace(L, cache);
       lua_settop(L, cache);
@@ -124,7 +132,7 @@ int pushCompiled(lua_State* L, LuaState& state, const std::string& chunkName,
     lua_pushvalue(L, -2);
     lua_rawset(L, cache);
   }
-  lua_pushlstring(L, source.data(), source.size());
+  pushKey();
   lua_pushvalue(L, fn);
   lua_rawset(L, -3);
   state.cachedChunks++;
@@ -180,6 +188,8 @@ void releaseRefs(lua_State* L, Job& job) {
   job.threadRef = LUA_NOREF;
   luaL_unref(L, LUA_REGISTRYINDEX, job.envRef);
   job.envRef = LUA_NOREF;
+  luaL_unref(L, LUA_REGISTRYINDEX, job.packageRef);
+  job.packageRef = LUA_NOREF;
   endRowView(L, job);  // a row view a script kept no longer reaches the arrays
 }
 
@@ -341,9 +351,11 @@ int setupCall(lua_State* L) {
     pushJobEnv(L, s->state->config());
     setCurrentEnv(L, -1);
     std::string chunk = "@" + mod.name;
-    if (pushCompiled(L, *s->state, chunk, mod.source) != LUA_OK) return lua_error(L);
+    if (pushCompiled(L, *s->state, chunk, mod.source, mod.id) != LUA_OK) return lua_error(L);
     bindEnv(L);
-    lua_call(L, 0, 1);
+    lua_pushlstring(L, mod.name.data(), mod.name.size());  // ... is (name, ":define:"), as under require
+    lua_pushliteral(L, ":define:");
+    lua_call(L, 2, 1);
     if (!lua_istable(L, -1)) {
       return luaL_error(L, "module '%s' must return a table of functions (got %s)",
                         mod.name.c_str(), luaL_typename(L, -1));
@@ -717,6 +729,13 @@ int protectedReset(lua_State* L) {
 
 Job* currentJob(LuaState& state) { return state.runningJob; }
 
+int pushCompiledModule(lua_State* L, LuaState& state, const std::string& chunkName,
+                       const std::string& source, uint64_t id) {
+  return pushCompiled(L, state, chunkName, source, id);
+}
+
+void bindChunkEnv(lua_State* L) { bindEnv(L); }
+
 StepResult executeJob(LuaState& state, Job& job) {
   auto started = Clock::now();
   lua_State* L = state.L();
@@ -754,6 +773,7 @@ StepResult executeJob(LuaState& state, Job& job) {
     return setup.step;
   }
   releaseRefs(L, job);
+  flushJobOutput(job);  // an unfinished line written with io.write
   if (reason == KillReason::Timeout) {
     job.status = JobStatus::Timeout;
     state.stats.timeouts++;

@@ -121,6 +121,7 @@ struct ModuleSource {
   std::string name;
   uint32_t version;
   std::string source;
+  uint64_t id = 0;  // unique per source text in the runner (ModuleCatalog::nextId): the chunk cache key
 };
 
 struct Job {
@@ -166,6 +167,7 @@ struct Job {
   ::lua_State* coroutine = nullptr;  // the job's coroutine while a step runs
   int threadRef = -2;                // registry ref of its coroutine between steps (LUA_NOREF)
   int envRef = -2;                   // registry ref of its environment (for `load`)
+  int packageRef = -2;               // registry ref of its `package` record (require.cpp), once used
   int viewRef = -2;                  // Columns: registry ref of its row view
   bool yieldForHost = false;         // set by engine.<host>() just before it yields
   bool yieldForSlice = false;        // set by the interrupt handler when it yields
@@ -184,6 +186,12 @@ struct Job {
   int exitCode = 0;    // status Exit
   std::vector<Action> actions;
   size_t actionBytes = 0;
+  // The sandbox's io (sandbox-libs.cpp): the default input/output stream (0 stdin, 1 stdout,
+  // 2 stderr) and the unfinished line written to stdout and stderr, sent as a log action
+  // when it is finished, flushed, or the job ends.
+  uint8_t ioInput = 0;
+  uint8_t ioOutput = 1;
+  std::string ioPending[2];
   Clock::time_point lastFlush;  // when actions were last streamed
   double waitMs = 0;   // queued until its first step
   double runMs = 0;    // every step, host-call time included
@@ -197,6 +205,17 @@ StepResult executeJob(LuaState& state, Job& job);
 
 // The job currently running on a state (for engine.* functions), or null.
 Job* currentJob(LuaState& state);
+
+// Pushes the compiled chunk of a module source (chunk name and text), from the state's
+// chunk cache, where it is keyed by `id` (ModuleSource::id) instead of by its text, so a
+// cache hit costs no copy of the source. Returns LUA_OK, or a load status with the
+// message on the stack.
+int pushCompiledModule(lua_State* L, LuaState& state, const std::string& chunkName,
+                       const std::string& source, uint64_t id);
+
+// Replaces the function at the top with a private copy whose _ENV is the value below it.
+// Stack: env fn -> fn'
+void bindChunkEnv(lua_State* L);
 
 // Implemented by the scheduler, called from inside a running job.
 class HostBridge {

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <unordered_map>
@@ -18,6 +19,7 @@ namespace luapool {
 
 struct Job;
 class HostBridge;
+class ModuleCatalog;
 
 // Which standard libraries a state opens. Safe variants of base/string/os are used unless
 // the profile is "all".
@@ -43,6 +45,9 @@ struct StateConfig {
   bool generationalGc = true;
   size_t chunkCacheSize = 256; // compiled sources kept per state
   std::vector<std::string> hostFunctions;  // engine.<name> for each, in index order
+  bool sandboxIo = false;      // the restricted io of 'safe' (sandbox-libs.cpp)
+  bool sandboxDebug = false;   // the read-only debug subset of 'safe'
+  std::shared_ptr<ModuleCatalog> catalog;  // define() and `modules` sources, for require
 };
 
 // Why a job is interrupted. The first reason asked for wins.

@@ -8,6 +8,7 @@
 
 #include "addon.hpp"
 #include "deliveries.hpp"
+#include "modules.hpp"
 #include "value.hpp"
 
 namespace luapool {
@@ -80,6 +81,8 @@ Napi::Function Runner::Init(Napi::Env env) {
   return DefineClass(env, "NativeRunner", {
       InstanceMethod<&Runner::Submit>("submit"),
       InstanceMethod<&Runner::Define>("define"),
+      InstanceMethod<&Runner::SetModule>("setModule"),
+      InstanceMethod<&Runner::ForgetModules>("forgetModules"),
       InstanceMethod<&Runner::Share>("share"),
       InstanceMethod<&Runner::CheckSyntax>("checkSyntax"),
       InstanceMethod<&Runner::Cancel>("cancel"),
@@ -117,6 +120,18 @@ Runner::Runner(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Runner>(info) 
   config.state.gcEveryBytes = bytesOption(o, "gcEveryBytes");
   config.state.generationalGc = flag(o, "generationalGc");
   config.state.chunkCacheSize = u32(o, "chunkCacheSize", 256);
+  Napi::Value sandboxLibs = o.Get("sandboxLibs");
+  if (sandboxLibs.IsArray()) {
+    Napi::Array list = sandboxLibs.As<Napi::Array>();
+    for (uint32_t i = 0; i < list.Length(); ++i) {
+      std::string name = list.Get(i).ToString().Utf8Value();
+      if (name == "io") config.state.sandboxIo = true;
+      if (name == "debug") config.state.sandboxDebug = true;
+    }
+  }
+  catalog_ = std::make_shared<ModuleCatalog>();
+  catalog_->setFunctionForm(flag(o, "modulesFunction"));
+  config.state.catalog = catalog_;
   Napi::Value host = o.Get("hostFunctions");
   if (host.IsArray()) {
     Napi::Array list = host.As<Napi::Array>();
@@ -389,7 +404,38 @@ Napi::Value Runner::Define(const Napi::CallbackInfo& info) {
   mod->name = info[0].As<Napi::String>().Utf8Value();
   mod->version = info[1].As<Napi::Number>().Uint32Value();
   mod->source = bytesOf(info[2]);
+  mod->id = catalog_->nextId();
+  catalog_->define(mod);
   modules_[mod->name] = std::move(mod);
+  return info.Env().Undefined();
+}
+
+// setModule(name, source | null, answer): a `modules` source (or, with null, a known miss);
+// `answer`: the function form's answer (forgetModules drops those). name: string or Buffer.
+Napi::Value Runner::SetModule(const Napi::CallbackInfo& info) {
+  std::string name = bytesOf(info[0]);
+  std::shared_ptr<const ModuleSource> source;
+  if (info[1].IsString() || info[1].IsBuffer()) {
+    auto mod = std::make_shared<ModuleSource>();
+    mod->name = name;
+    mod->version = 0;
+    mod->source = bytesOf(info[1]);
+    mod->id = catalog_->nextId();
+    source = std::move(mod);
+  }
+  catalog_->setModule(name, std::move(source), info[2].ToBoolean().Value());
+  return info.Env().Undefined();
+}
+
+// forgetModules(names?: (string | Buffer)[]): drops the function form's answers (all of
+// them without names), so the next require asks again.
+Napi::Value Runner::ForgetModules(const Napi::CallbackInfo& info) {
+  std::vector<std::string> names;
+  if (info[0].IsArray()) {
+    Napi::Array list = info[0].As<Napi::Array>();
+    for (uint32_t i = 0; i < list.Length(); ++i) names.push_back(bytesOf(list.Get(i)));
+  }
+  catalog_->forget(names);
   return info.Env().Undefined();
 }
 

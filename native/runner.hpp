@@ -49,6 +49,8 @@ class Runner : public Napi::ObjectWrap<Runner> {
 
   Napi::Value Submit(const Napi::CallbackInfo& info);
   Napi::Value Define(const Napi::CallbackInfo& info);
+  Napi::Value SetModule(const Napi::CallbackInfo& info);
+  Napi::Value ForgetModules(const Napi::CallbackInfo& info);
   Napi::Value Share(const Napi::CallbackInfo& info);
   void readColumns(Napi::Env env, Keys& k, const Napi::Object& request, Job& job);
   Napi::Value CheckSyntax(const Napi::CallbackInfo& info);
@@ -70,6 +72,7 @@ class Runner : public Napi::ObjectWrap<Runner> {
   std::shared_ptr<Scheduler> scheduler_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unordered_map<std::string, std::shared_ptr<const ModuleSource>> modules_;
+  std::shared_ptr<ModuleCatalog> catalog_;  // define() and `modules` sources, for require (any thread)
   std::shared_ptr<const SharedSet> shared_;  // runner.share() values, replaced on each share
   uint64_t sharedVersion_ = 0;
   Tsfn tsfn_;
