@@ -1,11 +1,12 @@
 ---@meta _
 -- luapool's sandbox (`libs: 'safe'`, the default), for the Lua Language Server. Use it with
--- luapool-engine.lua and with these settings in .luarc.json, which take away the libraries
--- the sandbox does not have (`io`, `debug`, `package` and with it `require`) and the full
--- `os`, which this file gives back with the four functions the sandbox keeps:
+-- luapool-engine.lua and with these settings in .luarc.json, which take away the full `os`;
+-- this file gives it back with the four functions the sandbox keeps, and the others as
+-- stand-ins that raise "<name> is not available in the sandbox". `io`, `debug` and
+-- `package`/`require` exist in the sandbox as restricted subsets (docs/api.md, "The 'safe'
+-- profile"); LuaLS shows them in full:
 --
---   "runtime": { "version": "Lua 5.4",
---     "builtin": { "io": "disable", "debug": "disable", "package": "disable", "os": "disable" } }
+--   "runtime": { "version": "Lua 5.4", "builtin": { "os": "disable" } }
 --
 -- LuaLS cannot take single functions away: it still offers `dofile`, `loadfile` and
 -- `string.dump`, which the sandbox does not have. Also different in the sandbox (see
@@ -49,3 +50,31 @@ function os.difftime(t2, t1) end
 ---@param date? luapool.osdate
 ---@return integer
 function os.time(date) end
+
+---Not available in the sandbox: raises "os.execute is not available in the sandbox".
+---@deprecated
+function os.execute(command) end
+
+---Not available in the sandbox: raises "os.exit is not available in the sandbox".
+---@deprecated
+function os.exit(code, close) end
+
+---Not available in the sandbox: raises "os.getenv is not available in the sandbox".
+---@deprecated
+function os.getenv(varname) end
+
+---Not available in the sandbox: raises "os.remove is not available in the sandbox".
+---@deprecated
+function os.remove(filename) end
+
+---Not available in the sandbox: raises "os.rename is not available in the sandbox".
+---@deprecated
+function os.rename(oldname, newname) end
+
+---Not available in the sandbox: raises "os.setlocale is not available in the sandbox".
+---@deprecated
+function os.setlocale(locale, category) end
+
+---Not available in the sandbox: raises "os.tmpname is not available in the sandbox".
+---@deprecated
+function os.tmpname() end
