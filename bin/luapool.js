@@ -1,35 +1,28 @@
 #!/usr/bin/env node
-// luapool: the command-line tool. `luapool run file.lua [args…]` runs a file on a pool of
-// lua_States and prints its results as JSON; `luapool repl` is an interactive console into
-// a context (persistent globals). See `luapool --help` and examples/README.md.
+// luapool: the command-line tool. `luapool [options] [script [args]]` is the standalone
+// `lua` 5.4 command line run on a luapool state (bin/lua-mode.js). Two subcommands stay:
+// `luapool run file.lua [args…]` runs a file on a pool of lua_States and prints its
+// results as JSON; `luapool repl` is an interactive console into a context (persistent
+// globals). See `luapool --help`, docs/api.md#command-line and examples/README.md.
 'use strict';
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
 const readline = require('readline');
-const { isUtf8 } = require('buffer');
+const {
+  EXIT, UsageError, parseTimeout, parseBytes, parseLibs, toJsonData,
+  exitCodeFor, logLine, isExit,
+} = require('./common');
+const { luaMain } = require('./lua-mode');
 
 const PKG = require('../package.json');
-
-// Exit codes: one per error class, so scripts and CI can tell failures apart.
-const EXIT = {
-  ok: 0,
-  lua: 1,          // LuaError: the script raised an error or does not compile
-  usage: 2,        // bad command line
-  timeout: 3,      // TimeoutError: --timeout spent
-  memory: 4,       // MemoryLimitError: --memory reached
-  marshal: 5,      // MarshalError: a result could not be converted
-  noinput: 6,      // the file could not be read
-  internal: 8,     // any other luapool error
-  interrupted: 130, // Ctrl-C (SIGINT) cancelled the running script
-};
 
 const HELP = `luapool ${PKG.version}: genuine Lua 5.4 on a pool of native lua_States
 
 usage:
   luapool run [options] file.lua [args…]   run a file (- for stdin), print its results as JSON
   luapool repl [options]                    interactive console into a context
-  luapool --help | --version
+  luapool [options] [script [args]]         lua's command line (luapool --help)
 
 options (run and repl):
   --timeout MS      time budget per run/evaluation in milliseconds (also 2s, 500ms); default none
@@ -56,33 +49,23 @@ traceback.
 
 exit codes: 0 ok, 1 Lua error (runtime or syntax), 2 usage, 3 timeout, 4 memory limit,
 5 a result could not be converted, 6 the file could not be read, 8 other luapool error,
-130 interrupted (Ctrl-C).
+130 interrupted (Ctrl-C); a piped repl exits with the code of its first error.
 
 repl: a chunk that is incomplete (Lua says "near <eof>") continues on the next line
 (prompt ">>"); "return " .. line is tried first, so expressions print their values;
 .help, .reset (forget the globals), .exit (or Ctrl-D). With piped stdin it reads every
 line, evaluates each complete chunk and prints the results (no prompts).`;
 
-class UsageError extends Error {}
-
 // ----------------------------------------------------------------------------------------
 // Command line
 // ----------------------------------------------------------------------------------------
 
-const LIB_NAMES = ['base', 'string', 'table', 'math', 'utf8', 'coroutine', 'os', 'io', 'debug', 'package'];
 const VALUE_FLAGS = { run: ['timeout', 'memory', 'libs', 'states'], repl: ['timeout', 'memory', 'libs', 'states', 'history'] };
 const BOOL_FLAGS = { run: ['watch', 'pretty'], repl: ['no-history'] };
 
 function parseCommandLine(argv) {
-  if (argv.length === 0) throw new UsageError('missing command (run or repl)');
-  const first = argv[0];
-  if (first === '--help' || first === '-h' || first === 'help') return { command: 'help' };
-  if (first === '--version' || first === '-v') return { command: 'version' };
-  if (first !== 'run' && first !== 'repl') {
-    if (first.startsWith('-')) throw new UsageError(`unknown option '${first}'`);
-    throw new UsageError(`unknown command '${first}' (expected run or repl)`);
-  }
-  const command = first;
+  const command = argv[0];
+  if (command !== 'run' && command !== 'repl') throw new UsageError(`unknown command '${command}' (expected run or repl)`);
   const flags = {};
   const rest = [];
   let i = 1;
@@ -127,35 +110,10 @@ function runnerFlags(f) {
     }
     o.states = Number(f.states);
   }
-  if (f.timeout !== undefined) {
-    const m = /^(\d+(?:\.\d+)?)(ms|s)?$/.exec(f.timeout.trim());
-    if (!m) throw new UsageError(`--timeout must be milliseconds (e.g. 500, 500ms, 2s), got '${f.timeout}'`);
-    o.timeoutMs = Number(m[1]) * (m[2] === 's' ? 1000 : 1);
-  }
+  if (f.timeout !== undefined) o.timeoutMs = parseTimeout(f.timeout);
   if (f.memory !== undefined) o.memoryLimit = parseBytes(f.memory);
-  if (f.libs !== undefined) {
-    if (f.libs === 'safe' || f.libs === 'all') {
-      o.libs = f.libs;
-    } else {
-      const list = f.libs.split(',').map((s) => s.trim()).filter(Boolean);
-      for (const name of list) {
-        if (!LIB_NAMES.includes(name)) {
-          throw new UsageError(`--libs: unknown library '${name}' (expected safe, all or a list of ${LIB_NAMES.join(', ')})`);
-        }
-      }
-      if (!list.includes('base')) throw new UsageError('--libs: the list must include base (the CLI needs load, select, tostring)');
-      o.libs = list;
-    }
-  }
+  if (f.libs !== undefined) o.libs = parseLibs(f.libs);
   return o;
-}
-
-function parseBytes(text) {
-  const m = /^(\d+(?:\.\d+)?)\s*([kmg]?)(i?b)?$/i.exec(text.trim());
-  if (!m) throw new UsageError(`--memory must be bytes with an optional k/m/g suffix (e.g. 64m), got '${text}'`);
-  const n = Math.floor(Number(m[1]) * 1024 ** ' kmg'.indexOf(m[2].toLowerCase() || ' '));
-  if (n !== 0 && n < 65536) throw new UsageError(`--memory must be 0 (none) or at least 64k, got '${text}'`);
-  return n;
 }
 
 // ----------------------------------------------------------------------------------------
@@ -208,64 +166,6 @@ local reg = debug and debug.getregistry and debug.getregistry()
 if reg and type(reg[2]) == "table" then reg[2].print = eprint end
 io.stdout:setvbuf("no")`;
 
-function utf8OrNull(buf) {
-  return isUtf8(buf) ? buf.toString('utf8') : null;
-}
-
-function keyString(k) {
-  if (Buffer.isBuffer(k)) return utf8OrNull(k) ?? `$base64:${k.toString('base64')}`;
-  if (k instanceof Map) return '[table]';
-  if (typeof k === 'number' && !Number.isFinite(k)) return String(k);
-  return String(k);
-}
-
-/** A Lua value (decoded with bytes: 'buffer', tables: 'map') as plain JSON data. */
-function toJsonData(v, stack = new Set()) {
-  if (v === undefined || v === null) return null;
-  switch (typeof v) {
-    case 'boolean': return v;
-    case 'number':
-      if (Number.isNaN(v)) return 'nan';
-      if (!Number.isFinite(v)) return v > 0 ? 'inf' : '-inf';
-      return v;
-    case 'bigint': return `${v}n`;
-    case 'string': return v;
-    default: break;
-  }
-  if (Buffer.isBuffer(v)) {
-    const s = utf8OrNull(v);
-    return s ?? { $base64: v.toString('base64') };
-  }
-  if (stack.has(v)) return '[circular]';
-  stack.add(v);
-  try {
-    if (v instanceof Map) {
-      let seq = v.size > 0;
-      for (let i = 1; seq && i <= v.size; i++) seq = v.has(i);
-      if (seq) return Array.from({ length: v.size }, (_, i) => toJsonData(v.get(i + 1), stack));
-      const entries = [...v.entries()].map(([k, x]) => [k, keyString(k), x]);
-      entries.sort((a, b) => {
-        const an = typeof a[0] === 'number';
-        const bn = typeof b[0] === 'number';
-        if (an !== bn) return an ? -1 : 1;
-        if (an) return a[0] - b[0];
-        return a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0;
-      });
-      const obj = {};
-      for (const [, k, x] of entries) {
-        Object.defineProperty(obj, k, { value: toJsonData(x, stack), enumerable: true, writable: true, configurable: true });
-      }
-      return obj;
-    }
-    if (Array.isArray(v)) return v.map((x) => toJsonData(x, stack));
-    const obj = {};
-    for (const [k, x] of Object.entries(v)) obj[k] = toJsonData(x, stack);
-    return obj;
-  } finally {
-    stack.delete(v);
-  }
-}
-
 /** Removes the CLI's own frames from a Lua traceback. */
 function cleanTraceback(tb) {
   return tb.split('\n')
@@ -274,17 +174,6 @@ function cleanTraceback(tb) {
     .join('\n')
     .replace(/in local '__main'/g, 'in main chunk')
     .replace(/in function <stdin:0>/g, 'in main chunk');
-}
-
-function exitCodeFor(err) {
-  switch (err && err.code) {
-    case 'ERR_LUA': return EXIT.lua;
-    case 'ERR_TIMEOUT': return EXIT.timeout;
-    case 'ERR_MEMORY_LIMIT': return EXIT.memory;
-    case 'ERR_MARSHAL': return EXIT.marshal;
-    case 'ERR_CANCELLED': return EXIT.interrupted;
-    default: return EXIT.internal;
-  }
 }
 
 function describeError(err, o) {
@@ -318,11 +207,6 @@ function newRunner(o, extra = {}) {
     if (e instanceof TypeError || e instanceof RangeError) throw new UsageError(e.message);
     throw e;
   }
-}
-
-function logLine(a) {
-  const text = Buffer.isBuffer(a.message) ? a.message.toString('utf8') : String(a.message);
-  return a.level === 'info' ? text : `[${a.level}] ${text}`;
 }
 
 // ----------------------------------------------------------------------------------------
@@ -363,6 +247,7 @@ async function runOnce(o, signal) {
     return EXIT.ok;
   } catch (err) {
     if (signal?.aborted) return EXIT.interrupted;
+    if (isExit(err)) return err.exitCode; // os.exit(code) in libs 'all' (stdout is unbuffered there)
     process.stderr.write(describeError(err, o) + '\n');
     return exitCodeFor(err);
   } finally {
@@ -520,6 +405,8 @@ async function commandRepl(o) {
 
   let buffer = '';
   let incompleteMessage = '';
+  let failure; // exit code of the first failed evaluation (a piped session ends with it)
+  let exited; // os.exit(code)
   let evaluating;
   let interrupts = 0;
   const prompt = () => {
@@ -551,10 +438,16 @@ async function commandRepl(o) {
           return 'incomplete';
         }
         process.stderr.write(`${message}\n`);
+        failure ??= EXIT.lua;
       }
       else if (text !== undefined) out(`${text.toString('utf8')}\n`);
     } catch (err) {
+      if (isExit(err)) {
+        exited = err.exitCode;
+        return 'exit';
+      }
       process.stderr.write(`${describeError(err, o).replace(/^lua: /, '')}\n`);
+      failure ??= exitCodeFor(err);
     } finally {
       evaluating = undefined;
     }
@@ -582,37 +475,45 @@ async function commandRepl(o) {
       }
       if (cmd === '') { prompt(); continue; }
     }
-    buffer = buffer ? `${buffer}\n${line}` : line;
+    // "=expr" is "return expr", as in lua's REPL
+    buffer = buffer ? `${buffer}\n${line}` : line.replace(/^=/, 'return ');
     const r = await evaluate(buffer);
+    if (r === 'exit') { buffer = ''; break; }
     if (r !== 'incomplete') buffer = '';
     prompt();
   }
-  if (buffer) process.stderr.write(`${incompleteMessage}\n`); // input ended inside a chunk
+  if (buffer) { // input ended inside a chunk
+    process.stderr.write(`${incompleteMessage}\n`);
+    failure ??= EXIT.lua;
+  }
   rl.close();
   if (interactive) out('\n');
   await runner.close({ force: true });
-  return EXIT.ok;
+  if (exited !== undefined) return exited;
+  return interactive ? EXIT.ok : failure ?? EXIT.ok;
 }
 
 // ----------------------------------------------------------------------------------------
 
+/** The program name for messages (lua.c's progname) and the interpreter for arg[-n]. */
+function programNames() {
+  const interpreter = process.argv[1] || 'luapool';
+  const progname = path.basename(interpreter).replace(/\.[cm]?js$/, '') || 'luapool';
+  return { progname, interpreter };
+}
+
 async function main(argv) {
+  if (argv[0] !== 'run' && argv[0] !== 'repl') return luaMain(argv, programNames());
   let o;
   try {
     o = parseCommandLine(argv);
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
-    process.stderr.write(`luapool: ${e.message}\nTry 'luapool --help' for more information.\n`);
+    process.stderr.write(`luapool: ${e.message}\nTry 'luapool ${argv[0]} --help' for more information.\n`);
     return EXIT.usage;
   }
   if (o.command === 'help') {
     process.stdout.write(HELP + '\n');
-    return EXIT.ok;
-  }
-  if (o.command === 'version') {
-    let lua = '';
-    try { lua = ` (${require('luapool').luaVersion})`; } catch { /* addon not built */ }
-    process.stdout.write(`luapool ${PKG.version}${lua}\n`);
     return EXIT.ok;
   }
   try {

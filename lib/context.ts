@@ -1,8 +1,9 @@
 // ScriptContext: jobs pinned to one state with a persistent environment, run one at a time
 // in submission order. Different contexts run in parallel on different states.
-import type { EnqueueOptions, JobOptions, ScriptRunner } from './script-runner';
+import type { EnqueueOptions, JobOptions, JobTable } from './job-table';
 import { RunnerClosedError } from './errors';
 import { describe } from './options';
+import { checkCall } from './script-runner';
 
 /**
  * Jobs pinned to one state, run one at a time in submission order, sharing a persistent
@@ -16,25 +17,30 @@ import { describe } from './options';
  */
 export class ScriptContext {
   #closed = false;
+  readonly #jobs: JobTable;
+  readonly #forget: () => void;
+  /** The key given to `runner.context(key)`. */
+  readonly key: string;
+  /** Index of the state this context is pinned to (`0 .. runner.states - 1`). */
+  readonly state: number;
 
   /** @internal */
-  constructor(
-    private readonly runner: ScriptRunner,
-    /** The key given to `runner.context(key)`. */
-    readonly key: string,
-    /** Index of the state this context is pinned to (`0 .. runner.states - 1`). */
-    readonly state: number,
-  ) {}
+  constructor(jobs: JobTable, key: string, state: number, forget: () => void) {
+    this.#jobs = jobs;
+    this.#forget = forget;
+    this.key = key;
+    this.state = state;
+  }
 
   /**
    * Runs a chunk in this context's environment (globals persist between runs); resolves
    * like `ScriptRunner.run()`. `options.env` values are written into the persistent
    * environment. Rejects with `RunnerClosedError` once the context or runner is closed.
    */
-  run(source: string, options?: JobOptions): Promise<any> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  run(source: string, options?: JobOptions): Promise<unknown> {
     if (this.#closed) return Promise.reject(new RunnerClosedError(`context '${this.key}' is closed`));
     if (typeof source !== 'string') return Promise.reject(new TypeError(`run(source): source must be a string, got ${describe(source)}`));
-    return this.runner._runSpec({ kind: 'run', source, context: this }, options);
+    return this.#jobs.promise({ kind: 'run', source, context: this }, options, 'run');
   }
 
   /**
@@ -43,21 +49,22 @@ export class ScriptContext {
    *
    * @throws {RunnerClosedError} once the context or runner is closed.
    */
-  enqueue(source: string, options: EnqueueOptions = {}): number {
+  enqueue(source: string, options: EnqueueOptions): number {
     if (this.#closed) throw new RunnerClosedError(`context '${this.key}' is closed`);
     if (typeof source !== 'string') throw new TypeError(`enqueue(source): source must be a string, got ${describe(source)}`);
-    return this.runner._enqueueSpec({ kind: 'run', source, context: this }, options);
+    return this.#jobs.enqueue({ kind: 'run', source, context: this }, options, 'enqueue');
   }
 
   /**
    * Calls an exported function of a defined module on this context's state, in this
    * context's order. The function runs in the module's own environment, not in the
-   * context's (it does not see the context's globals).
+   * context's (it does not see the context's globals). Fails like `runner.call()`.
    */
-  call(name: string, fn: string, args: readonly unknown[] = [], options?: JobOptions): Promise<any> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  call(name: string, fn: string, args: readonly unknown[] = [], options?: JobOptions): Promise<unknown> {
     if (this.#closed) return Promise.reject(new RunnerClosedError(`context '${this.key}' is closed`));
-    if (!Array.isArray(args)) return Promise.reject(new TypeError(`call(args): args must be an array, got ${describe(args)}`));
-    return this.runner._runSpec({ kind: 'call', source: name, fn, context: this }, { ...options, args });
+    const bad = checkCall(this.#jobs, 'call', name, fn, args);
+    if (bad) return Promise.reject(bad);
+    return this.#jobs.promise({ kind: 'call', module: name, fn, context: this }, { ...options, args }, 'call');
   }
 
   /**
@@ -66,7 +73,7 @@ export class ScriptContext {
    */
   reset(): Promise<void> {
     if (this.#closed) return Promise.reject(new RunnerClosedError(`context '${this.key}' is closed`));
-    return this.runner._resetContext(this);
+    return this.#jobs.promise({ kind: 'reset', context: this }, undefined, 'reset').then(() => undefined);
   }
 
   /**
@@ -77,7 +84,7 @@ export class ScriptContext {
     if (this.#closed) return;
     const done = this.reset();
     this.#closed = true;
-    this.runner._forgetContext(this.key);
+    this.#forget();
     await done;
   }
 }

@@ -9,6 +9,18 @@ export class LuapoolError extends Error {
   readonly code: string;
   /** Id of the job that failed; set when the error settles a job. */
   jobId?: number;
+  /**
+   * Milliseconds the job ran before it failed (every slice and host call included; 0 if it
+   * never started); set when the error settles a job.
+   */
+  runMs?: number;
+  /**
+   * `callMany()`: the index in `argsList` of the call that failed (or was running when the
+   * part failed), when known.
+   */
+  index?: number;
+  /** `callColumns()`: the row the call was on when it failed, when known. */
+  row?: number;
 
   /** @param code the stable `code`, e.g. `'ERR_LUA'`. */
   constructor(message: string, code: string) {
@@ -80,6 +92,21 @@ export class CancelledError extends LuapoolError {
 }
 
 /**
+ * `ERR_EXIT`: a trusted script (`libs: 'all'`) called `os.exit(code)`. The job ends (its
+ * state is reused); the process does not. The command line exits with `exitCode`.
+ */
+export class ExitError extends LuapoolError {
+  /** The code given to `os.exit`: `true` (or none) is 0, `false` is 1. */
+  readonly exitCode: number;
+
+  /** @param exitCode the code given to os.exit. */
+  constructor(exitCode = 0, message = `script called os.exit(${exitCode})`) {
+    super(message, 'ERR_EXIT');
+    this.exitCode = exitCode;
+  }
+}
+
+/**
  * `ERR_QUEUE_FULL`: the queue already held `maxQueue` jobs. `run()`/`call()` reject with
  * it, `enqueue()` throws it.
  */
@@ -91,8 +118,8 @@ export class QueueFullError extends LuapoolError {
 }
 
 /**
- * `ERR_ACQUIRE_TIMEOUT`: the job waited longer than `acquireTimeoutMs` for a free state;
- * it was removed from the queue and never ran.
+ * `ERR_ACQUIRE_TIMEOUT`: the job waited longer than `acquireTimeoutMs` to start (for a
+ * free thread and state); it was removed from the queue and never ran.
  */
 export class AcquireTimeoutError extends LuapoolError {
   /** @param message default `'timed out waiting for a free Lua state'`. */

@@ -11,15 +11,20 @@ if (process.env.UV_THREADPOOL_SIZE === undefined) {
 import { binding } from './native';
 
 export { ScriptRunner } from './script-runner';
-export type { JobOptions, EnqueueOptions } from './script-runner';
+export type {
+  JobOptions, EnqueueOptions, JobDetails, CallManyOptions, SettledResult, CallColumnsOptions, Columns,
+} from './script-runner';
 export { ScriptContext } from './context';
 export { ActionQueue } from './action-queue';
 export type { Action, ResultAction, ErrorAction, PostAction, LogAction } from './action-queue';
-export type { ScriptRunnerOptions, LibName, HostFunction } from './options';
-export type { RunStats, StateStats, Percentiles } from './stats';
+export type { ScriptRunnerOptions, LibName, HostFunction, ModuleSources } from './options';
+export type { ScriptRunnerEvents, OverrunInfo, TypedEmitter } from './events';
+export { Profile } from './profile';
+export type { CpuProfile, CpuProfileNode, ProfileEntry, ProfileSummary } from './profile';
+export type { RunStats, StateStats, Percentiles, ModuleStats } from './stats';
 export {
   LuapoolError, LuaError, TimeoutError, MemoryLimitError, CancelledError, QueueFullError, AcquireTimeoutError,
-  MarshalError, RunnerClosedError,
+  MarshalError, RunnerClosedError, ExitError,
 } from './errors';
 
 /** The Lua release compiled into the addon, e.g. "Lua 5.4.7". */

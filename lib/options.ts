@@ -13,6 +13,16 @@ const LIB_NAMES: readonly LibName[] = ['base', 'string', 'table', 'math', 'utf8'
 const SAFE_LIBS: readonly LibName[] = ['base', 'string', 'table', 'math', 'utf8', 'coroutine', 'os'];
 
 /**
+ * The `modules` option: where `require(name)` finds modules after `runner.define()`. An
+ * object of sources by module name, or a function asked (on the main thread, at most once
+ * per name until `runner.invalidateModules()`) for a name's source: a string or bytes, or
+ * `undefined`/`null` for "no such module". It may return a Promise. See docs/api.md.
+ */
+export type ModuleSources =
+  | Readonly<Record<string, string | Uint8Array>>
+  | ((name: string) => string | Uint8Array | undefined | null | PromiseLike<string | Uint8Array | undefined | null>);
+
+/**
  * A host function callable from Lua as `engine.<name>(...)`. Runs on the main thread with
  * the converted Lua arguments; may return a value (`undefined` = no values) or a Promise.
  * A throw or rejection becomes the Lua error `engine.<name>: <message>`.
@@ -21,28 +31,44 @@ export type HostFunction = (...args: any[]) => unknown; // eslint-disable-line @
 
 /** Options of `new ScriptRunner(options)`; every one is optional. See docs/api.md. */
 export interface ScriptRunnerOptions {
-  /** lua_States in the pool, 1-1024. Default: max(1, availableParallelism() - 1). */
+  /**
+   * lua_States in the pool, 1-1024. Default: twice `threads`, so a job that is sliced out
+   * or waits for a host function never keeps a new job from a state of its own.
+   */
   states?: number;
+  /**
+   * Lua jobs that run at once (libuv thread-pool threads Lua may use), 1 to `states` and at
+   * most UV_THREADPOOL_SIZE - 1. Default: max(1, availableParallelism() - 1) without
+   * `states`, else min(states, UV_THREADPOOL_SIZE - 1).
+   */
+  threads?: number;
+  /**
+   * Time slice in milliseconds: a job that has run this long while other jobs wait for a
+   * thread gives its thread up at the next point where Lua can yield and goes to the back
+   * of the run queue (its state and environment stay). 0 = no slicing. Default 2.
+   */
+  sliceMs?: number;
   /**
    * What scripts see: 'safe' (default: the sandbox), 'all' (plain Lua with every library and
    * the state's global table, for trusted code), or the sandbox with a list of libraries.
    */
   libs?: 'safe' | 'all' | readonly LibName[];
   /**
-   * Default per-job time budget in milliseconds, counted from when the job starts running
-   * and including time in host functions; 0 = none. Default 0.
+   * Default per-job time budget in milliseconds of running time (host-call time included,
+   * time waiting for a thread not); 0 = none, at most 2147483647. Default: 10000 in the
+   * sandbox (safe by default means bounded by default), 0 with `libs: 'all'`.
    */
   timeoutMs?: number;
   /**
-   * Bytes each state may hold in total; 0 = none, else at least 65536. A job that hits it
-   * fails with MemoryLimitError. Default 0.
+   * Bytes each state may hold in total; 0 = none, else 65536 to 2^53 - 1. A job that hits
+   * it fails with MemoryLimitError. Default: 256 MiB in the sandbox, 0 with `libs: 'all'`.
    */
   memoryLimit?: number;
-  /** Milliseconds a job may wait for a free state (else AcquireTimeoutError); 0 = forever. Default 0. */
+  /** Milliseconds a job may wait for a free state (else AcquireTimeoutError); 0 = forever, at most 2147483647. Default 0. */
   acquireTimeoutMs?: number;
   /**
    * Most jobs that may wait for a state; more are rejected with QueueFullError (every job
-   * passes through the queue, so 0 refuses all). Integer >= 0 or Infinity. Default Infinity.
+   * passes through the queue, so 0 refuses all). Integer 0 to 2^53 - 1, or Infinity. Default Infinity.
    */
   maxQueue?: number;
   /**
@@ -64,23 +90,33 @@ export interface ScriptRunnerOptions {
    * and key collisions coming back as objects). Default false.
    */
   strict?: boolean;
-  /** Run a GC step on a state after this many jobs (0 = never). Default 1000. */
+  /** Run a GC step on a state after this many jobs (0 = never), at most 2^32 - 1. Default 1000. */
   gcEveryJobs?: number;
-  /** ... or after this many bytes were allocated since the last step (0 = never). Default 64 MiB. */
+  /** ... or after this many bytes were allocated since the last step (0 = never), at most 2^53 - 1. Default 64 MiB. */
   gcEveryBytes?: number;
   /** 'generational' (default) or 'incremental'. */
   gcMode?: 'generational' | 'incremental';
   /**
    * Compiled chunks cached per state, keyed by chunk name and source: bounds the number of
-   * distinct chunk names; when reached, the state's cache is dropped. Default 256.
+   * distinct chunk names; when reached, the state's cache is dropped. 1 to 2^32 - 1. Default 256.
    */
   chunkCacheSize?: number;
+  /**
+   * Modules `require` finds after `runner.define()` ones: `{ [name]: source }`, or a
+   * function `(name) => source | undefined` called on the main thread (its answers are
+   * cached per runner, misses too, until `runner.invalidateModules()`). Never files.
+   */
+  modules?: ModuleSources;
 }
 
 /** @internal The runner options, validated and filled with defaults. */
 export interface FilledRunnerOptions {
   /** See ScriptRunnerOptions.states. */
   states: number;
+  /** See ScriptRunnerOptions.threads (runner.parallelism). */
+  threads: number;
+  /** See ScriptRunnerOptions.sliceMs. */
+  sliceMs: number;
   /** The libraries to open ('safe' and 'all' expanded to their lists). */
   libs: readonly LibName[];
   /** libs: 'all': plain Lua, jobs in the state's global table. */
@@ -109,8 +145,10 @@ export interface FilledRunnerOptions {
   generationalGc: boolean;
   /** See ScriptRunnerOptions.chunkCacheSize. */
   chunkCacheSize: number;
-  /** Worker slots: min(states, UV_THREADPOOL_SIZE - 1), at least 1 (runner.parallelism). */
-  maxWorkers: number;
+  /** The restricted libraries of 'safe' (an explicit list names only unrestricted ones). */
+  sandboxLibs: readonly ('io' | 'debug')[];
+  /** ScriptRunnerOptions.modules: the object form's sources, or the function form. */
+  modules: { sources: ReadonlyMap<string, string | Buffer> } | { fn: (name: string) => unknown } | undefined;
 }
 
 /** @internal True for objects whose prototype is Object.prototype or null. */
@@ -120,8 +158,18 @@ export function isPlainObject(v: unknown): v is Record<string, unknown> {
   return proto === Object.prototype || proto === null;
 }
 
-/** @internal Validates an integer >= min (or Infinity when allowed); throws TypeError/RangeError naming `name`. */
-export function checkCount(name: string, v: unknown, min: number, allowInfinity = false): number {
+/** @internal Largest value of a 32-bit count (gcEveryJobs, chunkCacheSize). */
+export const MAX_UINT32 = 4294967295;
+/** @internal Largest time in milliseconds (timeoutMs, acquireTimeoutMs): what setTimeout can wait, about 24.8 days. */
+export const MAX_MS = 2147483647;
+
+/**
+ * @internal Validates an integer in min..max (or Infinity when allowed); throws
+ * TypeError/RangeError naming `name`. Every count has an upper bound: the native side
+ * converts it to a fixed-size integer, where a larger value would wrap or be undefined.
+ */
+export function checkCount(name: string, v: unknown, min: number, allowInfinity = false,
+                           max = Number.MAX_SAFE_INTEGER): number {
   if (typeof v !== 'number' || Number.isNaN(v)) {
     throw new TypeError(`${name} must be a number, got ${describe(v)}`);
   }
@@ -129,24 +177,27 @@ export function checkCount(name: string, v: unknown, min: number, allowInfinity 
   if (!Number.isInteger(v) || v < min) {
     throw new RangeError(`${name} must be an integer >= ${min}${allowInfinity ? ' or Infinity' : ''}, got ${v}`);
   }
+  if (v > max) throw new RangeError(`${name} must be at most ${max}${allowInfinity ? ' (or Infinity)' : ''}, got ${v}`);
   return v;
 }
 
-/** @internal Validates a finite number >= 0; throws TypeError/RangeError naming `name`. */
+/**
+ * @internal Validates a time in milliseconds: a number in 0..2147483647 (about 24.8
+ * days); throws TypeError/RangeError naming `name`.
+ */
 export function checkMs(name: string, v: unknown): number {
   if (typeof v !== 'number' || Number.isNaN(v)) throw new TypeError(`${name} must be a number, got ${describe(v)}`);
   if (v < 0 || !Number.isFinite(v)) throw new RangeError(`${name} must be a finite number >= 0, got ${v}`);
+  if (v > MAX_MS) throw new RangeError(`${name} must be at most ${MAX_MS} (about 24.8 days), got ${v}`);
   return v;
 }
 
-/** @internal Validates one of `allowed`; throws TypeError naming `name`. */
-/** A duration for setTimeout, which cannot wait longer than 2^31-1 ms. */
+/** A duration for setTimeout, which cannot wait longer than 2^31-1 ms (the same bound as checkMs). */
 export function checkTimer(name: string, v: unknown): number {
-  const ms = checkMs(name, v);
-  if (ms > 2147483647) throw new RangeError(`${name} must be at most 2147483647 (about 24.8 days), got ${ms}`);
-  return ms;
+  return checkMs(name, v);
 }
 
+/** @internal Validates one of `allowed`; throws TypeError naming `name`. */
 export function checkEnum<T extends string>(name: string, v: unknown, allowed: readonly T[]): T {
   if (typeof v !== 'string' || !allowed.includes(v as T)) {
     throw new TypeError(`${name} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${describe(v)}`);
@@ -175,8 +226,33 @@ export function threadPoolSize(): number {
   return Number.isInteger(n) && n > 0 ? Math.min(n, 1024) : 4;
 }
 
-const KNOWN = new Set(['states', 'libs', 'timeoutMs', 'memoryLimit', 'acquireTimeoutMs', 'maxQueue', 'actions',
-  'host', 'bytes', 'tables', 'strict', 'gcEveryJobs', 'gcEveryBytes', 'gcMode', 'chunkCacheSize']);
+/** The budget and cap a sandboxed runner has when its options give none (`0` opts out). */
+export const SAFE_DEFAULTS = { timeoutMs: 10000, memoryLimit: 256 * 1024 * 1024 } as const;
+
+const KNOWN = new Set(['states', 'threads', 'sliceMs', 'libs', 'timeoutMs', 'memoryLimit', 'acquireTimeoutMs', 'maxQueue', 'actions',
+  'host', 'bytes', 'tables', 'strict', 'gcEveryJobs', 'gcEveryBytes', 'gcMode', 'chunkCacheSize', 'modules']);
+
+/** @internal A module source as the native side takes it: a string, or bytes as a Buffer. */
+export function moduleSource(v: unknown): string | Buffer | undefined {
+  if (typeof v === 'string' || Buffer.isBuffer(v)) return v;
+  if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+  return undefined;
+}
+
+function fillModules(v: unknown): FilledRunnerOptions['modules'] {
+  if (v === undefined) return undefined;
+  if (typeof v === 'function') return { fn: v as (name: string) => unknown };
+  if (!isPlainObject(v)) {
+    throw new TypeError(`options.modules must be an object of module sources or a function, got ${describe(v)}`);
+  }
+  const sources = new Map<string, string | Buffer>();
+  for (const [name, source] of Object.entries(v)) {
+    const s = moduleSource(source);
+    if (s === undefined) throw new TypeError(`options.modules['${name}'] must be a string or a Buffer, got ${describe(source)}`);
+    sources.set(name, s);
+  }
+  return { sources };
+}
 
 /** @internal Validates `new ScriptRunner()` options and fills in the defaults. */
 export function fillRunnerOptions(options: ScriptRunnerOptions | undefined): FilledRunnerOptions {
@@ -186,14 +262,33 @@ export function fillRunnerOptions(options: ScriptRunnerOptions | undefined): Fil
     if (!KNOWN.has(key)) throw new TypeError(`options.${key} is not a known option`);
   }
   const o = options;
-  const states = o.states === undefined ? Math.max(1, availableParallelism() - 1) : checkCount('options.states', o.states, 1);
-  if (states > 1024) throw new RangeError(`options.states must be at most 1024, got ${states}`);
+  // Lua never occupies every libuv thread: one always stays free for fs, dns, crypto, zlib.
+  const pool = threadPoolSize();
+  const maxThreads = Math.max(1, pool - 1);
+  let states = o.states === undefined ? undefined : checkCount('options.states', o.states, 1, false, 1024);
+  let threads: number;
+  if (o.threads !== undefined) {
+    threads = checkCount('options.threads', o.threads, 1);
+    if (threads > maxThreads) {
+      throw new RangeError(`options.threads must be at most UV_THREADPOOL_SIZE - 1 = ${maxThreads}, got ${threads}`);
+    }
+    if (states !== undefined && threads > states) {
+      throw new RangeError(`options.threads must be at most options.states (${states}), got ${threads}`);
+    }
+  } else {
+    threads = Math.min(states ?? Math.max(1, availableParallelism() - 1), maxThreads);
+  }
+  if (states === undefined) states = Math.min(1024, Math.max(2, 2 * threads));
+  const sliceMs = o.sliceMs === undefined ? 2 : checkCount('options.sliceMs', o.sliceMs, 0, false, 60000);
   let libs: readonly LibName[] = SAFE_LIBS;
+  let sandboxLibs: readonly ('io' | 'debug')[] = ['io', 'debug'];
   let trusted = false;
   if (o.libs === 'all') {
     trusted = true;
     libs = LIB_NAMES;
+    sandboxLibs = [];
   } else if (Array.isArray(o.libs)) {
+    sandboxLibs = [];
     for (const [i, name] of o.libs.entries()) {
       if (!LIB_NAMES.includes(name)) {
         throw new TypeError(`options.libs[${i}] must be one of ${LIB_NAMES.join(', ')}, got ${describe(name)}`);
@@ -212,22 +307,25 @@ export function fillRunnerOptions(options: ScriptRunnerOptions | undefined): Fil
     for (const [name, fn] of Object.entries(o.host)) {
       if (typeof fn !== 'function') throw new TypeError(`options.host.${name} must be a function, got ${describe(fn)}`);
       if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new TypeError(`options.host.${name}: not a valid Lua name`);
-      if (['log', 'post', 'post_to_main_thread'].includes(name)) {
+      if (['log', 'post', 'post_to_main_thread', 'shared'].includes(name)) {
         throw new TypeError(`options.host.${name} would replace the built-in engine.${name}`);
       }
       host[name] = fn as HostFunction;
     }
   }
-  const memoryLimit = o.memoryLimit === undefined ? 0 : checkCount('options.memoryLimit', o.memoryLimit, 0);
+  // The sandbox is bounded by default (SAFE_DEFAULTS); trusted code runs like the standalone lua.
+  const memoryLimit = o.memoryLimit === undefined ? (trusted ? 0 : SAFE_DEFAULTS.memoryLimit)
+    : checkCount('options.memoryLimit', o.memoryLimit, 0);
   if (memoryLimit !== 0 && memoryLimit < 64 * 1024) {
     throw new RangeError(`options.memoryLimit must be 0 (none) or at least 65536 bytes, got ${memoryLimit}`);
   }
-  const pool = threadPoolSize();
   return {
     states,
+    threads,
+    sliceMs,
     libs,
     trusted,
-    timeoutMs: o.timeoutMs === undefined ? 0 : checkMs('options.timeoutMs', o.timeoutMs),
+    timeoutMs: o.timeoutMs === undefined ? (trusted ? 0 : SAFE_DEFAULTS.timeoutMs) : checkMs('options.timeoutMs', o.timeoutMs),
     memoryLimit,
     acquireTimeoutMs: o.acquireTimeoutMs === undefined ? 0 : checkTimer('options.acquireTimeoutMs', o.acquireTimeoutMs),
     maxQueue: o.maxQueue === undefined ? Infinity : checkCount('options.maxQueue', o.maxQueue, 0, true),
@@ -239,12 +337,12 @@ export function fillRunnerOptions(options: ScriptRunnerOptions | undefined): Fil
       tables: o.tables === undefined ? 'auto' : checkEnum('options.tables', o.tables, ['auto', 'map'] as const),
       strict: o.strict === undefined ? false : checkBoolean('options.strict', o.strict),
     },
-    gcEveryJobs: o.gcEveryJobs === undefined ? 1000 : checkCount('options.gcEveryJobs', o.gcEveryJobs, 0),
+    gcEveryJobs: o.gcEveryJobs === undefined ? 1000 : checkCount('options.gcEveryJobs', o.gcEveryJobs, 0, false, MAX_UINT32),
     gcEveryBytes: o.gcEveryBytes === undefined ? 64 << 20 : checkCount('options.gcEveryBytes', o.gcEveryBytes, 0),
     generationalGc: (o.gcMode === undefined ? 'generational'
       : checkEnum('options.gcMode', o.gcMode, ['generational', 'incremental'] as const)) === 'generational',
-    chunkCacheSize: o.chunkCacheSize === undefined ? 256 : checkCount('options.chunkCacheSize', o.chunkCacheSize, 1),
-    // Lua never occupies every libuv thread: one always stays free for fs, dns, crypto, zlib.
-    maxWorkers: Math.max(1, Math.min(states, pool - 1)),
+    chunkCacheSize: o.chunkCacheSize === undefined ? 256 : checkCount('options.chunkCacheSize', o.chunkCacheSize, 1, false, MAX_UINT32),
+    sandboxLibs,
+    modules: fillModules(o.modules),
   };
 }

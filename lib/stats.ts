@@ -16,7 +16,9 @@ export interface StateStats {
   memoryErrors: number;
   /** Jobs that ran out of their time budget here. */
   timeouts: number;
-  /** Leased to a job right now (running, or suspended in a host call). */
+  /** Jobs started here and not yet finished (running, sliced out, or waiting for a host function). */
+  openJobs: number;
+  /** A thread is running Lua on it right now. */
   busy: boolean;
   /** A job overran its deadline by far here; the state is replaced once that job ends. */
   quarantined: boolean;
@@ -34,23 +36,39 @@ export interface Percentiles {
   max: number;
 }
 
+/** Calls into one defined module (`runner.stats().modules[name]`). */
+export interface ModuleStats {
+  /** Jobs that called it (a callMany or callColumns part counts once). */
+  jobs: number;
+  /** Their running time in milliseconds, host calls included. */
+  runMs: number;
+  /** Jobs that failed. */
+  errors: number;
+}
+
 /** What `runner.stats()` returns: a snapshot of the pool. */
 export interface RunStats {
   /** One entry per state, by index. */
   states: StateStats[];
-  /** Jobs waiting for a state. */
+  /** Jobs that have not started yet. */
   queued: number;
-  /** Jobs running on a state. */
+  /** Jobs running Lua on a thread. */
   running: number;
-  /** Jobs waiting for a host function's answer (each keeps its state). */
+  /** Jobs holding their thread while they wait for a host function (where Lua could not yield). */
+  blocked: number;
+  /** Jobs waiting for a host function's answer without a thread. */
   suspended: number;
+  /** Started jobs waiting for a thread (sliced out, or answered by the host). */
+  runnable: number;
+  /** Times a job's time slice ended and it gave its thread to another job. */
+  slices: number;
   /** Jobs that kept running long (2 s) after their deadline ('overrun' events). */
   overruns: number;
   /** States closed and replaced after an overrun. */
   replacedStates: number;
   /** Jobs submitted and not yet settled. */
   pending: number;
-  /** Jobs that may run at once: min(states, UV_THREADPOOL_SIZE - 1). */
+  /** Jobs that may run at once (the `threads` option). */
   parallelism: number;
   /** Jobs completed since the runner started. */
   completed: number;
@@ -58,6 +76,8 @@ export interface RunStats {
   waitMs: Percentiles;
   /** Milliseconds of execution, over the last 1024 jobs. */
   runMs: Percentiles;
+  /** Per defined module: the jobs that called it and their running time, since the runner started. */
+  modules: Record<string, ModuleStats>;
 }
 
 const WINDOW = 1024;
@@ -68,6 +88,20 @@ export class StatsWindow {
   #run = new Float64Array(WINDOW);
   #count = 0;
 
+  #modules = new Map<string, ModuleStats>();
+
+  /** Records a finished job that called a module. */
+  recordModule(name: string, runMs: number, failed: boolean): void {
+    let m = this.#modules.get(name);
+    if (!m) {
+      m = { jobs: 0, runMs: 0, errors: 0 };
+      this.#modules.set(name, m);
+    }
+    m.jobs++;
+    m.runMs += runMs;
+    if (failed) m.errors++;
+  }
+
   /** Records one finished job. */
   record(waitMs: number, runMs: number): void {
     const i = this.#count++ % WINDOW;
@@ -76,9 +110,11 @@ export class StatsWindow {
   }
 
   /** Jobs recorded so far and the percentiles of the window. */
-  summary(): { completed: number; waitMs: Percentiles; runMs: Percentiles } {
+  summary(): { completed: number; waitMs: Percentiles; runMs: Percentiles; modules: Record<string, ModuleStats> } {
     const n = Math.min(this.#count, WINDOW);
-    return { completed: this.#count, waitMs: percentiles(this.#wait, n), runMs: percentiles(this.#run, n) };
+    const modules: Record<string, ModuleStats> = {};
+    for (const [name, m] of this.#modules) modules[name] = { ...m };
+    return { completed: this.#count, waitMs: percentiles(this.#wait, n), runMs: percentiles(this.#run, n), modules };
   }
 }
 

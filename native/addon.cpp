@@ -1,6 +1,8 @@
 // Module entry: registers the native classes and the per-environment cleanup.
 #include "addon.hpp"
 
+#include "deliveries.hpp"
+
 #include "lua-api.hpp"
 #include "runner.hpp"
 #include "testing.hpp"
@@ -8,13 +10,27 @@
 
 namespace luapool {
 
-Addon::Addon(Napi::Env env, Napi::Object exports) : env_(env) {
+Addon::Addon(Napi::Env env, Napi::Object exports) : env_(env), keys_(env) {
   exports.Set("NativeRunner", Runner::Init(env));
   exports.Set("luaVersion", Napi::String::New(env, LUA_RELEASE));
   exports.Set("napiVersion", Napi::Number::New(env, NAPI_VERSION));
   // Bumped whenever the value-tree format (value.hpp) changes; lib/native.ts checks it.
   exports.Set("valueFormat", Napi::Number::New(env, kValueFormat));
+  // The packed layouts of submit() and of `done` records; lib/native.ts checks them.
+  Napi::Object layout = Napi::Object::New(env);
+  layout.Set("requestFields", Napi::Number::New(env, 7));
+  layout.Set("doneFields", Napi::Number::New(env, kDoneFields));
+  exports.Set("layout", layout);
   exports.Set("testing", testing::Init(env));
+  // processExiting(): the process is about to exit (process 'exit' event: process.exit()
+  // or an uncaught exception). Node then joins libuv's threads, so every running job is
+  // interrupted now instead of being waited for.
+  exports.Set("processExiting", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
+    Addon* self = Addon::From(info.Env());
+    if (self != nullptr) {
+      for (Runner* r : self->runners_) r->exiting();
+    }
+  }));
   // At teardown (a worker_thread exiting), interrupt running jobs, then keep the
   // environment alive until their thread-pool work has completed (an async cleanup hook).
   napi_add_async_cleanup_hook(env, &Addon::Cleanup, this, &hook_);

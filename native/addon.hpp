@@ -6,6 +6,8 @@
 
 #include <napi.h>
 
+#include "record-keys.hpp"
+
 namespace luapool {
 
 class Runner;
@@ -16,6 +18,7 @@ class Addon : public Napi::Addon<Addon> {
   ~Addon();
 
   static Addon* From(napi_env env);
+  const RecordKeys& keys() const { return keys_; }
   void track(Runner* r) { runners_.insert(r); }
   void untrack(Runner* r) { runners_.erase(r); }
 
@@ -28,6 +31,7 @@ class Addon : public Napi::Addon<Addon> {
   void finishCleanupIfIdle();
 
   napi_env env_;
+  RecordKeys keys_;
   std::unordered_set<Runner*> runners_;
   size_t busySlots_ = 0;
   napi_async_cleanup_hook_handle hook_ = nullptr;  // registered, not yet run

@@ -1,6 +1,7 @@
 // LuaState: creation of a pooled lua_State, its counting allocator and interrupt handler.
 #include "lua-state.hpp"
 
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #if defined(__GLIBC__)
@@ -57,24 +58,67 @@ void* LuaState::allocate(void* ud, void* ptr, size_t osize, size_t nsize) {
   if (block == nullptr) return nullptr;
   used = used - old + nsize;
   self->inUse_.store(used, std::memory_order_relaxed);
-  if (used > self->peak_.load(std::memory_order_relaxed)) {
-    self->peak_.store(used, std::memory_order_relaxed);
+  if (used > self->stepPeak_.load(std::memory_order_relaxed)) {
+    self->stepPeak_.store(used, std::memory_order_relaxed);
+    if (used > self->peak_.load(std::memory_order_relaxed)) self->peak_.store(used, std::memory_order_relaxed);
   }
   return block;
 }
 
-void LuaState::onInterrupt(lua_State* L) {
+// The error value a kill raises (short strings: interned once, found again without
+// allocating while they stay anchored).
+static const char* killMessage(KillReason reason) {
+  switch (reason) {
+    case KillReason::Timeout: return "luapool: job timed out";
+    case KillReason::Exit: return "luapool: os.exit";
+    default: return "luapool: job cancelled";
+  }
+}
+static const char kKillMessagesKey = 0;
+
+// Runs on the thread running Lua whenever the interrupt flag is set: a kill raises (again
+// at every check, so pcall cannot swallow it); a slice request yields the job's own
+// coroutine where it can (`canyield`: a check in the VM, patch 0015), and is otherwise
+// dropped until the scheduler's next slice tick asks again.
+int LuaState::onInterrupt(lua_State* L, int canyield) {
   LuaState* self = from(L);
-  KillReason reason = self->killReason();
-  if (reason == KillReason::None) return;  // stale request for a job that already ended
+  KillReason reason;
+  bool slice, sample;
+  {
+    std::lock_guard<std::mutex> lock(self->killMutex_);
+    reason = static_cast<KillReason>(self->reason_.load(std::memory_order_relaxed));
+    slice = self->sliceAsked_;
+    sample = self->sampleAsked_;
+    self->sampleAsked_ = false;
+    if (reason == KillReason::None) {
+      self->sliceAsked_ = false;
+      __atomic_store_n(self->interruptFlag_, 0, __ATOMIC_RELEASE);
+    }
+  }
+  if (reason == KillReason::None) {
+    if (sample) {
+      Job* job = self->runningJob;
+      bool call = job != nullptr && job->kind == JobKind::Call;
+      self->profile.sample(L, call ? job->function.c_str() : nullptr);
+    }
+    Job* job = self->runningJob;
+    if (slice && canyield && job != nullptr && L == job->coroutine) {
+      job->yieldForSlice = true;
+      return 1;
+    }
+    return 0;
+  }
   // The error value only has to stop the script; the job is classified by reason_, never
-  // by what the script does with this value.
-  lua_pushstring(L, reason == KillReason::Timeout ? "luapool: job timed out"
-                                                  : "luapool: job cancelled");
-  lua_error(L);
+  // by what the script does with this value. The messages are anchored in the registry
+  // (see openAll), so pushing one needs no memory past the deadline.
+  lua_pushstring(L, killMessage(reason));
+  return lua_error(L);
 }
 
 LuaState::LuaState(const StateConfig& config, size_t index) : config_(config), index_(index) {
+  uint64_t n1, n2;
+  freshSeeds(n1, n2);
+  stateRandom_.seed(n1, n2);
   L_ = lua_newstate(&LuaState::allocate, this);
   if (L_ == nullptr) return;
   *static_cast<LuaState**>(lua_getextraspace(L_)) = this;
@@ -89,12 +133,40 @@ LuaState::~LuaState() {
   if (L_ != nullptr) lua_close(L_);
 }
 
+// os.exit in a trusted state: ends the running job (ExitError with the code) instead of the
+// process, and like the real one it cannot be caught: it is a kill (see onInterrupt).
+static int osExit(lua_State* L) {
+  LuaState* self = LuaState::from(L);
+  int code = EXIT_SUCCESS;
+  if (lua_isboolean(L, 1)) {
+    code = lua_toboolean(L, 1) ? EXIT_SUCCESS : EXIT_FAILURE;
+  } else {
+    code = static_cast<int>(luaL_optinteger(L, 1, EXIT_SUCCESS));
+  }
+  Job* job = self->runningJob;
+  if (job == nullptr) return luaL_error(L, "os.exit: no job is running");
+  job->exitCode = code;
+  self->kill(job->id, KillReason::Exit);
+  lua_checkinterrupt(L);  // raises
+  return 0;
+}
+
 static int openAll(lua_State* L) {
   auto* self = static_cast<LuaState*>(lua_touserdata(L, 1));
   if (self->config().trusted) {
     luaL_openlibs(L);
+    lua_getglobal(L, LUA_OSLIBNAME);  // os.exit ends the job, not the process
+    lua_pushcfunction(L, osExit);
+    lua_setfield(L, -2, "exit");
+    lua_pop(L, 1);
   }
   installSandbox(L, self->config());
+  lua_createtable(L, 3, 0);  // anchors the kill messages for the state's lifetime
+  for (KillReason r : {KillReason::Timeout, KillReason::Cancelled, KillReason::Exit}) {
+    lua_pushstring(L, killMessage(r));
+    lua_rawseti(L, -2, static_cast<int>(r));
+  }
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &kKillMessagesKey);
   return 0;
 }
 
@@ -110,12 +182,16 @@ void LuaState::openLibraries() {
 }
 
 void LuaState::beginJob(Job& job, KillReason preset) {
+  random_ = nullptr;  // chosen again at the job's first draw (a job or its context)
   std::lock_guard<std::mutex> lock(killMutex_);
   int requested = job.killRequest.load(std::memory_order_acquire);
   if (preset == KillReason::None) preset = static_cast<KillReason>(requested);
   currentJob_ = job.id;
+  lastJobId_ = job.id;
+  sliceAsked_ = false;
   memExceeded_ = false;
   refused_.pending = false;
+  stepPeak_.store(inUse_.load(std::memory_order_relaxed), std::memory_order_relaxed);
   reason_.store(static_cast<int>(preset), std::memory_order_release);
   __atomic_store_n(interruptFlag_, preset != KillReason::None ? 1 : 0, __ATOMIC_RELEASE);
 }
@@ -124,6 +200,7 @@ KillReason LuaState::endJob() {
   std::lock_guard<std::mutex> lock(killMutex_);
   auto reason = static_cast<KillReason>(reason_.load(std::memory_order_acquire));
   currentJob_ = 0;
+  sliceAsked_ = false;
   reason_.store(0, std::memory_order_release);
   __atomic_store_n(interruptFlag_, 0, __ATOMIC_RELEASE);
   return reason;
@@ -139,8 +216,47 @@ bool LuaState::kill(uint64_t jobId, KillReason reason) {
   return true;
 }
 
+KillReason LuaState::beginClosing() {
+  std::lock_guard<std::mutex> lock(killMutex_);
+  auto saved = static_cast<KillReason>(reason_.load(std::memory_order_relaxed));
+  reason_.store(0, std::memory_order_release);
+  sliceAsked_ = false;
+  __atomic_store_n(interruptFlag_, 0, __ATOMIC_RELEASE);
+  closingMemExceeded_ = memExceeded_;
+  memExceeded_ = false;
+  return saved;
+}
+
+void LuaState::endClosing(KillReason saved) {
+  std::lock_guard<std::mutex> lock(killMutex_);
+  if (saved != KillReason::None) reason_.store(static_cast<int>(saved), std::memory_order_release);  // the first reason wins
+  memExceeded_ = memExceeded_ || closingMemExceeded_;
+  closingMemExceeded_ = false;
+  __atomic_store_n(interruptFlag_, reason_.load(std::memory_order_relaxed) != 0 ? 1 : 0, __ATOMIC_RELEASE);
+}
+
+bool LuaState::requestSample(uint64_t jobId) {
+  std::lock_guard<std::mutex> lock(killMutex_);
+  if (currentJob_ != jobId || jobId == 0) return false;
+  sampleAsked_ = true;
+  __atomic_store_n(interruptFlag_, 1, __ATOMIC_RELEASE);
+  return true;
+}
+
+bool LuaState::requestSlice(uint64_t jobId) {
+  std::lock_guard<std::mutex> lock(killMutex_);
+  if (currentJob_ != jobId || jobId == 0) return false;
+  sliceAsked_ = true;
+  __atomic_store_n(interruptFlag_, 1, __ATOMIC_RELEASE);
+  return true;
+}
+
 void LuaState::afterJob(bool hadMemoryError) {
   stats.jobs++;
+  // The job is over: its generator goes (a bound, should a job ever end without this).
+  jobRandom_.erase(lastJobId_);
+  if (jobRandom_.size() > 65536) jobRandom_.clear();
+  random_ = nullptr;
   if (hadMemoryError) {
     stats.memoryErrors++;
     lua_gc(L_, LUA_GCCOLLECT);
@@ -162,6 +278,42 @@ void LuaState::afterJob(bool hadMemoryError) {
     sinceGc_ = 0;
     jobsSinceGc_ = 0;
   }
+}
+
+void LuaState::freshSeeds(uint64_t& n1, uint64_t& n2) {
+  uint64_t now = static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+  uint64_t wall = static_cast<uint64_t>(std::chrono::system_clock::now().time_since_epoch().count());
+  n1 = mix64(now ^ mix64(++seedCounter_ + (static_cast<uint64_t>(index_) << 32)));
+  n2 = mix64(wall ^ mix64(reinterpret_cast<uintptr_t>(this) ^ reinterpret_cast<uintptr_t>(&n1)));
+}
+
+Prng& LuaState::random() {
+  if (random_ != nullptr) return *random_;
+  Job* job = runningJob;
+  uint64_t n1, n2;
+  if (job == nullptr) {
+    random_ = &stateRandom_;
+  } else if (!job->contextKey.empty()) {
+    auto entry = contextRandom_.try_emplace(job->contextKey);
+    if (entry.second) {
+      freshSeeds(n1, n2);
+      entry.first->second.seed(n1, n2);
+    }
+    random_ = &entry.first->second;
+  } else {
+    auto entry = jobRandom_.try_emplace(job->id);
+    if (entry.second) {
+      freshSeeds(n1, n2);
+      entry.first->second.seed(n1, n2);
+    }
+    random_ = &entry.first->second;
+  }
+  return *random_;
+}
+
+void LuaState::dropContextRandom(const char* key, size_t len) {
+  contextRandom_.erase(std::string(key, len));
+  random_ = nullptr;
 }
 
 }  // namespace luapool

@@ -5,16 +5,21 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "lua-api.hpp"
+#include "profiler.hpp"
+#include "prng.hpp"
 
 namespace luapool {
 
 struct Job;
 class HostBridge;
+class ModuleCatalog;
 
 // Which standard libraries a state opens. Safe variants of base/string/os are used unless
 // the profile is "all".
@@ -40,9 +45,13 @@ struct StateConfig {
   bool generationalGc = true;
   size_t chunkCacheSize = 256; // compiled sources kept per state
   std::vector<std::string> hostFunctions;  // engine.<name> for each, in index order
+  bool sandboxIo = false;      // the restricted io of 'safe' (sandbox-libs.cpp)
+  bool sandboxDebug = false;   // the read-only debug subset of 'safe'
+  std::shared_ptr<ModuleCatalog> catalog;  // define() and `modules` sources, for require
 };
 
-enum class KillReason : int { None = 0, Timeout = 1, Cancelled = 2, Shutdown = 3 };
+// Why a job is interrupted. The first reason asked for wins.
+enum class KillReason : int { None = 0, Timeout = 1, Cancelled = 2, Shutdown = 3, Exit = 4 };
 
 // Counters written by the lease holder and read by stats() on the main thread.
 struct StateStats {
@@ -79,25 +88,51 @@ class LuaState {
   // --- from any thread ---
   // Interrupts the job if it is still the one running here. Returns true if it was.
   bool kill(uint64_t jobId, KillReason reason);
+  // A killed job (or one that hit the memory limit) is being unwound: its pending
+  // to-be-closed variables run now with the interrupt lifted and the sticky memory flag
+  // cleared, until endClosing() — or until kill() is called again (the scheduler does
+  // after a grace period), which interrupts them too. Returns what endClosing restores.
+  KillReason beginClosing();
+  void endClosing(KillReason saved);
+  // Asks the job, if it is still the one running here, to yield at its next yieldable
+  // point (its time slice is over). Returns true if it was running here.
+  bool requestSlice(uint64_t jobId);
+  // Asks the thread running the job to record its stack in `profile` at its next check.
+  bool requestSample(uint64_t jobId);
 
   // --- memory accounting (read from any thread for stats; approximate while running) ---
   size_t bytesInUse() const { return inUse_.load(std::memory_order_relaxed); }
   size_t peakBytes() const { return peak_.load(std::memory_order_relaxed); }
+  // The highest use since the current step began (lease holder only).
+  size_t stepPeakBytes() const { return stepPeak_.load(std::memory_order_relaxed); }
 
   // After each job: GC policy (step after N jobs / K bytes; full after a memory error).
   void afterJob(bool hadMemoryError);
 
+  // --- math.random in the sandbox (lease holder only) ---
+  // The generator of the running job: its context's (kept until the context is reset),
+  // else the job's own (seeded afresh at the job's first draw, kept across its steps
+  // while other jobs run on the state in between, dropped by afterJob()).
+  Prng& random();
+  // Two seeds no other generator of this process is likely to get (a per-state counter,
+  // the clock and addresses, mixed).
+  void freshSeeds(uint64_t& n1, uint64_t& n2);
+  void dropContextRandom(const char* key, size_t len);
+
   StateStats stats;  // written by the lease holder only, read under the runner's lock
+  StateProfile profile;  // samples for runner.profile() (its own lock)
   Job* runningJob = nullptr;  // the job being executed (lease holder only)
+  int exitCode = 0;           // os.exit's code for the running job (lease holder only)
   HostBridge* bridge = nullptr;  // set by the runner before any job runs
   std::atomic<bool> quarantined{false};  // a job overran its deadline by far here
   size_t cachedChunks = 0;               // compiled sources in the chunk cache
+  uint64_t sharedSetVersion = 0;         // the newest runner.share() set applied here
 
   static LuaState* from(lua_State* L);
 
  private:
   static void* allocate(void* ud, void* ptr, size_t osize, size_t nsize);
-  static void onInterrupt(lua_State* L);
+  static int onInterrupt(lua_State* L, int canyield);
   void openLibraries();
 
   StateConfig config_;
@@ -108,6 +143,7 @@ class LuaState {
 
   std::atomic<size_t> inUse_{0};
   std::atomic<size_t> peak_{0};
+  std::atomic<size_t> stepPeak_{0};
   size_t sinceGc_ = 0;
   uint32_t jobsSinceGc_ = 0;
   bool memExceeded_ = false;  // sticky for the rest of a job once the limit was hit
@@ -120,9 +156,19 @@ class LuaState {
     bool pending = false;
   } refused_;
 
+  Prng* random_ = nullptr;  // cache of random()'s answer for the running job
+  std::unordered_map<uint64_t, Prng> jobRandom_;  // by job id, for jobs that drew
+  uint64_t lastJobId_ = 0;                         // the job of the last beginJob()
+  Prng stateRandom_;          // outside jobs
+  std::unordered_map<std::string, Prng> contextRandom_;
+  uint64_t seedCounter_ = 0;
+
   std::mutex killMutex_;
-  uint64_t currentJob_ = 0;
-  std::atomic<int> reason_{0};
+  uint64_t currentJob_ = 0;       // guarded by killMutex_
+  bool sliceAsked_ = false;       // guarded by killMutex_
+  bool sampleAsked_ = false;      // guarded by killMutex_
+  bool closingMemExceeded_ = false;  // memExceeded_ saved by beginClosing (lease holder)
+  std::atomic<int> reason_{0};    // written under killMutex_, read by the allocator too
 };
 
 }  // namespace luapool

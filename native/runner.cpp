@@ -1,25 +1,26 @@
 // Runner: the JS-visible native class behind ScriptRunner. Main thread only: it turns
-// calls into Jobs, starts worker slots as libuv thread-pool work, and hands finished jobs
-// to JavaScript through a thread-safe function.
+// requests into Jobs, starts the scheduler's workers as libuv thread-pool work, and hands
+// deliveries to JavaScript through a thread-safe function.
 #include "runner.hpp"
 
+#include <algorithm>
 #include <chrono>
 
 #include "addon.hpp"
+#include "deliveries.hpp"
+#include "modules.hpp"
 #include "value.hpp"
 
 namespace luapool {
 
 namespace {
 
-constexpr uint32_t kFlagMultret = 1;
-constexpr uint32_t kFlagBytesAsBuffer = 2;
-
-std::string bufferOrEmpty(const Napi::Value& v) {
+std::string bytesOf(const Napi::Value& v) {
   if (v.IsBuffer()) {
     auto b = v.As<Napi::Buffer<char>>();
     return std::string(b.Data(), b.Length());
   }
+  if (v.IsString()) return v.As<Napi::String>().Utf8Value();
   return {};
 }
 
@@ -36,99 +37,130 @@ uint32_t libBit(const std::string& name) {
   return 0;
 }
 
-// A finished job's single scalar result, converted without a round trip through JS.
-bool fastScalar(Napi::Env env, const Job& job, bool asBuffer, Napi::Value& out) {
-  const std::string& r = job.result;
-  if (r.size() < kHeaderSize + 1) return false;
-  ValueReader rd(r.data(), r.size());
-  rd.u8();
-  if (rd.u32() != 1) return false;
-  switch (rd.u8()) {
-    case kTagNil: out = env.Undefined(); return true;
-    case kTagTrue: out = Napi::Boolean::New(env, true); return true;
-    case kTagFalse: out = Napi::Boolean::New(env, false); return true;
-    case kTagFloat: out = Napi::Number::New(env, rd.f64()); return true;
-    case kTagInt32: out = Napi::Number::New(env, rd.i32()); return true;
-    case kTagInt: {
-      int64_t v = rd.i64();
-      if (v > 9007199254740991LL || v < -9007199254740991LL) return false;
-      out = Napi::Number::New(env, static_cast<double>(v));
-      return true;
-    }
-    case kTagStr: {
-      if (asBuffer) return false;
-      uint32_t n = rd.u32();
-      out = Napi::String::New(env, rd.take(n), n);
-      return true;
-    }
-    default: return false;
-  }
+// The layout of submit()'s `fields` (mirrored by RequestField in lib/native.ts).
+enum RequestField : uint32_t {
+  kRequestId, kRequestKind, kRequestFlags, kRequestTimeoutMs, kRequestAcquireTimeoutMs, kRequestState,
+  kRequestMode, kRequestFields
+};
+enum RequestKind : int { kKindRun = 0, kKindCall = 1, kKindBatch = 2, kKindReset = 3, kKindColumns = 4 };
+constexpr uint32_t kFlagMultret = 1;
+constexpr uint32_t kFlagBytesAsBuffer = 2;
+
+double numberOf(const Napi::Value& v, double fallback) {
+  return v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : fallback;
 }
+
+double number(const Napi::Object& o, const char* key, double fallback = 0) {
+  return numberOf(o.Get(key), fallback);
+}
+
+uint32_t u32(const Napi::Object& o, const char* key, uint32_t fallback = 0) {
+  double d = number(o, key, fallback);
+  if (!(d >= 0)) return 0;
+  return d >= 4294967295.0 ? 4294967295u : static_cast<uint32_t>(d);
+}
+
+size_t bytesOption(const Napi::Object& o, const char* key) {
+  double d = number(o, key);
+  if (!(d > 0)) return 0;
+  return d >= 9.0e15 ? static_cast<size_t>(9.0e15) : static_cast<size_t>(d);
+}
+
+bool flag(const Napi::Object& o, const char* key) {
+  Napi::Value v = o.Get(key);
+  return v.IsBoolean() && v.As<Napi::Boolean>().Value();
+}
+
+// The delivery handler of JS has nothing to call back into when the runner is idle: it is
+// held weakly then (see Runner::onDeliver_).
+void noop(const Napi::CallbackInfo&) {}
 
 }  // namespace
 
 Napi::Function Runner::Init(Napi::Env env) {
   return DefineClass(env, "NativeRunner", {
-      InstanceMethod<&Runner::Run>("run"),
-      InstanceMethod<&Runner::Call>("call"),
+      InstanceMethod<&Runner::Submit>("submit"),
       InstanceMethod<&Runner::Define>("define"),
+      InstanceMethod<&Runner::SetModule>("setModule"),
+      InstanceMethod<&Runner::ForgetModules>("forgetModules"),
+      InstanceMethod<&Runner::Share>("share"),
       InstanceMethod<&Runner::CheckSyntax>("checkSyntax"),
-      InstanceMethod<&Runner::ResetContext>("resetContext"),
       InstanceMethod<&Runner::Cancel>("cancel"),
-      InstanceMethod<&Runner::TakeQueued>("takeQueued"),
-      InstanceMethod<&Runner::InterruptAll>("interruptAll"),
       InstanceMethod<&Runner::AnswerHost>("answerHost"),
-      InstanceMethod<&Runner::CancelSuspended>("cancelSuspended"),
+      InstanceMethod<&Runner::CloseJobs>("closeJobs"),
+      InstanceMethod<&Runner::CloseStates>("closeStates"),
       InstanceMethod<&Runner::Stats>("stats"),
-      InstanceMethod<&Runner::Close>("close"),
+      InstanceMethod<&Runner::ProfileStart>("profileStart"),
+      InstanceMethod<&Runner::ProfileStop>("profileStop"),
   });
 }
 
-// new NativeRunner(options, onComplete)
+// new NativeRunner(config: NativeRunnerConfig, onDeliver: (records) => void)
 Runner::Runner(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Runner>(info) {
   Napi::Env env = info.Env();
+  if (!info[0].IsObject() || !info[1].IsFunction()) {
+    throw Napi::TypeError::New(env, "NativeRunner(config, onDeliver)");
+  }
   Napi::Object o = info[0].As<Napi::Object>();
-  RunnerConfig config;
-  config.states = o.Get("states").As<Napi::Number>().Uint32Value();
-  config.maxWorkers = o.Get("maxWorkers").As<Napi::Number>().Uint32Value();
-  double maxQueue = o.Get("maxQueue").As<Napi::Number>().DoubleValue();
-  config.maxQueue = maxQueue >= 1e15 ? SIZE_MAX : static_cast<size_t>(maxQueue);
-  config.state.trusted = o.Get("trusted").As<Napi::Boolean>().Value();
-  Napi::Array libs = o.Get("libs").As<Napi::Array>();
-  for (uint32_t i = 0; i < libs.Length(); ++i) {
-    config.state.libs |= libBit(libs.Get(i).As<Napi::String>().Utf8Value());
+  SchedulerConfig config;
+  config.states = std::max<uint32_t>(1, u32(o, "states", 1));
+  config.threads = std::max<uint32_t>(1, u32(o, "threads", 1));
+  if (config.threads > config.states) config.threads = config.states;
+  double maxQueue = number(o, "maxQueue", 1e300);
+  config.maxQueue = maxQueue >= 1e15 ? SIZE_MAX : static_cast<size_t>(std::max(0.0, maxQueue));
+  config.sliceMs = u32(o, "sliceMs", 0);
+  config.state.trusted = flag(o, "trusted");
+  Napi::Value libs = o.Get("libs");
+  if (libs.IsArray()) {
+    Napi::Array list = libs.As<Napi::Array>();
+    for (uint32_t i = 0; i < list.Length(); ++i) config.state.libs |= libBit(list.Get(i).ToString().Utf8Value());
   }
-  config.state.memoryLimit = static_cast<size_t>(o.Get("memoryLimit").As<Napi::Number>().DoubleValue());
-  config.state.gcEveryJobs = o.Get("gcEveryJobs").As<Napi::Number>().Uint32Value();
-  config.state.gcEveryBytes = static_cast<size_t>(o.Get("gcEveryBytes").As<Napi::Number>().DoubleValue());
-  config.state.generationalGc = o.Get("generationalGc").As<Napi::Boolean>().Value();
-  config.state.chunkCacheSize = o.Get("chunkCacheSize").As<Napi::Number>().Uint32Value();
-  Napi::Array host = o.Get("hostFunctions").As<Napi::Array>();
-  for (uint32_t i = 0; i < host.Length(); ++i) {
-    config.state.hostFunctions.push_back(host.Get(i).As<Napi::String>().Utf8Value());
+  config.state.memoryLimit = bytesOption(o, "memoryLimit");
+  config.state.gcEveryJobs = u32(o, "gcEveryJobs");
+  config.state.gcEveryBytes = bytesOption(o, "gcEveryBytes");
+  config.state.generationalGc = flag(o, "generationalGc");
+  config.state.chunkCacheSize = u32(o, "chunkCacheSize", 256);
+  Napi::Value sandboxLibs = o.Get("sandboxLibs");
+  if (sandboxLibs.IsArray()) {
+    Napi::Array list = sandboxLibs.As<Napi::Array>();
+    for (uint32_t i = 0; i < list.Length(); ++i) {
+      std::string name = list.Get(i).ToString().Utf8Value();
+      if (name == "io") config.state.sandboxIo = true;
+      if (name == "debug") config.state.sandboxDebug = true;
+    }
   }
-  if (config.maxWorkers < 1) config.maxWorkers = 1;
-  if (config.maxWorkers > config.states) config.maxWorkers = config.states;
+  catalog_ = std::make_shared<ModuleCatalog>();
+  catalog_->setFunctionForm(flag(o, "modulesFunction"));
+  config.state.catalog = catalog_;
+  Napi::Value host = o.Get("hostFunctions");
+  if (host.IsArray()) {
+    Napi::Array list = host.As<Napi::Array>();
+    for (uint32_t i = 0; i < list.Length(); ++i) {
+      config.state.hostFunctions.push_back(list.Get(i).ToString().Utf8Value());
+    }
+  }
 
-  core_ = std::make_shared<RunnerCore>(config);
+  scheduler_ = std::make_shared<Scheduler>(config);
   std::string error;
-  if (!core_->init(error)) throw Napi::Error::New(env, error);
+  if (!scheduler_->init(error)) throw Napi::Error::New(env, error);
 
-  tsfn_ = Tsfn::New(env, info[1].As<Napi::Function>(), "luapool.complete", 0, 1, this);
+  onDeliver_ = Napi::Weak(info[1].As<Napi::Function>());
+  // The thread-safe function holds a function that captures nothing: the handler is
+  // reached through onDeliver_, so the TSFN never keeps the runner alive by itself.
+  tsfn_ = Tsfn::New(env, Napi::Function::New(env, noop), "luapool.deliver", 0, 1, this);
   tsfn_.Unref(env);
   auto* tsfn = &tsfn_;
-  core_->setNotify([tsfn] { tsfn->NonBlockingCall(); });
+  scheduler_->setNotify([tsfn] { tsfn->NonBlockingCall(); });
 
   env_ = env;
   addon_ = Addon::From(env);
   if (napi_get_uv_event_loop(env, &loop_) != napi_ok) throw Napi::Error::New(env, "no event loop");
-  for (size_t s = 0; s < config.maxWorkers; ++s) {
-    auto slot = std::make_unique<SlotWork>();
-    slot->req.data = slot.get();
-    slot->runner = this;
-    slot->addon = addon_;
-    slot->index = s;
-    slots_.push_back(std::move(slot));
+  for (size_t s = 0; s < config.threads; ++s) {
+    auto worker = std::make_unique<Worker>();
+    worker->req.data = worker.get();
+    worker->runner = this;
+    worker->addon = addon_;
+    workers_.push_back(std::move(worker));
   }
   addon_->track(this);
 }
@@ -143,106 +175,227 @@ Runner::~Runner() {
 void Runner::teardown() {
   if (tornDown_) return;
   tornDown_ = true;
-  core_->takeQueued();
-  core_->interruptAll(KillReason::Shutdown);
-  for (auto& slot : slots_) {
-    if (slot->busy) {
-      slot->orphaned = true;  // its completion callback deletes it
-      slot.release();
+  scheduler_->shutdown();
+  for (auto& worker : workers_) {
+    if (worker->busy) {
+      worker->runner = nullptr;  // its completion callback deletes it
+      worker.release();
     }
   }
-  slots_.clear();
-  core_->setNotify(nullptr);  // no worker may touch the thread-safe function after this
+  workers_.clear();
+  scheduler_->setNotify(nullptr);  // no worker may touch the thread-safe function after this
   if (!tsfnReleased_) {
     tsfnReleased_ = true;
     tsfn_.Abort();
   }
 }
 
-void Runner::ExecuteSlot(uv_work_t* req) {
-  auto* slot = static_cast<SlotWork*>(req->data);
-  slot->core->runSlot(slot->index);
+void Runner::exiting() { scheduler_->shutdown(); }
+
+void Runner::ExecuteWorker(uv_work_t* req) {
+  static_cast<Worker*>(req->data)->scheduler->work();
 }
 
-void Runner::CompleteSlot(uv_work_t* req, int) {
-  auto* slot = static_cast<SlotWork*>(req->data);
-  slot->busy = false;
-  slot->core->slotFinished(slot->index);
-  slot->core.reset();
-  Addon* addon = slot->addon;
-  if (slot->orphaned) {
-    delete slot;
+void Runner::CompleteWorker(uv_work_t* req, int) {
+  auto* worker = static_cast<Worker*>(req->data);
+  worker->busy = false;
+  worker->scheduler.reset();
+  Addon* addon = worker->addon;
+  if (worker->runner == nullptr) {
+    delete worker;
   } else {
-    slot->runner->pump();
+    worker->runner->pump();
   }
   addon->slotFinished();
 }
 
-// Starts as many worker slots as there are states free for queued jobs.
+// Starts as many workers as there are jobs waiting for a thread (and threads free).
 void Runner::pump() {
   if (tornDown_) return;
-  for (size_t s : core_->claimSlots()) {
-    SlotWork& slot = *slots_[s];
-    slot.busy = true;
-    slot.core = core_;
+  size_t idle = 0;
+  for (auto& w : workers_) idle += w->busy ? 0 : 1;
+  if (idle == 0) return;
+  size_t n = scheduler_->startWorkers(idle);
+  for (auto it = workers_.begin(); n > 0 && it != workers_.end(); ++it) {
+    Worker& w = **it;
+    if (w.busy) continue;
+    --n;
+    w.busy = true;
+    w.scheduler = scheduler_;
     addon_->slotStarted();
-    uv_queue_work(loop_, &slot.req, &Runner::ExecuteSlot, &Runner::CompleteSlot);
+    uv_queue_work(loop_, &w.req, &Runner::ExecuteWorker, &Runner::CompleteWorker);
   }
 }
 
-void Runner::jobQueued(Napi::Env env) {
-  if (pending_++ == 0 && !tsfnReleased_) tsfn_.Ref(env);
+// While jobs are pending the runner must stay alive (its handler settles them).
+void Runner::jobsAdded(size_t n) {
+  if (n == 0) return;
+  if (pending_ == 0) {
+    Ref();
+    onDeliver_.Ref();
+    if (!tsfnReleased_) tsfn_.Ref(env_);
+  }
+  pending_ += n;
 }
 
-void Runner::jobSettled(Napi::Env env, size_t n) {
+void Runner::jobsDelivered(size_t n) {
+  if (n == 0) return;
   pending_ -= n;
-  if (pending_ == 0 && !tsfnReleased_) tsfn_.Unref(env);
+  if (pending_ == 0) {
+    onDeliver_.Unref();
+    if (!tsfnReleased_) tsfn_.Unref(env_);
+    Unref();
+  }
 }
 
-static std::unique_ptr<Job> newJob(const Napi::CallbackInfo& info, uint32_t flagsIndex) {
-  auto job = std::make_unique<Job>();
-  job->id = static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value());
-  uint32_t flags = info[flagsIndex].As<Napi::Number>().Uint32Value();
-  job->multret = flags & kFlagMultret;
-  job->bytesAsBuffer = flags & kFlagBytesAsBuffer;
-  double timeoutMs = info[flagsIndex + 1].As<Napi::Number>().DoubleValue();
-  if (timeoutMs > 0) job->timeoutMs = static_cast<uint32_t>(std::max(1.0, std::min(timeoutMs, 4e9)));
-  if (info[flagsIndex + 2].IsString()) job->contextKey = info[flagsIndex + 2].As<Napi::String>().Utf8Value();
-  job->pinnedState = info[flagsIndex + 3].As<Napi::Number>().Int32Value();
-  return job;
-}
-
-Napi::Value Runner::enqueue(Napi::Env env, std::unique_ptr<Job> job) {
+// submit(fields, text, name, context, group, args, env) -> queued? (false: the queue is full)
+//   fields: Float64Array of RequestField (lib/native.ts packs a NativeJobRequest into it)
+//   text: run: the source; call/batch: the module name.  name: run: chunk name; call: fn
+//   context, group: strings or undefined.  args, env: encoded value trees or null
+//   columns (callColumns only): { columns, names, readonly, first, count }
+Napi::Value Runner::Submit(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
   if (tornDown_) throw Napi::Error::New(env, "runner is closed");
-  if (job->pinnedState >= static_cast<int>(core_->config().states)) job->pinnedState = -1;
-  if (!core_->submit(job)) return Napi::Boolean::New(env, false);
-  jobQueued(env);
+  if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array ||
+      info[0].As<Napi::Float64Array>().ElementLength() != kRequestFields) {
+    throw Napi::TypeError::New(env, "submit(fields): a Float64Array of the request layout");
+  }
+  const double* f = info[0].As<Napi::Float64Array>().Data();
+  auto job = std::make_unique<Job>();
+  job->id = static_cast<uint64_t>(f[kRequestId]);
+  switch (static_cast<int>(f[kRequestKind])) {
+    case kKindRun:
+      job->kind = JobKind::Run;
+      job->source = bytesOf(info[1]);
+      job->chunkName = bytesOf(info[2]);
+      job->env = bytesOf(info[6]);
+      break;
+    case kKindCall:
+    case kKindBatch:
+    case kKindColumns: {
+      int kind = static_cast<int>(f[kRequestKind]);
+      job->kind = kind == kKindCall ? JobKind::Call : kind == kKindBatch ? JobKind::Batch : JobKind::Columns;
+      std::string name = bytesOf(info[1]);
+      auto it = modules_.find(name);
+      if (it == modules_.end()) throw Napi::Error::New(env, "module is not defined: " + name);
+      job->module = it->second;
+      job->function = bytesOf(info[2]);
+      if (job->kind == JobKind::Batch) {
+        job->batchMode = static_cast<BatchMode>(static_cast<int>(f[kRequestMode]) & 3);
+      } else if (job->kind == JobKind::Columns) {
+        // the arrays lent to the job: { columns, names, readonly, first, count }
+        if (!info[7].IsObject()) throw Napi::TypeError::New(env, "submit(columns): the column set");
+        Keys k(env, addon_->keys());
+        readColumns(env, k, info[7].As<Napi::Object>(), *job);
+      }
+      break;
+    }
+    case kKindReset:
+      job->kind = JobKind::ResetContext;
+      break;
+    default:
+      throw Napi::TypeError::New(env, "submit(fields): unknown kind");
+  }
+  uint32_t flags = static_cast<uint32_t>(f[kRequestFlags]);
+  job->multret = (flags & kFlagMultret) != 0;
+  job->bytesAsBuffer = (flags & kFlagBytesAsBuffer) != 0;
+  double timeoutMs = f[kRequestTimeoutMs];
+  if (timeoutMs > 0) job->timeoutMs = static_cast<uint32_t>(std::max(1.0, std::min(timeoutMs, 4e9)));
+  double acquireMs = f[kRequestAcquireTimeoutMs];
+  if (acquireMs > 0) job->acquireTimeoutMs = static_cast<uint32_t>(std::max(1.0, std::min(acquireMs, 4e9)));
+  job->pinnedState = f[kRequestState] >= 0 && f[kRequestState] < 1e6 ? static_cast<int>(f[kRequestState]) : -1;
+  job->contextKey = bytesOf(info[3]);
+  job->group = bytesOf(info[4]);
+  job->args = bytesOf(info[5]);
+  job->shared = shared_;
+  if (!scheduler_->submit(job)) return Napi::Boolean::New(env, false);
+  jobsAdded(1);
   pump();
   return Napi::Boolean::New(env, true);
 }
 
-// run(id, source, chunkName, args, env, flags, timeoutMs, contextKey, pinnedState) -> queued?
-Napi::Value Runner::Run(const Napi::CallbackInfo& info) {
-  auto job = newJob(info, 5);
-  job->kind = JobKind::Run;
-  job->source = info[1].As<Napi::String>().Utf8Value();
-  if (info[2].IsString()) job->chunkName = info[2].As<Napi::String>().Utf8Value();
-  job->args = bufferOrEmpty(info[3]);
-  job->env = bufferOrEmpty(info[4]);
-  return enqueue(info.Env(), std::move(job));
+// The typed arrays of a columns request: { columns: TypedArray[], names: string[],
+// readonly: boolean[], first, count }. lib/script-runner.ts validated them; this checks
+// again what memory safety depends on (the element type, the length, a detached buffer).
+void Runner::readColumns(Napi::Env env, Keys& k, const Napi::Object& r, Job& job) {
+  Napi::Value arrays = r.Get(k(Key::columns));
+  Napi::Value names = r.Get(k(Key::names));
+  Napi::Value readonly = r.Get(k(Key::readonly));
+  if (!arrays.IsArray() || !names.IsArray() || !readonly.IsArray()) {
+    throw Napi::TypeError::New(env, "submit(request): bad columns");
+  }
+  Napi::Array a = arrays.As<Napi::Array>(), n = names.As<Napi::Array>(), ro = readonly.As<Napi::Array>();
+  double first = numberOf(r.Get(k(Key::first)), 0), count = numberOf(r.Get(k(Key::count)), 0);
+  if (!(first >= 0 && count >= 0 && first + count <= 9007199254740991.0)) {
+    throw Napi::RangeError::New(env, "submit(request): bad row range");
+  }
+  job.firstRow = static_cast<int64_t>(first);
+  job.rowCount = static_cast<int64_t>(count);
+  uint32_t len = a.Length();
+  job.columns.reserve(len);
+  for (uint32_t i = 0; i < len; ++i) {
+    Column c;
+    c.name = n.Get(i).As<Napi::String>().Utf8Value();
+    c.readonly = ro.Get(i).ToBoolean().Value();
+    Napi::Value v = a.Get(i);
+    napi_typedarray_type type;
+    size_t length = 0, offset = 0;
+    void* data = nullptr;
+    napi_value buffer;
+    if (!v.IsTypedArray() ||
+        napi_get_typedarray_info(env, v, &type, &length, &data, &buffer, &offset) != napi_ok) {
+      throw Napi::TypeError::New(env, "columns." + c.name + " must be a typed array");
+    }
+    switch (type) {
+      case napi_int8_array: c.type = ElementType::Int8; break;
+      case napi_uint8_array: c.type = ElementType::Uint8; break;
+      case napi_int16_array: c.type = ElementType::Int16; break;
+      case napi_uint16_array: c.type = ElementType::Uint16; break;
+      case napi_int32_array: c.type = ElementType::Int32; break;
+      case napi_uint32_array: c.type = ElementType::Uint32; break;
+      case napi_float32_array: c.type = ElementType::Float32; break;
+      case napi_float64_array: c.type = ElementType::Float64; break;
+      default: throw Napi::TypeError::New(env, "columns." + c.name + ": unsupported element type");
+    }
+    bool detached = false;
+    if (Napi::Value(env, buffer).IsArrayBuffer()) napi_is_detached_arraybuffer(env, buffer, &detached);
+    if (detached || (data == nullptr && length > 0)) {
+      throw Napi::TypeError::New(env, "columns." + c.name + ": its ArrayBuffer is detached");
+    }
+    if (static_cast<double>(length) < first + count) {
+      throw Napi::RangeError::New(env, "columns." + c.name + " is shorter than first + count");
+    }
+    c.data = data;
+    c.length = length;
+    job.columns.push_back(std::move(c));
+  }
 }
 
-// call(id, moduleName, fnName, args, batch, flags, timeoutMs, contextKey, pinnedState)
-Napi::Value Runner::Call(const Napi::CallbackInfo& info) {
-  auto job = newJob(info, 5);
-  job->kind = info[4].IsBoolean() && info[4].As<Napi::Boolean>().Value() ? JobKind::Batch : JobKind::Call;
-  std::string name = info[1].As<Napi::String>().Utf8Value();
-  auto it = modules_.find(name);
-  if (it == modules_.end()) throw Napi::Error::New(info.Env(), "module is not defined: " + name);
-  job->module = it->second;
-  job->function = info[2].As<Napi::String>().Utf8Value();
-  job->args = bufferOrEmpty(info[3]);
-  return enqueue(info.Env(), std::move(job));
+// share(name, tree | undefined): publishes (or, without a tree, removes) engine.shared.<name>
+// for every job submitted from now on. The set is copied (shared pointers only) and
+// replaced, so jobs already submitted keep the one they carry.
+Napi::Value Runner::Share(const Napi::CallbackInfo& info) {
+  std::string name = info[0].As<Napi::String>().Utf8Value();
+  auto next = std::make_shared<SharedSet>();
+  if (shared_) next->values = shared_->values;
+  next->version = ++sharedVersion_;
+  auto it = std::lower_bound(next->values.begin(), next->values.end(), name,
+                             [](const auto& e, const std::string& n) { return e.first < n; });
+  bool present = it != next->values.end() && it->first == name;
+  if (info[1].IsUndefined()) {
+    if (present) next->values.erase(it);
+  } else {
+    auto value = std::make_shared<SharedValue>();
+    value->version = next->version;
+    value->tree = bytesOf(info[1]);
+    if (present) {
+      it->second = std::move(value);
+    } else {
+      next->values.insert(it, {name, std::move(value)});
+    }
+  }
+  shared_ = std::move(next);
+  return info.Env().Undefined();
 }
 
 // define(name, version, source)
@@ -250,8 +403,39 @@ Napi::Value Runner::Define(const Napi::CallbackInfo& info) {
   auto mod = std::make_shared<ModuleSource>();
   mod->name = info[0].As<Napi::String>().Utf8Value();
   mod->version = info[1].As<Napi::Number>().Uint32Value();
-  mod->source = info[2].As<Napi::String>().Utf8Value();
+  mod->source = bytesOf(info[2]);
+  mod->id = catalog_->nextId();
+  catalog_->define(mod);
   modules_[mod->name] = std::move(mod);
+  return info.Env().Undefined();
+}
+
+// setModule(name, source | null, answer): a `modules` source (or, with null, a known miss);
+// `answer`: the function form's answer (forgetModules drops those). name: string or Buffer.
+Napi::Value Runner::SetModule(const Napi::CallbackInfo& info) {
+  std::string name = bytesOf(info[0]);
+  std::shared_ptr<const ModuleSource> source;
+  if (info[1].IsString() || info[1].IsBuffer()) {
+    auto mod = std::make_shared<ModuleSource>();
+    mod->name = name;
+    mod->version = 0;
+    mod->source = bytesOf(info[1]);
+    mod->id = catalog_->nextId();
+    source = std::move(mod);
+  }
+  catalog_->setModule(name, std::move(source), info[2].ToBoolean().Value());
+  return info.Env().Undefined();
+}
+
+// forgetModules(names?: (string | Buffer)[]): drops the function form's answers (all of
+// them without names), so the next require asks again.
+Napi::Value Runner::ForgetModules(const Napi::CallbackInfo& info) {
+  std::vector<std::string> names;
+  if (info[0].IsArray()) {
+    Napi::Array list = info[0].As<Napi::Array>();
+    for (uint32_t i = 0; i < list.Length(); ++i) names.push_back(bytesOf(list.Get(i)));
+  }
+  catalog_->forget(names);
   return info.Env().Undefined();
 }
 
@@ -259,7 +443,7 @@ Napi::Value Runner::Define(const Napi::CallbackInfo& info) {
 // runs), in a small state of the main thread's own, so define() can report errors at once.
 Napi::Value Runner::CheckSyntax(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  std::string source = info[0].As<Napi::String>().Utf8Value();
+  std::string source = bytesOf(info[0]);
   std::string name = info[1].As<Napi::String>().Utf8Value();
   if (syntaxState_ == nullptr) {
     syntaxState_ = luaL_newstate();
@@ -277,75 +461,50 @@ Napi::Value Runner::CheckSyntax(const Napi::CallbackInfo& info) {
   return result;
 }
 
-// resetContext(id, key, pinnedState)
-Napi::Value Runner::ResetContext(const Napi::CallbackInfo& info) {
-  auto job = std::make_unique<Job>();
-  job->id = static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value());
-  job->kind = JobKind::ResetContext;
-  job->contextKey = info[1].As<Napi::String>().Utf8Value();
-  job->pinnedState = info[2].As<Napi::Number>().Int32Value();
-  return enqueue(info.Env(), std::move(job));
-}
-
-// cancel(id, reason) -> 'dequeued' | 'interrupted' | undefined
+// cancel(id, reason: Kill) -> 'settled' | 'interrupting' | undefined. Either way the job's
+// completion arrives as a delivery.
 Napi::Value Runner::Cancel(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint64_t id = static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value());
   auto reason = static_cast<KillReason>(info[1].As<Napi::Number>().Int32Value());
-  std::unique_ptr<Job> job;
-  switch (core_->cancel(id, reason, &job)) {
-    case CancelResult::Dequeued:
-      jobSettled(env, 1);
-      return Napi::String::New(env, "dequeued");
-    case CancelResult::Interrupted:
-      pump();  // a suspended job became resumable
-      return Napi::String::New(env, "interrupted");
-    default:
-      return env.Undefined();
+  CancelResult r = scheduler_->cancel(id, reason);
+  pump();  // an interrupted job waiting for the host became runnable
+  switch (r) {
+    case CancelResult::Settled: return Napi::String::New(env, "settled");
+    case CancelResult::Interrupting: return Napi::String::New(env, "interrupting");
+    default: return env.Undefined();
   }
-}
-
-// takeQueued() -> ids of every job that had not started (they will never run)
-Napi::Value Runner::TakeQueued(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  auto jobs = core_->takeQueued();
-  Napi::Array ids = Napi::Array::New(env, jobs.size());
-  for (size_t i = 0; i < jobs.size(); ++i) ids.Set(i, Napi::Number::New(env, static_cast<double>(jobs[i]->id)));
-  jobSettled(env, jobs.size());
-  return ids;
 }
 
 // answerHost(id, ok, valuesBuffer | errorMessage) -> whether the job was still waiting
 Napi::Value Runner::AnswerHost(const Napi::CallbackInfo& info) {
   uint64_t id = static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value());
   bool ok = info[1].As<Napi::Boolean>().Value();
-  std::string data = info[2].IsBuffer() ? bufferOrEmpty(info[2]) : info[2].As<Napi::String>().Utf8Value();
-  bool delivered = core_->answerHost(id, ok, std::move(data));
+  std::string data = bytesOf(info[2]);
+  bool delivered = scheduler_->answerHost(id, ok, std::move(data));
   if (delivered) pump();
   return Napi::Boolean::New(info.Env(), delivered);
 }
 
-Napi::Value Runner::CancelSuspended(const Napi::CallbackInfo& info) {
-  core_->cancelSuspended(static_cast<KillReason>(info[0].As<Napi::Number>().Int32Value()));
+// closeJobs(force): settles queued jobs, cancels jobs waiting for the host (and with
+// `force` every running one); their completions follow as deliveries.
+Napi::Value Runner::CloseJobs(const Napi::CallbackInfo& info) {
+  scheduler_->close(info[0].ToBoolean().Value());
   pump();
-  return info.Env().Undefined();
-}
-
-Napi::Value Runner::InterruptAll(const Napi::CallbackInfo& info) {
-  core_->interruptAll(static_cast<KillReason>(info[0].As<Napi::Number>().Int32Value()));
   return info.Env().Undefined();
 }
 
 Napi::Value Runner::Stats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object out = Napi::Object::New(env);
-  auto snaps = core_->snapshot();
+  auto snaps = scheduler_->snapshot();
   Napi::Array states = Napi::Array::New(env, snaps.size());
   for (size_t i = 0; i < snaps.size(); ++i) {
     const auto& s = snaps[i];
     Napi::Object o = Napi::Object::New(env);
     o.Set("memory", Napi::Number::New(env, static_cast<double>(s.memory)));
     o.Set("peakMemory", Napi::Number::New(env, static_cast<double>(s.peak)));
+    o.Set("openJobs", Napi::Number::New(env, static_cast<double>(s.openJobs)));
     o.Set("jobs", Napi::Number::New(env, static_cast<double>(s.jobs)));
     o.Set("gcSteps", Napi::Number::New(env, static_cast<double>(s.gcSteps)));
     o.Set("fullGcs", Napi::Number::New(env, static_cast<double>(s.fullGcs)));
@@ -355,29 +514,70 @@ Napi::Value Runner::Stats(const Napi::CallbackInfo& info) {
     o.Set("quarantined", Napi::Boolean::New(env, s.quarantined));
     states.Set(i, o);
   }
+  Scheduler::Counts c = scheduler_->counts();
   out.Set("states", states);
-  out.Set("queued", Napi::Number::New(env, static_cast<double>(core_->queued())));
-  out.Set("running", Napi::Number::New(env, static_cast<double>(core_->running())));
-  out.Set("suspended", Napi::Number::New(env, static_cast<double>(core_->suspended())));
-  out.Set("overruns", Napi::Number::New(env, static_cast<double>(core_->overruns())));
-  out.Set("replacedStates", Napi::Number::New(env, static_cast<double>(core_->replacedStates())));
+  out.Set("queued", Napi::Number::New(env, static_cast<double>(c.queued)));
+  out.Set("running", Napi::Number::New(env, static_cast<double>(c.running)));
+  out.Set("blocked", Napi::Number::New(env, static_cast<double>(c.blocked)));
+  out.Set("suspended", Napi::Number::New(env, static_cast<double>(c.suspended)));
+  out.Set("runnable", Napi::Number::New(env, static_cast<double>(c.runnable)));
+  out.Set("slices", Napi::Number::New(env, static_cast<double>(c.slices)));
+  out.Set("overruns", Napi::Number::New(env, static_cast<double>(c.overruns)));
+  out.Set("replacedStates", Napi::Number::New(env, static_cast<double>(c.replacedStates)));
   return out;
 }
 
-// close() -> Promise: resolves once every state is closed (on the thread pool, since
-// closing runs pending finalizers). Running jobs must have finished (the JS layer waits).
-Napi::Value Runner::Close(const Napi::CallbackInfo& info) {
+// profileStart(hz): samples every running job's stack hz times a second (1..10000).
+Napi::Value Runner::ProfileStart(const Napi::CallbackInfo& info) {
+  double hz = info[0].As<Napi::Number>().DoubleValue();
+  scheduler_->startProfile(static_cast<uint32_t>(std::max(1.0, std::min(hz, 10000.0))));
+  return info.Env().Undefined();
+}
+
+// profileStop() -> [{ nodes: [{ parent, name, url, line }], samples: Int32Array,
+//                     deltasUs: Float64Array }] per state
+Napi::Value Runner::ProfileStop(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto snaps = scheduler_->stopProfile();
+  Napi::Array out = Napi::Array::New(env, snaps.size());
+  for (size_t i = 0; i < snaps.size(); ++i) {
+    const StateProfile::Snapshot& s = snaps[i];
+    Napi::Array nodes = Napi::Array::New(env, s.nodes.size());
+    for (size_t n = 0; n < s.nodes.size(); ++n) {
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("parent", Napi::Number::New(env, s.nodes[n].parent));
+      o.Set("name", Napi::String::New(env, s.nodes[n].name));
+      o.Set("url", Napi::String::New(env, s.nodes[n].url));
+      o.Set("line", Napi::Number::New(env, s.nodes[n].line));
+      nodes.Set(n, o);
+    }
+    auto samples = Napi::Int32Array::New(env, s.samples.size());
+    std::copy(s.samples.begin(), s.samples.end(), samples.Data());
+    auto deltas = Napi::Float64Array::New(env, s.deltasUs.size());
+    std::copy(s.deltasUs.begin(), s.deltasUs.end(), deltas.Data());
+    Napi::Object state = Napi::Object::New(env);
+    state.Set("nodes", nodes);
+    state.Set("samples", samples);
+    state.Set("deltasUs", deltas);
+    out.Set(i, state);
+  }
+  return out;
+}
+
+// closeStates() -> Promise: resolves once every state is closed (on the thread pool, since
+// closing runs pending finalizers). Every job must have been delivered (the JS layer waits).
+Napi::Value Runner::CloseStates(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto deferred = Napi::Promise::Deferred::New(env);
   struct Closer {
-    std::shared_ptr<RunnerCore> core;
+    std::shared_ptr<Scheduler> scheduler;
     Napi::Promise::Deferred deferred;
     napi_async_work work;
   };
-  auto* closer = new Closer{core_, deferred, nullptr};
+  auto* closer = new Closer{scheduler_, deferred, nullptr};
   napi_create_async_work(
       env, nullptr, Napi::String::New(env, "luapool.close"),
-      [](napi_env, void* data) { static_cast<Closer*>(data)->core->closeStates(); },
+      [](napi_env, void* data) { static_cast<Closer*>(data)->scheduler->closeStates(); },
       [](napi_env env, napi_status, void* data) {
         auto* c = static_cast<Closer*>(data);
         c->deferred.Resolve(Napi::Env(env).Undefined());
@@ -386,7 +586,7 @@ Napi::Value Runner::Close(const Napi::CallbackInfo& info) {
       },
       closer, &closer->work);
   napi_queue_async_work(env, closer->work);
-  core_->setNotify(nullptr);
+  scheduler_->setNotify(nullptr);
   if (!tsfnReleased_) {
     tsfnReleased_ = true;
     tsfn_.Release();
@@ -394,81 +594,42 @@ Napi::Value Runner::Close(const Napi::CallbackInfo& info) {
   return deferred.Promise();
 }
 
-static Napi::Value actionsToJs(Napi::Env env, const std::vector<Action>& actions) {
-  if (actions.empty()) return env.Undefined();
-  Napi::Array a = Napi::Array::New(env, actions.size() * 3);
+// Thread-safe function callback: hands every pending delivery to the JS handler in one
+// call, as an array of named records. Runs with env == nullptr at teardown (records are
+// just freed then).
+void Runner::CallJs(Napi::Env env, Napi::Function, Runner* self, void*) {
+  Deliveries d;
+  self->scheduler_->takeDeliveries(d);
+  if (env == nullptr || self->tornDown_) return;
+  Napi::HandleScope scope(env);
+  Keys keys(env, self->addon_->keys());
+  size_t completed = d.completed.size();
+  Napi::Array records = Napi::Array::New(env);
   uint32_t k = 0;
-  for (const Action& act : actions) {
-    a.Set(k++, Napi::Number::New(env, static_cast<int>(act.type)));
-    a.Set(k++, Napi::String::New(env, act.name));
-    if (act.type == ActionType::Post) {
-      a.Set(k++, Napi::Buffer<char>::Copy(env, act.data.data(), act.data.size()));
-    } else {
-      a.Set(k++, Napi::String::New(env, act.data));
-    }
-  }
-  return a;
-}
-
-// Thread-safe function callback: delivers finished jobs and host calls to JavaScript.
-void Runner::DeliverCompleted(Napi::Env env, Napi::Function callback, Runner* self, void*) {
-  std::vector<std::unique_ptr<Job>> done;
-  std::vector<PendingHostCall> calls;
-  std::vector<Notice> notices;
-  self->core_->takeCompleted(done, calls, notices);
-  if (env == nullptr) return;  // teardown: the jobs are freed here
-  auto deliver = [&](std::initializer_list<napi_value> args) {
+  for (const OverrunRecord& o : d.overruns) records.Set(k++, overrunRecord(env, keys, o));
+  for (const HostCallRecord& c : d.hostCalls) {
     try {
-      callback.Call(args);
-    } catch (const Napi::Error& e) {
-      // The JS layer never throws here; if it does, keep delivering the other jobs.
-      napi_fatal_exception(env, e.Value());
+      records.Set(k, hostCallRecord(env, keys, c));
+      ++k;
+    } catch (const Napi::Error&) {
+      // cannot happen for bounded records; the job then sees its host call refused
+      self->scheduler_->answerHost(c.jobId, false, "luapool: the host call could not be delivered");
     }
-  };
-  for (const Notice& n : notices) {
-    // status -2: a job overran its deadline by far (id, -2, state index, overrun ms)
-    deliver({Napi::Number::New(env, static_cast<double>(n.jobId)), Napi::Number::New(env, -2),
-             Napi::Number::New(env, n.stateIndex), Napi::Number::New(env, n.overrunMs)});
   }
-  for (auto& call : calls) {
-    if (call.request.function == RunnerCore::kNoFunction) {
-      // status -3: actions streamed by a job still running (id, -3, actions)
-      deliver({Napi::Number::New(env, static_cast<double>(call.request.jobId)), Napi::Number::New(env, -3),
-               actionsToJs(env, call.actions)});
-      continue;
-    }
-    // status -1: a host call (id, -1, args, function index, actions, blocking)
-    deliver({Napi::Number::New(env, static_cast<double>(call.request.jobId)), Napi::Number::New(env, -1),
-             Napi::Buffer<char>::Copy(env, call.request.args.data(), call.request.args.size()),
-             Napi::Number::New(env, call.request.function), actionsToJs(env, call.actions),
-             Napi::Boolean::New(env, call.request.blocking)});
-  }
-  size_t n = done.size();
-  for (auto& job : done) {
-    Napi::Value value = env.Undefined();
-    Napi::Value err = env.Undefined();
-    if (job->status == JobStatus::Ok) {
-      // multret: always the tree (a single nil must stay distinguishable from no value)
-      if (!job->result.empty() && (job->multret || !fastScalar(env, *job, job->bytesAsBuffer, value))) {
-        value = Napi::Buffer<char>::Copy(env, job->result.data(), job->result.size());
+  PackedCompletions done = packCompletions(env, keys, d.completed);
+  d.clear();  // frees the jobs (their memory is no longer needed)
+  if (k > 0 || completed > 0) {
+    Napi::Value handler = self->onDeliver_.Value();
+    if (handler.IsFunction()) {
+      try {
+        handler.As<Napi::Function>().Call({records, done.numbers, done.extras});
+      } catch (const Napi::Error& e) {
+        // The JS layer never throws here; if it does, report it like an uncaught error.
+        napi_fatal_exception(env, e.Value());
       }
-    } else {
-      Napi::Array e = Napi::Array::New(env, 5);
-      e.Set(0u, Napi::String::New(env, job->error.message));
-      e.Set(1u, Napi::String::New(env, job->error.traceback));
-      e.Set(2u, Napi::String::New(env, job->error.chunk));
-      e.Set(3u, Napi::Number::New(env, job->error.line));
-      if (!job->error.value.empty()) {
-        e.Set(4u, Napi::Buffer<char>::Copy(env, job->error.value.data(), job->error.value.size()));
-      }
-      err = e;
     }
-    deliver({Napi::Number::New(env, static_cast<double>(job->id)),
-             Napi::Number::New(env, static_cast<int>(job->status)), value, err,
-             actionsToJs(env, job->actions), Napi::Number::New(env, job->waitMs),
-             Napi::Number::New(env, job->runMs), Napi::Number::New(env, job->stateIndex)});
   }
-  if (n > 0) self->jobSettled(env, n);
+  self->jobsDelivered(completed);
   self->pump();
 }
 

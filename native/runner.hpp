@@ -1,4 +1,6 @@
-// Runner: the native class behind ScriptRunner (main thread only).
+// Runner: the native class behind ScriptRunner (main thread only). It turns job requests
+// into Jobs for the Scheduler, runs the scheduler's workers as libuv thread-pool work, and
+// hands deliveries (deliveries.cpp) to JavaScript through a thread-safe function.
 #pragma once
 
 #include <memory>
@@ -10,7 +12,8 @@
 #include <uv.h>
 
 #include "lua-api.hpp"
-#include "runner-core.hpp"
+#include "record-keys.hpp"
+#include "scheduler.hpp"
 
 namespace luapool {
 
@@ -22,56 +25,63 @@ class Runner : public Napi::ObjectWrap<Runner> {
   explicit Runner(const Napi::CallbackInfo& info);
   ~Runner() override;
 
-  // Interrupts everything and stops calling into JavaScript (environment teardown).
+  // Interrupts everything and stops calling into JavaScript (environment teardown, GC).
   void teardown();
+  // The process is exiting: interrupt every running job so that libuv can join its threads.
+  void exiting();
 
  private:
-  static void DeliverCompleted(Napi::Env env, Napi::Function callback, Runner* self, void*);
-  using Tsfn = Napi::TypedThreadSafeFunction<Runner, void, &Runner::DeliverCompleted>;
+  static void CallJs(Napi::Env env, Napi::Function, Runner* self, void*);
+  using Tsfn = Napi::TypedThreadSafeFunction<Runner, void, &Runner::CallJs>;
 
-  // One libuv work request, reused; while busy it keeps the core alive. Plain libuv work
-  // (not napi_async_work): Node waits for napi_async_work before it runs cleanup hooks,
-  // so a worker_thread being terminated could never interrupt a long script.
-  struct SlotWork {
+  // One libuv work request running Scheduler::work(), reused. Plain libuv work (not
+  // napi_async_work): Node waits for napi_async_work before it runs cleanup hooks, so a
+  // worker_thread being terminated could never interrupt a long script.
+  struct Worker {
     uv_work_t req;
-    Runner* runner = nullptr;
+    Runner* runner = nullptr;  // null once the Runner is gone (the completion frees it)
     Addon* addon = nullptr;
-    size_t index = 0;
     bool busy = false;
-    bool orphaned = false;  // the Runner is gone; the completion callback frees the slot
-    std::shared_ptr<RunnerCore> core;
+    std::shared_ptr<Scheduler> scheduler;  // kept alive while the work runs
   };
-  static void ExecuteSlot(uv_work_t* req);
-  static void CompleteSlot(uv_work_t* req, int status);
+  static void ExecuteWorker(uv_work_t* req);
+  static void CompleteWorker(uv_work_t* req, int status);
 
-  Napi::Value Run(const Napi::CallbackInfo& info);
-  Napi::Value Call(const Napi::CallbackInfo& info);
+  Napi::Value Submit(const Napi::CallbackInfo& info);
   Napi::Value Define(const Napi::CallbackInfo& info);
+  Napi::Value SetModule(const Napi::CallbackInfo& info);
+  Napi::Value ForgetModules(const Napi::CallbackInfo& info);
+  Napi::Value Share(const Napi::CallbackInfo& info);
+  void readColumns(Napi::Env env, Keys& k, const Napi::Object& request, Job& job);
   Napi::Value CheckSyntax(const Napi::CallbackInfo& info);
-  Napi::Value ResetContext(const Napi::CallbackInfo& info);
   Napi::Value Cancel(const Napi::CallbackInfo& info);
-  Napi::Value TakeQueued(const Napi::CallbackInfo& info);
-  Napi::Value InterruptAll(const Napi::CallbackInfo& info);
   Napi::Value AnswerHost(const Napi::CallbackInfo& info);
-  Napi::Value CancelSuspended(const Napi::CallbackInfo& info);
+  Napi::Value CloseJobs(const Napi::CallbackInfo& info);
+  Napi::Value CloseStates(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
-  Napi::Value Close(const Napi::CallbackInfo& info);
+  Napi::Value ProfileStart(const Napi::CallbackInfo& info);
+  Napi::Value ProfileStop(const Napi::CallbackInfo& info);
 
-  Napi::Value enqueue(Napi::Env env, std::unique_ptr<Job> job);
   void pump();
-  void jobQueued(Napi::Env env);
-  void jobSettled(Napi::Env env, size_t n);
+  void jobsAdded(size_t n);
+  void jobsDelivered(size_t n);
 
   napi_env env_ = nullptr;
   uv_loop_t* loop_ = nullptr;
   Addon* addon_ = nullptr;
-  std::shared_ptr<RunnerCore> core_;
-  std::vector<std::unique_ptr<SlotWork>> slots_;
+  std::shared_ptr<Scheduler> scheduler_;
+  std::vector<std::unique_ptr<Worker>> workers_;
   std::unordered_map<std::string, std::shared_ptr<const ModuleSource>> modules_;
+  std::shared_ptr<ModuleCatalog> catalog_;  // define() and `modules` sources, for require (any thread)
+  std::shared_ptr<const SharedSet> shared_;  // runner.share() values, replaced on each share
+  uint64_t sharedVersion_ = 0;
   Tsfn tsfn_;
+  // The JS delivery handler: weak while no job is pending, so an idle runner dropped
+  // without close() is garbage-collected; strong (with the wrapper) while jobs are pending.
+  Napi::FunctionReference onDeliver_;
   bool tsfnReleased_ = false;
   bool tornDown_ = false;
-  size_t pending_ = 0;  // submitted and not yet delivered
+  size_t pending_ = 0;  // submitted and not yet delivered as completed
   lua_State* syntaxState_ = nullptr;  // parses define()d modules on the main thread
 };
 

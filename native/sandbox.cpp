@@ -2,10 +2,13 @@
 // copied into the base here.
 #include "sandbox.hpp"
 
+#include <cstring>
 #include <string>
 
 #include "host-call.hpp"
 #include "job.hpp"
+#include "require.hpp"
+#include "shared.hpp"
 #include "value-lua.hpp"
 
 namespace luapool {
@@ -20,7 +23,7 @@ const char kContextsKey = 0;
 const char kCurrentEnvKey = 0;
 
 constexpr size_t kMaxLogBytes = 64 * 1024;         // one log message
-constexpr size_t kMaxActionBytes = 64u << 20;      // everything one job posts
+constexpr size_t kMinActionBytes = 64u << 20;      // everything one job posts: at least this
 
 void getRegistry(lua_State* L, const char* key) { lua_rawgetp(L, LUA_REGISTRYINDEX, key); }
 
@@ -32,11 +35,18 @@ Job& requireJob(lua_State* L) {
   return *job;
 }
 
+// Everything one job logs and posts: the state's encode budget, and at least 64 MiB.
+size_t maxActionBytes(lua_State* L) {
+  size_t budget = encodeBudget(L);
+  return budget > kMinActionBytes ? budget : kMinActionBytes;
+}
+
 void pushAction(lua_State* L, ActionType type, std::string name, std::string data) {
   Job& job = requireJob(L);
   size_t bytes = name.size() + data.size() + 32;
-  if (job.actionBytes + bytes > kMaxActionBytes) {
-    luaL_error(L, "engine: this job posted more than %d MiB", static_cast<int>(kMaxActionBytes >> 20));
+  size_t limit = maxActionBytes(L);
+  if (job.actionBytes + bytes > limit) {
+    luaL_error(L, "engine: this job posted more than %d MiB", static_cast<int>(limit >> 20));
   }
   job.actionBytes += bytes;
   job.actions.push_back(Action{type, std::move(name), std::move(data)});
@@ -95,7 +105,14 @@ int enginePost(lua_State* L) {
 }
 
 int sandboxPrint(lua_State* L) {
-  pushAction(L, ActionType::Log, "info", joinArgs(L, 1, "\t"));
+  Job& job = requireJob(L);
+  std::string text = joinArgs(L, 1, "\t");
+  // print and io.write share stdout: an unfinished io.write line starts this one
+  if (!job.ioPending[0].empty()) {
+    text.insert(0, job.ioPending[0]);
+    job.ioPending[0].clear();
+  }
+  pushAction(L, ActionType::Log, "info", std::move(text));
   return 0;
 }
 
@@ -144,14 +161,65 @@ int sandboxSetmetatable(lua_State* L) {
   return lua_gettop(L);
 }
 
-// load(chunk [, chunkname [, mode [, env]]]): text only, env defaults to the job's.
+// A fresh job environment: an empty table reading through to the read-only base.
+void pushFreshEnv(lua_State* L) {
+  lua_createtable(L, 0, 4);
+  getRegistry(L, &kEnvMetaKey);
+  lua_setmetatable(L, -2);
+  lua_pushvalue(L, -1);
+  lua_setfield(L, -2, "_G");
+}
+
+// Pushes the environment of the function that called us: the _ENV upvalue of the nearest
+// Lua function on the calling coroutine's stack that has one (C functions such as pcall
+// in between are skipped, and so are Lua functions that use no globals: `local load =
+// load` in a helper still binds the chunk's environment). A job's chunk and its functions
+// have the job's environment, a context's the context's, a module's the module's. Never
+// the private global table of the state (the sandbox's own functions have it). With no
+// such function on this coroutine's stack: in a chunk job (run, or a context's run), that
+// job's environment (set by the job as it starts); else a fresh environment over the base.
+void pushCallerEnv(lua_State* L) {
+  lua_Debug ar;
+  for (int level = 1; lua_getstack(L, level, &ar); ++level) {
+    lua_getinfo(L, "f", &ar);
+    if (lua_iscfunction(L, -1)) {
+      lua_pop(L, 1);
+      continue;
+    }
+    for (int i = 1;; ++i) {
+      const char* name = lua_getupvalue(L, -1, i);
+      if (name == nullptr) break;
+      if (std::strcmp(name, "_ENV") == 0) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
+        bool privateGlobals = lua_rawequal(L, -1, -2);
+        lua_pop(L, 1);
+        if (!privateGlobals && lua_istable(L, -1)) {
+          lua_remove(L, -2);  // the function
+          return;
+        }
+      }
+      lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+  }
+  Job* job = currentJob(*LuaState::from(L));
+  if (job != nullptr && job->kind == JobKind::Run) {
+    getRegistry(L, &kCurrentEnvKey);
+    if (lua_istable(L, -1)) return;
+    lua_pop(L, 1);
+  }
+  pushFreshEnv(L);
+}
+
+// load(chunk [, chunkname [, mode [, env]]]): text only; without an env argument the chunk
+// gets the caller's environment (as plain Lua gives it the global one).
 int sandboxLoad(lua_State* L) {
   int nargs = lua_gettop(L);
   lua_settop(L, 4);
   lua_pushliteral(L, "t");
   lua_replace(L, 3);
   if (nargs < 4) {
-    getRegistry(L, &kCurrentEnvKey);
+    pushCallerEnv(L);
     lua_replace(L, 4);
   }
   lua_pushvalue(L, lua_upvalueindex(1));
@@ -172,6 +240,55 @@ int sandboxCollectgarbage(lua_State* L) {
     }
   }
   return luaL_error(L, "collectgarbage('%s') is not allowed in the sandbox", opt);
+}
+
+// --- math.random: one generator per job and per context ----------------------------------
+// The same algorithm, arguments and errors as Lua 5.4's math.random/math.randomseed
+// (lmathlib.c), on the running job's (or context's) own state instead of one per lua_State.
+
+int sandboxRandom(lua_State* L) {
+  Prng& prng = LuaState::from(L)->random();
+  uint64_t rv = prng.next();
+  lua_Integer low, up;
+  switch (lua_gettop(L)) {
+    case 0:
+      lua_pushnumber(L, Prng::toDouble(rv));
+      return 1;
+    case 1:
+      low = 1;
+      up = luaL_checkinteger(L, 1);
+      if (up == 0) {  // math.random(0): a full random integer
+        lua_pushinteger(L, static_cast<lua_Integer>(rv));
+        return 1;
+      }
+      break;
+    case 2:
+      low = luaL_checkinteger(L, 1);
+      up = luaL_checkinteger(L, 2);
+      break;
+    default:
+      return luaL_error(L, "wrong number of arguments");
+  }
+  luaL_argcheck(L, low <= up, 1, "interval is empty");
+  uint64_t p = prng.project(rv, static_cast<uint64_t>(up) - static_cast<uint64_t>(low));
+  lua_pushinteger(L, static_cast<lua_Integer>(p + static_cast<uint64_t>(low)));
+  return 1;
+}
+
+int sandboxRandomseed(lua_State* L) {
+  LuaState* state = LuaState::from(L);
+  Prng& prng = state->random();
+  uint64_t n1, n2;
+  if (lua_isnone(L, 1)) {
+    state->freshSeeds(n1, n2);
+  } else {
+    n1 = static_cast<uint64_t>(luaL_checkinteger(L, 1));
+    n2 = static_cast<uint64_t>(luaL_optinteger(L, 2, 0));
+  }
+  prng.seed(n1, n2);
+  lua_pushinteger(L, static_cast<lua_Integer>(n1));
+  lua_pushinteger(L, static_cast<lua_Integer>(n2));
+  return 2;
 }
 
 int readonlyNewindex(lua_State* L) {
@@ -239,6 +356,8 @@ void pushEngineTable(lua_State* L, const StateConfig& config) {
   lua_setfield(L, -2, "post");
   lua_pushcfunction(L, enginePost);
   lua_setfield(L, -2, "post_to_main_thread");
+  pushSharedRoot(L);  // engine.shared: runner.share() values, read-only
+  lua_setfield(L, -2, "shared");
 }
 
 }  // namespace
@@ -252,11 +371,13 @@ void installSandbox(lua_State* L, const StateConfig& config) {
   lua_rawsetp(L, LUA_REGISTRYINDEX, &kFrozenKey);
   lua_newtable(L);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &kContextsKey);
+  setEncodeBudget(L, encodeBudgetFor(config.memoryLimit));
 
   if (config.trusted) {
     // Plain Lua: jobs use the global table, as under the standalone interpreter.
     pushEngineTable(L, config);
     lua_setglobal(L, "engine");
+    installTrustedSearchers(L);  // require also finds define() and `modules` sources
     return;
   }
 
@@ -292,8 +413,8 @@ void installSandbox(lua_State* L, const StateConfig& config) {
   }
   if (config.libs & kLibString) {
     openLib(L, "string", luaopen_string);
-    lua_pushnil(L);
-    lua_setfield(L, -2, "dump");  // no bytecode out of the sandbox
+    pushUnavailable(L, "string.dump");  // no bytecode out of the sandbox
+    lua_setfield(L, -2, "dump");
     // Hide the metatable shared by every string of the state; its __index is the private
     // library table, which scripts reach only through the read-only proxy below.
     lua_pushliteral(L, "");
@@ -308,26 +429,32 @@ void installSandbox(lua_State* L, const StateConfig& config) {
       {kLibTable, "table", luaopen_table},      {kLibMath, "math", luaopen_math},
       {kLibUtf8, "utf8", luaopen_utf8},         {kLibCoroutine, "coroutine", luaopen_coroutine},
       {kLibIo, "io", luaopen_io},               {kLibDebug, "debug", luaopen_debug},
-      {kLibPackage, "package", luaopen_package},
   };
   for (const auto& lib : libs) {
     if (!(config.libs & lib.bit)) continue;
     openLib(L, lib.name, lib.open);
+    if (lib.bit == kLibMath) {
+      lua_pushcfunction(L, sandboxRandom);
+      lua_setfield(L, -2, "random");
+      lua_pushcfunction(L, sandboxRandomseed);
+      lua_setfield(L, -2, "randomseed");
+    }
     makeReadonly(L, lib.name);
     lua_setfield(L, base, lib.name);
   }
-  if (config.libs & kLibPackage) {
-    lua_getfield(L, globals, "require");
-    lua_setfield(L, base, "require");
-  }
+  if (!(config.libs & kLibIo) && config.sandboxIo) installSandboxIo(L, base);
+  if (!(config.libs & kLibDebug) && config.sandboxDebug) installSandboxDebug(L, base);
   if (config.libs & kLibOs) {
     openLib(L, "os", luaopen_os);
-    lua_createtable(L, 0, 4);
+    lua_createtable(L, 0, 12);
     for (const char* name : {"time", "clock", "date", "difftime"}) copyField(L, -2, -1, name);
+    addSandboxOsStubs(L, lua_gettop(L));
     lua_remove(L, -2);
     makeReadonly(L, "os");
     lua_setfield(L, base, "os");
   }
+  if (config.libs & kLibBase) addSandboxBaseStubs(L, base);
+  if (config.libs & (kLibBase | kLibPackage)) installRequire(L, base, config);
   pushEngineTable(L, config);
   makeReadonly(L, "engine");
   lua_setfield(L, base, "engine");
@@ -345,14 +472,14 @@ void installSandbox(lua_State* L, const StateConfig& config) {
 }
 
 static void newEnv(lua_State* L, const StateConfig& config) {
-  lua_createtable(L, 0, 4);
-  if (config.trusted) {
-    lua_createtable(L, 0, 1);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
-    lua_setfield(L, -2, "__index");
-  } else {
-    getRegistry(L, &kEnvMetaKey);
+  if (!config.trusted) {
+    pushFreshEnv(L);
+    return;
   }
+  lua_createtable(L, 0, 4);
+  lua_createtable(L, 0, 1);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
+  lua_setfield(L, -2, "__index");
   lua_setmetatable(L, -2);
   lua_pushvalue(L, -1);
   lua_setfield(L, -2, "_G");
@@ -385,11 +512,36 @@ void dropContextEnv(lua_State* L, const char* key, size_t len) {
   lua_pushnil(L);
   lua_rawset(L, -3);
   lua_pop(L, 1);
+  dropContextPackage(L, key, len);
+  LuaState::from(L)->dropContextRandom(key, len);
 }
 
 void setCurrentEnv(lua_State* L, int envIndex) {
   lua_pushvalue(L, envIndex);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &kCurrentEnvKey);
+}
+
+void sendAction(lua_State* L, ActionType type, std::string name, std::string data) {
+  pushAction(L, type, std::move(name), std::move(data));
+}
+
+void pushModuleEnv(lua_State* L) { pushFreshEnv(L); }
+
+void pushCallerEnvironment(lua_State* L) { pushCallerEnv(L); }
+
+void pushSandboxBase(lua_State* L) { getRegistry(L, &kBaseKey); }
+
+void makeReadonlyProxy(lua_State* L, const char* name) { makeReadonly(L, name); }
+
+void freezeTable(lua_State* L, int idx) {
+  idx = lua_absindex(L, idx);
+  getRegistry(L, &kFrozenKey);
+  if (lua_istable(L, -1)) {
+    lua_pushvalue(L, idx);
+    lua_pushboolean(L, 1);
+    lua_rawset(L, -3);
+  }
+  lua_pop(L, 1);
 }
 
 }  // namespace luapool

@@ -6,7 +6,9 @@
 #include <thread>
 #include <vector>
 
+#include "lua-api.hpp"
 #include "state-pool.hpp"
+#include "value-lua.hpp"
 
 namespace luapool::testing {
 
@@ -143,6 +145,61 @@ Napi::Value NoopJob(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+struct DecodeRun {
+  const std::string* tree = nullptr;
+  bool asEnv = false;
+  int count = 0;
+  std::string reencoded;
+  std::string encodeError;
+  bool encoded = false;
+};
+
+int decodeProtected(lua_State* L) {
+  auto* run = static_cast<DecodeRun*>(lua_touserdata(L, 1));
+  lua_settop(L, 0);
+  if (run->asEnv) {
+    lua_newtable(L);
+    mergeDecodedInto(L, 1, *run->tree);
+    run->count = 1;
+  } else {
+    run->count = pushDecoded(L, *run->tree);
+  }
+  run->encoded = encodeValues(L, 1, run->count, "decoded", run->reencoded, run->encodeError);
+  return 0;
+}
+
+// decodeTree(buffer[, asEnv]) -> { ok, error?, count?, tree? }: decodes a value tree into a
+// fresh lua_State the way jobs decode their arguments (as `env` with asEnv), then encodes
+// the values back (tree). Lets tests feed truncated or garbage trees to the native decoder.
+Napi::Value DecodeTree(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto buf = info[0].As<Napi::Buffer<char>>();
+  std::string tree(buf.Data(), buf.Length());
+  DecodeRun run;
+  run.tree = &tree;
+  run.asEnv = info.Length() > 1 && info[1].ToBoolean().Value();
+  lua_State* L = luaL_newstate();
+  if (L == nullptr) throw Napi::Error::New(env, "not enough memory");
+  lua_pushcfunction(L, decodeProtected);
+  lua_pushlightuserdata(L, &run);
+  int status = lua_pcall(L, 1, 0, 0);
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("ok", Napi::Boolean::New(env, status == LUA_OK));
+  if (status != LUA_OK) {
+    const char* msg = lua_tostring(L, -1);
+    out.Set("error", Napi::String::New(env, msg ? msg : "(no message)"));
+  } else {
+    out.Set("count", Napi::Number::New(env, run.count));
+    if (run.encoded) {
+      out.Set("tree", Napi::Buffer<char>::Copy(env, run.reencoded.data(), run.reencoded.size()));
+    } else {
+      out.Set("encodeError", Napi::String::New(env, run.encodeError));
+    }
+  }
+  lua_close(L);
+  return out;
+}
+
 }  // namespace
 
 Napi::Object Init(Napi::Env env) {
@@ -150,6 +207,7 @@ Napi::Object Init(Napi::Env env) {
   o.Set("hammer", Napi::Function::New(env, Hammer));
   o.Set("scenario", Napi::Function::New(env, Scenario));
   o.Set("noop", Napi::Function::New(env, NoopJob));
+  o.Set("decodeTree", Napi::Function::New(env, DecodeTree));
   return o;
 }
 

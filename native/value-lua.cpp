@@ -1,6 +1,7 @@
 // Lua side of the value tree (see value.hpp for the format).
 #include "value-lua.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <unordered_map>
 #include <vector>
@@ -13,47 +14,75 @@ namespace luapool {
 
 namespace {
 
+const char kEncodeBudgetKey = 0;  // registry: the state's encode budget (an integer)
+
+// Every count and length is checked against the bytes left before anything is read or
+// allocated for it, so a malformed tree (truncated, garbage, counts that do not match)
+// raises "luapool: malformed value tree (...)" and never reads out of bounds.
 class Decoder {
  public:
   Decoder(lua_State* L, const std::string& tree)
       : L_(L), r_(tree.data(), tree.size()) {}
 
-  // Returns the number of top-level values; when the tree has refs, a refs table sits
-  // below them at `refsIndex_` and must be removed by the caller.
+  // Returns the number of top-level values. Tables for REF and SREF targets, when the
+  // tree has them, sit below the values (see refsBase()) and must be removed by the caller.
   int begin() {
-    need(kHeaderSize);
+    luaL_checkstack(L_, 4, "value tree");
+    need(kHeaderSize, "header");
     uint8_t flags = r_.u8();
     uint32_t count = r_.u32();
+    if (flags & ~kKnownFlags) bad("unknown flags");
+    // every value takes at least one byte
+    if (count > r_.remaining()) bad("more values than bytes");
+    if (count > 1000000) bad("too many values");  // Lua's stack could not hold them
     if (flags & kFlagHasRefs) {
       lua_createtable(L_, 8, 0);
       refsIndex_ = lua_gettop(L_);
     }
+    if (flags & kFlagHasStrRefs) {
+      lua_createtable(L_, 8, 0);
+      strsIndex_ = lua_gettop(L_);
+    }
     return static_cast<int>(count);
   }
 
-  int refsIndex() const { return refsIndex_; }
+  int helpers() const { return (refsIndex_ != 0) + (strsIndex_ != 0); }
+  bool atEnd() const { return r_.atEnd(); }
+  void bad(const char* what) { luaL_error(L_, "luapool: malformed value tree (%s)", what); }
 
   void push(int depth) {
     luaL_checkstack(L_, 4, "value tree");
-    if (depth > 10000) luaL_error(L_, "luapool: value tree nested too deeply");
-    need(1);
+    if (depth > kMaxDecodeDepth) bad("nested too deeply");
+    need(1, "tag");
     switch (r_.u8()) {
       case kTagNil: lua_pushnil(L_); return;
       case kTagFalse: lua_pushboolean(L_, 0); return;
       case kTagTrue: lua_pushboolean(L_, 1); return;
-      case kTagInt: need(8); lua_pushinteger(L_, r_.i64()); return;
-      case kTagInt32: need(4); lua_pushinteger(L_, r_.i32()); return;
-      case kTagFloat: need(8); lua_pushnumber(L_, r_.f64()); return;
+      case kTagInt: need(8, "integer"); lua_pushinteger(L_, r_.i64()); return;
+      case kTagInt32: need(4, "integer"); lua_pushinteger(L_, r_.i32()); return;
+      case kTagFloat: need(8, "float"); lua_pushnumber(L_, r_.f64()); return;
       case kTagStr: {
-        need(4);
+        need(4, "string length");
         uint32_t n = r_.u32();
-        need(n);
+        need(n, "string bytes");
         lua_pushlstring(L_, r_.take(n), n);
+        if (strsIndex_ != 0 && n >= kMinSharedString) {
+          lua_pushvalue(L_, -1);
+          lua_rawseti(L_, strsIndex_, static_cast<lua_Integer>(++strings_));
+        }
+        return;
+      }
+      case kTagStrRef: {
+        need(4, "string reference");
+        uint32_t id = r_.u32();
+        if (strsIndex_ == 0 || id >= strings_) bad("bad string reference");
+        lua_rawgeti(L_, strsIndex_, static_cast<lua_Integer>(id) + 1);
         return;
       }
       case kTagSeq: {
-        need(4);
+        need(4, "count");
         uint32_t n = r_.u32();
+        if (n > r_.remaining()) bad("count larger than the tree");  // >= 1 byte per value
         lua_createtable(L_, static_cast<int>(std::min<uint32_t>(n, 1u << 20)), 0);
         remember();
         for (uint32_t i = 1; i <= n; ++i) {
@@ -63,8 +92,9 @@ class Decoder {
         return;
       }
       case kTagTable: {
-        need(4);
+        need(4, "count");
         uint32_t n = r_.u32();
+        if (n > r_.remaining() / 2) bad("count larger than the tree");  // >= 2 bytes per entry
         lua_createtable(L_, 0, static_cast<int>(std::min<uint32_t>(n, 1u << 20)));
         remember();
         for (uint32_t i = 0; i < n; ++i) {
@@ -80,20 +110,22 @@ class Decoder {
         return;
       }
       case kTagRef: {
-        need(4);
+        need(4, "reference");
         uint32_t id = r_.u32();
-        if (refsIndex_ == 0 || id >= nextId_) luaL_error(L_, "luapool: bad reference in value tree");
+        if (refsIndex_ == 0 || id >= nextId_) bad("bad reference");
         lua_rawgeti(L_, refsIndex_, static_cast<lua_Integer>(id) + 1);
         return;
       }
       default:
-        luaL_error(L_, "luapool: malformed value tree");
+        bad("unknown tag");
     }
   }
 
  private:
-  void need(size_t n) {
-    if (!r_.has(n)) luaL_error(L_, "luapool: truncated value tree");
+  void need(size_t n, const char* what) {
+    if (!r_.has(n)) {
+      luaL_error(L_, "luapool: malformed value tree (truncated: %s)", what);
+    }
   }
   void remember() {
     uint32_t id = nextId_++;
@@ -106,7 +138,9 @@ class Decoder {
   lua_State* L_;
   ValueReader r_;
   int refsIndex_ = 0;
+  int strsIndex_ = 0;
   uint32_t nextId_ = 0;
+  uint32_t strings_ = 0;
 };
 
 }  // namespace
@@ -116,7 +150,9 @@ int pushDecoded(lua_State* L, const std::string& tree) {
   Decoder d(L, tree);
   int count = d.begin();
   for (int i = 0; i < count; ++i) d.push(0);
-  if (d.refsIndex() != 0) lua_remove(L, d.refsIndex());
+  if (!d.atEnd()) d.bad("bytes after the last value");
+  int helpers = d.helpers();
+  for (int i = 0; i < helpers; ++i) lua_remove(L, -count - 1);
   return count;
 }
 
@@ -131,6 +167,21 @@ void mergeDecodedInto(lua_State* L, int target, const std::string& tree) {
     lua_rawset(L, target);
   }
   lua_pop(L, 1);
+}
+
+void setEncodeBudget(lua_State* L, size_t bytes) {
+  lua_pushinteger(L, static_cast<lua_Integer>(bytes));
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &kEncodeBudgetKey);
+}
+
+size_t encodeBudget(lua_State* L) {
+  // raw access to the registry: no metamethod, no allocation (one stack slot, checked)
+  if (!lua_checkstack(L, 1)) return kUnlimitedEncodeBudget;
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &kEncodeBudgetKey);
+  lua_Integer v = lua_isinteger(L, -1) ? lua_tointeger(L, -1) : 0;
+  lua_pop(L, 1);
+  if (v <= 0) return kUnlimitedEncodeBudget;
+  return static_cast<size_t>(v) > kMaxEncodeBudget ? kMaxEncodeBudget : static_cast<size_t>(v);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -156,14 +207,11 @@ struct PathSegment {
 
 class Encoder {
  public:
-  Encoder(lua_State* L, std::string& out, const MarshalLimits& limits)
-      : L_(L), w_(out), limits_(limits) {}
+  Encoder(lua_State* L, std::string& out, size_t maxBytes, uint32_t maxDepth)
+      : L_(L), w_(out), maxBytes_(maxBytes), maxDepth_(maxDepth) {}
 
   bool encode(int idx, int depth) {
-    if (w_.size() > limits_.maxBytes) {
-      return fail("value is too large to convert (more than " +
-                  std::to_string(limits_.maxBytes >> 20) + " MiB encoded)");
-    }
+    if (w_.size() > maxBytes_) return tooLarge();
     switch (lua_type(L_, idx)) {
       case LUA_TNIL: w_.tag(kTagNil); return true;
       case LUA_TBOOLEAN: w_.tag(lua_toboolean(L_, idx) ? kTagTrue : kTagFalse); return true;
@@ -185,10 +233,19 @@ class Encoder {
       case LUA_TSTRING: {
         size_t n;
         const char* s = lua_tolstring(L_, idx, &n);  // a string already: no conversion
-        if (w_.size() + n > limits_.maxBytes) {
-          return fail("value is too large to convert (more than " +
-                      std::to_string(limits_.maxBytes >> 20) + " MiB encoded)");
+        if (n >= kMinSharedString) {
+          // A long string is written once; the same string object again is an SREF.
+          // (Short strings are interned, so this is also identity by content for them.)
+          auto seen = strIds_.emplace(lua_topointer(L_, idx), nextStr_);
+          if (!seen.second) {
+            w_.tag(kTagStrRef);
+            w_.u32(seen.first->second);
+            hasStrRefs_ = true;
+            return true;
+          }
+          ++nextStr_;
         }
+        if (n > maxBytes_ || w_.size() + n > maxBytes_) return tooLarge();
         w_.tag(kTagStr);
         w_.bytes(s, n);
         return true;
@@ -204,6 +261,7 @@ class Encoder {
   void pushIndex(long long i) { path_.push_back({true, i, {}}); }
   void popPath() { path_.pop_back(); }
   bool hasRefs() const { return hasRefs_; }
+  bool hasStrRefs() const { return hasStrRefs_; }
   const std::string& error() const { return error_; }
 
   std::string pathString(const char* root) const {
@@ -231,6 +289,16 @@ class Encoder {
     return false;
   }
 
+  bool tooLarge() {
+    std::string limit;
+    if (maxBytes_ % (size_t{1} << 20) == 0) {
+      limit = std::to_string(maxBytes_ >> 20) + " MiB";
+    } else {
+      limit = std::to_string(maxBytes_) + " bytes";
+    }
+    return fail("value is too large to convert (more than " + limit + " encoded)");
+  }
+
   void pushKeySegment(int keyIdx) {
     int t = lua_type(L_, keyIdx);
     if (t == LUA_TNUMBER && lua_isinteger(L_, keyIdx)) {
@@ -254,8 +322,8 @@ class Encoder {
       hasRefs_ = true;
       return true;
     }
-    if (depth >= static_cast<int>(limits_.maxDepth)) {
-      return fail("tables nested more than " + std::to_string(limits_.maxDepth) + " deep");
+    if (depth >= static_cast<int>(maxDepth_)) {
+      return fail("tables nested more than " + std::to_string(maxDepth_) + " deep");
     }
     if (!lua_checkstack(L_, 4)) return fail("Lua stack exhausted while converting");
     ids_.emplace(ptr, nextId_++);
@@ -310,10 +378,14 @@ class Encoder {
 
   lua_State* L_;
   ValueWriter w_;
-  const MarshalLimits& limits_;
+  size_t maxBytes_;
+  uint32_t maxDepth_;
   std::unordered_map<const void*, uint32_t> ids_;
+  std::unordered_map<const void*, uint32_t> strIds_;
   uint32_t nextId_ = 0;
+  uint32_t nextStr_ = 0;
   bool hasRefs_ = false;
+  bool hasStrRefs_ = false;
   std::vector<PathSegment> path_;
   std::string error_;
 };
@@ -328,11 +400,12 @@ static bool encodeList(lua_State* L, uint32_t count, const char* root, std::stri
   out.clear();
   ValueWriter header(out);
   header.header(0, count);
-  Encoder enc(L, out, limits);
-  if (!lua_checkstack(L, 2)) {
+  if (!lua_checkstack(L, 3)) {
     error = "Lua stack exhausted while converting";
     return false;
   }
+  size_t maxBytes = limits.maxBytes != 0 ? std::min(limits.maxBytes, kMaxEncodeBudget) : encodeBudget(L);
+  Encoder enc(L, out, maxBytes, limits.maxDepth);
   for (uint32_t i = 0; i < count; ++i) {
     item(i);
     enc.pushIndex(i);
@@ -346,7 +419,7 @@ static bool encodeList(lua_State* L, uint32_t count, const char* root, std::stri
     }
     enc.popPath();
   }
-  if (enc.hasRefs()) out[0] = static_cast<char>(kFlagHasRefs);
+  out[0] = static_cast<char>((enc.hasRefs() ? kFlagHasRefs : 0) | (enc.hasStrRefs() ? kFlagHasStrRefs : 0));
   return true;
 }
 

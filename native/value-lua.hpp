@@ -9,11 +9,17 @@
 namespace luapool {
 
 // Pushes the values of an encoded tree; returns how many. Raises a Lua error (memory, or a
-// malformed tree), so call it only inside a protected call.
+// malformed tree: "luapool: malformed value tree (...)"), so call it only inside a
+// protected call. Every count and length is checked against the tree's size.
 int pushDecoded(lua_State* L, const std::string& tree);
 
 // Pushes the tree's single table value and copies its entries into the table at `target`.
 void mergeDecodedInto(lua_State* L, int target, const std::string& tree);
+
+// The byte budget of trees encoded from this state when MarshalLimits::maxBytes is 0
+// (set once per state: encodeBudgetFor(memoryLimit); without it, kUnlimitedEncodeBudget).
+void setEncodeBudget(lua_State* L, size_t bytes);
+size_t encodeBudget(lua_State* L);
 
 // Encodes `count` stack values starting at `first`.
 // `error` gets "path: what went wrong"; `errorPath`, when given, the path alone. Uses raw access only and never

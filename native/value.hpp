@@ -3,12 +3,16 @@
 // bytes cross threads; V8 is never touched off the main thread. lib/marshal.ts implements
 // the JavaScript half of the same format.
 //
-// Layout: [u8 flags][u32 count] value*          flags bit 0: the tree holds REF nodes
+// Layout: [u8 flags][u32 count] value*
+//   flags bit 0: the tree holds REF nodes; bit 1: the tree holds SREF nodes
 //   value := NIL | FALSE | TRUE | INT i64 | INT32 i32 | FLOAT f64 | STR u32 bytes
 //          | SEQ u32 value*              (a table with keys 1..n)
 //          | TABLE u32 (key value)*      (any other table)
 //          | REF u32                     (the n-th SEQ/TABLE of this tree, in order of appearance)
-// All integers are little-endian.
+//          | SREF u32                    (the n-th long STR of this tree, in order of appearance;
+//                                         long: at least kMinSharedString bytes)
+// All integers are little-endian. Decoders check every count and length against the bytes
+// that are left: a malformed tree is an error, never a read out of bounds.
 #pragma once
 
 #include <cstdint>
@@ -28,16 +32,39 @@ enum Tag : uint8_t {
   kTagTable = 7,
   kTagRef = 8,
   kTagInt32 = 9,  // an integer that fits in 32 bits (the common case, half the bytes)
+  kTagStrRef = 10,  // a long string written before in the same tree
 };
 
 constexpr uint8_t kFlagHasRefs = 1;
-constexpr int kValueFormat = 2;  // bump on any change; lib/native.ts must match
+constexpr uint8_t kFlagHasStrRefs = 2;
+constexpr uint8_t kKnownFlags = kFlagHasRefs | kFlagHasStrRefs;
+constexpr int kValueFormat = 3;  // bump on any change; lib/native.ts must match
 constexpr size_t kHeaderSize = 5;
+// Strings at least this long are written once per tree; later occurrences of the same
+// string (the same Lua string object, or the same JS string) are SREFs. Both encoders and
+// both decoders count long strings the same way, so it is part of the format.
+constexpr size_t kMinSharedString = 32;
+// Deepest tree a decoder accepts (encoders stop at MarshalLimits::maxDepth, 200).
+constexpr int kMaxDecodeDepth = 1000;
+
+// The byte budget for trees encoded on the Lua side (results, error values, posts, host
+// call arguments). With shared tables and long strings written once, a value encodes to
+// at most about 3 times the Lua memory it occupies, so with a memory limit the budget is
+// max(4 x memoryLimit, 1 MiB): it only stops a runaway. Without one: 64 MiB. Never more
+// than 1 GiB (string lengths are 32-bit; the main thread holds two copies while decoding).
+constexpr size_t kMinEncodeBudget = size_t{1} << 20;
+constexpr size_t kUnlimitedEncodeBudget = size_t{64} << 20;
+constexpr size_t kMaxEncodeBudget = size_t{1} << 30;
+inline size_t encodeBudgetFor(size_t memoryLimit) {
+  if (memoryLimit == 0) return kUnlimitedEncodeBudget;
+  if (memoryLimit >= kMaxEncodeBudget / 4) return kMaxEncodeBudget;
+  return memoryLimit * 4 > kMinEncodeBudget ? memoryLimit * 4 : kMinEncodeBudget;
+}
 
 // Limits that keep a hostile value from exhausting the host.
 struct MarshalLimits {
-  uint32_t maxDepth = 200;             // nested tables
-  size_t maxBytes = 64u << 20;         // encoded size
+  uint32_t maxDepth = 200;  // nested tables
+  size_t maxBytes = 0;      // encoded size; 0: the state's budget (see setEncodeBudget)
 };
 
 class ValueWriter {
@@ -65,10 +92,12 @@ class ValueWriter {
   std::string& out_;
 };
 
+// Reads a tree. Callers check has(n) before reading n bytes; remaining() bounds counts.
 class ValueReader {
  public:
   ValueReader(const char* data, size_t size) : p_(data), end_(data + size) {}
-  bool has(size_t n) const { return static_cast<size_t>(end_ - p_) >= n; }
+  bool has(size_t n) const { return remaining() >= n; }
+  size_t remaining() const { return static_cast<size_t>(end_ - p_); }
   uint8_t u8() { return static_cast<uint8_t>(*p_++); }
   uint32_t u32() { uint32_t v; std::memcpy(&v, p_, 4); p_ += 4; return v; }
   int64_t i64() { int64_t v; std::memcpy(&v, p_, 8); p_ += 8; return v; }

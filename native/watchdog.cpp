@@ -16,12 +16,23 @@ void Watchdog::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+bool Watchdog::start(std::string& error) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (thread_.joinable()) return true;
+  try {
+    thread_ = std::thread(&Watchdog::loop, this);
+  } catch (const std::exception& e) {
+    error = std::string("could not start the watchdog thread: ") + e.what();
+    return false;
+  }
+  return true;
+}
+
 void Watchdog::arm(uint64_t jobId, Clock::time_point deadline) {
-  bool earliest;
+  bool earlier;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (stopping_) return;
-    if (!thread_.joinable()) thread_ = std::thread(&Watchdog::loop, this);
     auto old = byJob_.find(jobId);
     if (old != byJob_.end()) {
       byDeadline_.erase(old->second);
@@ -29,9 +40,10 @@ void Watchdog::arm(uint64_t jobId, Clock::time_point deadline) {
     }
     auto it = byDeadline_.emplace(deadline, jobId);
     byJob_[jobId] = it;
-    earliest = it == byDeadline_.begin();
+    earlier = deadline < sleepingUntil_;
+    if (earlier) sleepingUntil_ = deadline;  // one wake-up is enough
   }
-  if (earliest) wake_.notify_one();
+  if (earlier) wake_.notify_one();
 }
 
 void Watchdog::disarm(uint64_t jobId) {
@@ -46,14 +58,17 @@ void Watchdog::loop() {
   std::unique_lock<std::mutex> lock(mutex_);
   while (!stopping_) {
     if (byDeadline_.empty()) {
+      sleepingUntil_ = Clock::time_point::max();
       wake_.wait(lock);
       continue;
     }
     auto next = byDeadline_.begin()->first;
     if (Clock::now() < next) {
+      sleepingUntil_ = next;
       wake_.wait_until(lock, next);
       continue;
     }
+    sleepingUntil_ = Clock::time_point::min();  // firing: it looks at the map again after
     std::vector<uint64_t> due;
     auto now = Clock::now();
     while (!byDeadline_.empty() && byDeadline_.begin()->first <= now) {

@@ -1,5 +1,7 @@
-// Watchdog: one thread per runner that interrupts jobs whose deadline has passed. It sleeps
-// on a condition variable until the nearest deadline; nothing polls. Started on first use.
+// Watchdog: one thread per runner that fires keys (job deadlines, slice ticks, acquire
+// timeouts) when their time comes. It sleeps on a condition variable until the nearest
+// one; nothing polls. Arming wakes the thread only when the new time is earlier than the
+// one it sleeps until.
 #pragma once
 
 #include <chrono>
@@ -8,6 +10,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <unordered_map>
 
@@ -23,6 +26,8 @@ class Watchdog {
   Watchdog(const Watchdog&) = delete;
   Watchdog& operator=(const Watchdog&) = delete;
 
+  // Starts the thread; false (with a message) if it cannot be created.
+  bool start(std::string& error);
   void arm(uint64_t jobId, Clock::time_point deadline);
   void disarm(uint64_t jobId);
   void stop();
@@ -37,6 +42,7 @@ class Watchdog {
   std::unordered_map<uint64_t, std::multimap<Clock::time_point, uint64_t>::iterator> byJob_;
   std::thread thread_;
   bool stopping_ = false;
+  Clock::time_point sleepingUntil_ = Clock::time_point::max();  // the thread wakes by then
 };
 
 }  // namespace luapool

@@ -26,6 +26,12 @@ const { execFileSync, spawn } = require('child_process');
 const root = path.resolve(__dirname, '..');
 const luaDir = path.join(root, 'deps', 'lua');
 
+// src/Makefile of Lua 5.4.7: CFLAGS= -O2 -Wall -Wextra -DLUA_COMPAT_5_3 $(SYSCFLAGS), and the
+// linux target's SYSCFLAGS="-DLUA_USE_LINUX" (plus -std=gnu99 from CC). binding.gyp and
+// CMakeLists.txt define the same macros for the addon (test/build-files.test.js checks).
+const MAKEFILE_CFLAGS = ['-std=gnu99', '-O2', '-Wall', '-Wextra', '-DLUA_COMPAT_5_3', '-DLUA_USE_LINUX'];
+const LUA_DEFINES = MAKEFILE_CFLAGS.filter((f) => f.startsWith('-D')).map((f) => f.slice(2));
+
 const CORE = ['lapi', 'lcode', 'lctype', 'ldebug', 'ldo', 'ldump', 'lfunc', 'lgc', 'llex',
   'lmem', 'lobject', 'lopcodes', 'lparser', 'lstate', 'lstring', 'ltable', 'ltm',
   'lundump', 'lvm', 'lzio'];
@@ -107,7 +113,7 @@ async function build(opts = {}) {
   const exe = path.join(outDir, 'lua');
 
   const cc = process.env.CC || 'gcc';
-  let cflags = ['-std=gnu99', '-O2', '-Wall', '-Wextra', '-DLUA_COMPAT_5_3', '-DLUA_USE_LINUX'];
+  let cflags = [...MAKEFILE_CFLAGS];
   let ldflags = ['-Wl,-E'];
   if (opts.sanitize === 'ubsan') {
     cflags = cflags.concat(['-g', '-fsanitize=undefined', '-fno-sanitize-recover=undefined']);
@@ -164,4 +170,4 @@ if (require.main === module) {
   build(opts).catch((e) => { process.stderr.write(`[build-lua-cli] error: ${e.message}\n`); process.exit(1); });
 }
 
-module.exports = { build };
+module.exports = { build, MAKEFILE_CFLAGS, LUA_DEFINES };

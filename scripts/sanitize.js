@@ -6,11 +6,12 @@
 //   node scripts/sanitize.js --only=tsan      native unit tests under TSan     (build-tsan/)
 //   node scripts/sanitize.js --only=asan      native unit tests under ASan+UBSan (build-asan/)
 //   node scripts/sanitize.js --only=js        ASan+UBSan addon + `node test/run.js` (build-asan/)
-//   node scripts/sanitize.js --only=js --filter=10-hostile,14-c-loops
-//                                             ... only the test files whose names contain one
-//                                             of these (passed on to test/run.js)
+//   node scripts/sanitize.js --only=js --filter=02-marshal,10-hostile
+//                                             ... only the test files whose name contains one
 //
-// --only takes a comma-separated list. Exits non-zero if any step fails.
+// --only takes a comma-separated list; so does --filter (passed to test/run.js, which runs
+// the files whose name contains one of them). UBSan includes float-cast-overflow (see
+// CMakeLists.txt). Exits non-zero if any step fails.
 'use strict';
 
 const fs = require('fs');
@@ -135,9 +136,7 @@ function nodeIncludeDefines() {
   }
 }
 
-let testFilters = [];
-
-async function stepJs() {
+async function stepJs(filter) {
   await fetchLua();
   const dir = path.join(root, 'build-asan');
   await configure(dir, { LUAPOOL_SANITIZE: 'address', LUAPOOL_ADDON: 'ON', ...nodeIncludeDefines() });
@@ -159,16 +158,19 @@ async function stepJs() {
   };
   log(`LUAPOOL_BINDING=${env.LUAPOOL_BINDING}`);
   log(`LD_PRELOAD=${env.LD_PRELOAD}`);
-  await run(process.execPath, [runner, ...testFilters], { env });
+  await run(process.execPath, [runner, ...filter], { env });
 }
+
+let testFilters = [];  // after `--`: passed on to test/run.js
 
 function parseArgs(argv) {
   let only = STEPS;
+  let filter = [];
   for (const arg of argv) {
     const m = arg.match(/^--only=(.+)$/);
     const f = arg.match(/^--filter=(.+)$/);
     if (f) {
-      testFilters = f[1].split(',').map((s) => s.trim()).filter(Boolean);
+      filter = f[1].split(',').map((s) => s.trim()).filter(Boolean);
     } else if (m) {
       only = m[1].split(',').map((s) => s.trim()).filter(Boolean);
       const bad = only.filter((s) => !STEPS.includes(s));
@@ -176,19 +178,20 @@ function parseArgs(argv) {
         throw new StepError(`--only must be one or more of ${STEPS.join(', ')} (got "${m[1]}")`);
       }
     } else if (arg === '--help' || arg === '-h') {
-      process.stdout.write('usage: node scripts/sanitize.js [--only=tsan|asan|js[,...]] [--filter=name[,...]]\n');
+      process.stdout.write('usage: node scripts/sanitize.js [--only=tsan|asan|js[,...]] [--filter=test-file-substring[,...]]\n');
       process.exit(0);
     } else {
       throw new StepError(`unknown argument "${arg}"`);
     }
   }
-  return only;
+  return { only, filter };
 }
 
 async function main() {
   let only;
+  let filter;
   try {
-    only = parseArgs(process.argv.slice(2));
+    ({ only, filter } = parseArgs(process.argv.slice(2)));
   } catch (err) {
     log(err.message);
     process.exitCode = 2;
@@ -205,7 +208,7 @@ async function main() {
     log(`=== ${step}: ${titles[step]}`);
     const start = Date.now();
     try {
-      await impl[step]();
+      await impl[step](filter);
       results.push({ step, ok: true, ms: Date.now() - start });
     } catch (err) {
       if (!(err instanceof StepError)) throw err;

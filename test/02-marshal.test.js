@@ -1,7 +1,10 @@
 // Values crossing between JavaScript and Lua: every type, both directions, the options.
 const { test } = require('uvu');
 const assert = require('uvu/assert');
-const { ScriptRunner, MarshalError } = require('luapool');
+const path = require('path');
+const { ScriptRunner, MarshalError, LuaError, ActionQueue } = require('luapool');
+// The addon itself (LUAPOOL_BINDING when set), for its value-tree test hook.
+const { binding } = require(path.join(__dirname, '..', 'dist', 'cjs', 'native'));
 
 const runner = new ScriptRunner({ states: 1 });
 const echo = (v, opts = {}) => runner.run('return ...', { args: [v], ...opts });
@@ -188,6 +191,318 @@ test('large values round-trip', async () => {
   assert.equal(back[99999], { i: 99999, s: 'x99999' });
   const s = 'z'.repeat(5 << 20);
   assert.is((await echo(s)).length, 5 << 20);
+});
+
+// -------------------------------------------------- host objects that change while encoded
+// Each container is read once (length, keys, Map size and entries): whatever a getter or
+// a Proxy does meanwhile, the tree matches the counts it declares, and every other
+// argument of the job arrives intact.
+
+const argsOf = (args, src = 'return select("#", ...), ...') => runner.run(src, { args, multret: true });
+
+test('an array Proxy whose length changes between reads is encoded from one read', async () => {
+  let reads = 0;
+  const grows = new Proxy([1, 2, 3], {
+    get(t, k, r) { if (k === 'length') return ++reads === 1 ? 3 : 5; return Reflect.get(t, k, r); },
+  });
+  assert.equal(await argsOf([grows, 'after']), [2, [1, 2, 3], 'after']);
+  reads = 0;
+  const shrinks = new Proxy([1, 2, 3], {
+    get(t, k, r) { if (k === 'length') return ++reads === 1 ? 3 : 1; return Reflect.get(t, k, r); },
+  });
+  assert.equal(await argsOf([shrinks, 'after']), [2, [1, 2, 3], 'after']);
+});
+
+test('an array Proxy with an impossible length is a MarshalError naming it', async () => {
+  for (const len of [-1, 1.5, 2 ** 32, NaN, '3', undefined]) {
+    const p = new Proxy([], { get(t, k, r) { return k === 'length' ? len : Reflect.get(t, k, r); } });
+    const e = await argsOf([1, { list: p }]).catch((x) => x);
+    assert.instance(e, MarshalError, String(len));
+    assert.is(e.path, 'args[1].list');
+    assert.match(e.message, 'length');
+  }
+  // the argument list itself: a length read once, and never more values than Lua can take
+  let reads = 0;
+  const args = new Proxy([1], {
+    get(t, k, r) { if (k === 'length') return ++reads === 2 ? 2 ** 32 - 1 : 1; return Reflect.get(t, k, r); },
+  });
+  const e = await argsOf(args).catch((x) => x);
+  assert.instance(e, MarshalError);
+  assert.match(e.message, 'too many values');
+  assert.equal(await argsOf(['still fine']), [1, 'still fine']);
+});
+
+test('a getter that grows or shrinks the array or Map being encoded', async () => {
+  const arr = [1, 2];
+  arr.push({ get x() { arr.push('pushed'); return 'x'; } });
+  assert.equal(await argsOf([arr, 'after']), [2, [1, 2, { x: 'x' }], 'after']);
+  assert.is(arr.length, 4);
+
+  const grow = new Map([['a', 1]]);
+  grow.set('o', { get x() { grow.set('late', 2); return 'x'; } });
+  assert.equal(await argsOf([grow, 'after']), [2, { a: 1, o: { x: 'x' } }, 'after']);
+
+  const shrink = new Map();
+  shrink.set('o', { get x() { shrink.delete('b'); shrink.delete('c'); return 'x'; } });
+  shrink.set('b', 2);
+  shrink.set('c', 3);
+  assert.equal(await argsOf([shrink, 'after']), [2, { o: { x: 'x' } }, 'after']);
+
+  const obj = { get a() { delete obj.b; return 1; }, b: 2, c: 3 };
+  assert.equal(await argsOf([obj, 'after']), [2, { a: 1, c: 3 }, 'after']);
+});
+
+test('a getter that submits another job while the arguments are encoded', async () => {
+  const inner = [];
+  const sneaky = {
+    get x() {
+      inner.push(runner.run('return ...', { args: ['inner ' + 'y'.repeat(40), { deep: [1, 2, 3] }], multret: true }));
+      inner.push(runner.run('return ...', { args: [1], env: { e: 'v' } }));
+      return 'outer x';
+    },
+  };
+  const outer = await argsOf(['a', 'long string '.repeat(10), sneaky, [4, 5, 6], 'b']);
+  assert.equal(outer, [5, 'a', 'long string '.repeat(10), { x: 'outer x' }, [4, 5, 6], 'b']);
+  assert.equal(await inner[0], ['inner ' + 'y'.repeat(40), { deep: [1, 2, 3] }]);
+  assert.is(await inner[1], 1);
+  // in env too: env is encoded after args (both once shared one scratch buffer)
+  const envGetter = { get v() { inner.push(runner.run('return ...', { args: ['z'.repeat(5000)] })); return 'env v'; } };
+  assert.equal(await runner.run('return v.v, ...', { args: ['arg', 'q'.repeat(100)], env: { v: envGetter }, multret: true }),
+    ['env v', 'arg', 'q'.repeat(100)]);
+  assert.is(await inner[2], 'z'.repeat(5000));
+});
+
+test('typed arrays are read through their intrinsics (own properties and prototypes cannot lie)', async () => {
+  const lying = new Uint8Array([1, 2, 3]);
+  Object.defineProperty(lying, 'byteLength', { value: 100 });
+  Object.defineProperty(lying, 'length', { value: 100 });
+  assert.equal(await runner.run('local s = ... return #s, s:byte(1, -1)', { args: [lying], multret: true }), [3, 1, 2, 3]);
+  const disguised = Object.setPrototypeOf(new Float64Array([1.5, 2.5]), Uint8Array.prototype);
+  const e = await echo(disguised).catch((x) => x);
+  assert.instance(e, MarshalError);
+  assert.is(e.path, 'args[0]');
+  const ownIterator = new Map([['a', 1]]);
+  ownIterator[Symbol.iterator] = function* () { yield ['x', 1]; yield ['y', 2]; };
+  ownIterator.entries = ownIterator[Symbol.iterator];
+  assert.equal(await argsOf([ownIterator, 'after']), [2, { a: 1 }, 'after']);
+});
+
+// ----------------------------------------------------------- the native decoder, directly
+// binding.testing.decodeTree(buf) decodes a tree as a job decodes its arguments. Every
+// malformed tree must fail with "malformed value tree", never read past the buffer (the
+// sanitizer run checks that), whatever the counts say.
+
+const NIL = 0, TRUE = 2, INT32 = 9, STR = 5, SEQ = 6, TABLE = 7, REF = 8, SREF = 10;
+const u32 = (n) => { const b = Buffer.alloc(4); b.writeUInt32LE(n >>> 0); return [...b]; };
+const tree = (flags, count, ...bytes) => Buffer.from([flags, ...u32(count), ...bytes.flat()]);
+const decode = (buf, asEnv) => binding.testing.decodeTree(buf, asEnv);
+
+test('native decoder: valid trees decode and encode back byte for byte', () => {
+  const long = 'L'.repeat(40);
+  const valid = [
+    tree(0, 0),
+    tree(0, 2, [TRUE], [INT32, ...u32(7)]),
+    tree(0, 1, [STR, ...u32(3)], [...Buffer.from('abc')]),
+    tree(0, 1, [SEQ, ...u32(2), TRUE, TRUE]),
+    tree(1, 1, [SEQ, ...u32(2), SEQ, ...u32(1), TRUE, REF, ...u32(1)]),
+    tree(2, 2, [STR, ...u32(40), ...Buffer.from(long)], [SREF, ...u32(0)]),
+  ];
+  for (const t of valid) {
+    const r = decode(t);
+    assert.ok(r.ok, `${t.toString('hex')}: ${r.error}`);
+    assert.ok(r.tree.equals(t), `${t.toString('hex')} came back as ${r.tree && r.tree.toString('hex')}`);
+  }
+});
+
+test('native decoder: malformed trees are errors, not memory corruption', () => {
+  const bad = [
+    [Buffer.from([0, 1, 0]), 'truncated'],
+    [tree(0, 1), 'more values than bytes'],
+    [tree(0, 0xffffffff, [NIL]), 'more values than bytes'],
+    [tree(0, 0x80000001, ...new Array(8).fill([NIL])), 'more values than bytes'],
+    [tree(4, 0), 'unknown flags'],
+    [tree(0, 1, [STR, ...u32(0xffffffff), 1, 2]), 'truncated'],
+    [tree(0, 1, [SEQ, ...u32(0x7fffffff), NIL]), 'count larger than the tree'],
+    [tree(0, 1, [SEQ, ...u32(3), NIL]), 'count larger than the tree'],
+    [tree(0, 1, [SEQ, ...u32(3), NIL, NIL, INT32, 0]), 'truncated'],
+    [tree(0, 1, [TABLE, ...u32(2), NIL, NIL, NIL]), 'count larger than the tree'],
+    [tree(0, 1, [REF, ...u32(0)]), 'bad reference'],
+    [tree(1, 1, [SEQ, ...u32(1), REF, ...u32(1)]), 'bad reference'],
+    [tree(0, 1, [SREF, ...u32(0)]), 'bad string reference'],
+    [tree(2, 2, [STR, ...u32(3), 97, 98, 99], [SREF, ...u32(0)]), 'bad string reference'], // short: not numbered
+    [tree(0, 1, [42]), 'unknown tag'],
+    [tree(0, 1, [NIL, NIL]), 'bytes after the last value'],
+    [tree(0, 1, ...new Array(2000).fill([SEQ, ...u32(1)]), [NIL]), 'nested too deeply'],
+  ];
+  for (const [buf, why] of bad) {
+    const r = decode(buf);
+    assert.not.ok(r.ok, `${buf.toString('hex').slice(0, 40)} decoded`);
+    assert.match(r.error, 'malformed value tree', r.error);
+    assert.match(r.error, why, r.error);
+  }
+  assert.not.ok(decode(tree(0, 1, [TRUE]), true).ok, 'env must be a table');
+});
+
+test('native decoder: every truncation and random corruption of real trees fails cleanly', async () => {
+  const { encodeList } = require(path.join(__dirname, '..', 'dist', 'cjs', 'marshal'));
+  const shared = { s: 'shared '.repeat(10) };
+  const samples = [
+    [1, -2, 3.5, 2 ** 40, 10n, true, null, 'héllo', Buffer.from([0xff, 0])],
+    [{ a: [1, 2, { b: 'c' }], m: new Map([[1, 'x'], [true, [shared, shared]]]) }, shared.s, shared.s],
+  ];
+  let seed = 12345;
+  const rand = (n) => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed % n; };
+  for (const values of samples) {
+    const good = Buffer.from(encodeList(values, 'args'));
+    assert.ok(decode(good).ok);
+    for (let cut = 0; cut < good.length; cut++) {
+      const r = decode(good.subarray(0, cut));
+      assert.not.ok(r.ok && cut > 0 && cut < good.length && r.count === values.length && r.tree.equals(good));
+      if (!r.ok) assert.match(r.error, 'malformed value tree');
+    }
+    for (let i = 0; i < 3000; i++) {
+      const b = Buffer.from(good);
+      for (let k = 0, n = 1 + rand(3); k < n; k++) b[rand(b.length)] = rand(4) === 0 ? 0xff : rand(256);
+      const r = decode(b);
+      if (!r.ok) assert.match(r.error, /malformed value tree|stack overflow|env must be a table/, r.error);
+    }
+  }
+  assert.is(await runner.run('return 1 + 1'), 2);
+});
+
+// ------------------------------------------------------------------------ binary keys
+test("binary (invalid UTF-8) keys stay distinct: Buffers with bytes: 'buffer', tables: 'map'", async () => {
+  const src = 'return { ["\\xff"] = 1, ["\\xfe"] = 2, ["\\xc3\\x28"] = 3, name = 4, ["é"] = 5 }';
+  for (const strict of [false, true]) {
+    const m = await runner.run(src, { bytes: 'buffer', tables: 'map', strict });
+    assert.is(m.size, 5);
+    assert.is(m.get('name'), 4); // valid UTF-8 keys are strings: map.get works
+    assert.is(m.get('é'), 5);
+    const binary = [...m.keys()].filter((k) => Buffer.isBuffer(k)).map((k) => k.toString('hex')).sort();
+    assert.equal(binary, ['c328', 'fe', 'ff']);
+    for (const [k, v] of m) if (Buffer.isBuffer(k)) assert.is(v, { ff: 1, fe: 2, c328: 3 }[k.toString('hex')]);
+  }
+  // a binary key goes back into Lua as the same bytes
+  const m = await runner.run('return { ["\\xff\\x00"] = "v" }', { bytes: 'buffer', tables: 'map' });
+  assert.is(await runner.run('local t = ... return t["\\xff\\x00"]', { args: [m] }), 'v');
+});
+
+test('strict refuses lossy key conversion; without strict binary keys decode with U+FFFD', async () => {
+  const src = 'return { ["\\xff"] = 1, ["\\xfe"] = 2 }';
+  for (const opts of [{ tables: 'map' }, { tables: 'auto' }, { tables: 'auto', bytes: 'buffer' }]) {
+    const e = await runner.run(src, { ...opts, strict: true }).catch((x) => x);
+    assert.instance(e, MarshalError, JSON.stringify(opts));
+    assert.match(e.message, 'not valid UTF-8');
+    assert.match(e.path, 'result[0]');
+  }
+  const lossy = await runner.run(src, { tables: 'map' });
+  assert.equal([...lossy.keys()], ['\ufffd']); // documented: both keys become '\ufffd', the later wins
+  assert.equal(Object.keys(await runner.run(src)), ['\ufffd']);
+});
+
+test('strict refuses lossy strings too: invalid UTF-8 coming back, lone surrogates going in', async () => {
+  const e = await runner.run('return { s = "\\xff" }', { strict: true }).catch((x) => x);
+  assert.instance(e, MarshalError);
+  assert.is(e.path, 'result[0].s');
+  assert.match(e.message, "bytes: 'buffer'");
+  assert.ok((await runner.run('return "\\xff"', { strict: true, bytes: 'buffer' })).equals(Buffer.from([0xff])));
+  assert.is(await runner.run('return "é✓"', { strict: true }), 'é✓');
+  const e2 = await echo({ s: 'a\ud800b' }, { strict: true }).catch((x) => x);
+  assert.instance(e2, MarshalError);
+  assert.is(e2.path, 'args[0].s');
+  assert.match(e2.message, 'surrogate');
+  assert.is(await echo('a\ud800b'), 'a\ufffdb'); // without strict: U+FFFD, as documented
+  assert.is(await echo('🎮', { strict: true }), '🎮');
+});
+
+// ----------------------------------------------- shared strings are written once per tree
+const LONG = 600000;
+
+test('a long string shared by many table slots is encoded once (results)', async () => {
+  const r = new ScriptRunner({ states: 1, memoryLimit: 2e6 });
+  try {
+    // 120 x 600 KB = 72 MB as separate copies: more than any budget of this state
+    const v = await r.run(`local s = ("x"):rep(${LONG}) local t = {} for i = 1, 120 do t[i] = s end return t`);
+    assert.is(v.length, 120);
+    assert.ok(v.every((s) => s.length === LONG));
+    const b = await r.run(`local s = ("\\xff"):rep(${LONG}) return { s, s, k = s, [s] = 1 }`, { bytes: 'buffer', tables: 'map' });
+    const one = b.get(1);
+    assert.ok(Buffer.isBuffer(one) && one.length === LONG);
+    assert.is(b.get(2), one); // one Lua string reached twice: one Buffer reached twice
+    assert.is(b.get('k'), one);
+    assert.is(b.get(one), 1); // the same string as a (binary) key
+    // multret values, keys and values, nested tables, all in one tree
+    const many = await r.run(`local s = ("k"):rep(100) return s, { [s] = s }, { { s } }`, { multret: true });
+    assert.equal(many, ['k'.repeat(100), { ['k'.repeat(100)]: 'k'.repeat(100) }, [['k'.repeat(100)]]]);
+  } finally {
+    await r.close();
+  }
+});
+
+test('a long string shared by many slots is encoded once (arguments, env, host calls, posts, errors)', async () => {
+  const actions = new ActionQueue();
+  const seen = [];
+  const r = new ScriptRunner({ states: 1, memoryLimit: 4e6, actions, host: { take: (t) => { seen.push(t); return [t[0], t[0]]; } } });
+  try {
+    const s = 'y'.repeat(LONG);
+    const list = new Array(120).fill(s);
+    // 120 separate Lua copies would need 72 MB in a 4 MB state
+    assert.equal(await r.run('local t, e = ... return #t, t[1] == t[120], #t[1], #env_list', {
+      args: [list], env: { env_list: list }, multret: true,
+    }), [120, true, LONG, 120]);
+    const src = `local s = ("z"):rep(${LONG}) local t = {} for i = 1, 120 do t[i] = s end `;
+    const back = await r.run(src + 'local a = engine.take(t) return #a, a[1] == a[2], #a[1]', { multret: true });
+    assert.equal(back, [2, true, LONG]);
+    assert.is(seen[0].length, 120);
+    await r.run(src + 'engine.post("big", t)');
+    const post = actions.drain().find((a) => a.type === 'post');
+    assert.is(post.data.length, 120);
+    const e = await r.run(src + 'error(t)').catch((x) => x);
+    assert.instance(e, LuaError);
+    assert.ok(Array.isArray(e.value) && e.value.length === 120 && e.value[119].length === LONG, 'error value kept');
+  } finally {
+    await r.close();
+  }
+});
+
+test('without a memory limit, a value encoding to more than 64 MiB is a MarshalError naming its path', async () => {
+  const r = new ScriptRunner({ states: 1, memoryLimit: 0, host: { f: () => 1 } });
+  try {
+    const big = 'local s = ("x"):rep(65 << 20) ';
+    let e = await r.run(big + 'return { ok = 1, big = s }').catch((x) => x);
+    assert.instance(e, MarshalError);
+    assert.is(e.path, 'result[0].big');
+    assert.match(e.message, 'more than 64 MiB encoded');
+    e = await r.run(big + 'engine.f(s)').catch((x) => x);
+    assert.instance(e, LuaError);
+    assert.match(e.message, 'engine.f: args[0]: value is too large');
+    e = await r.run(big + 'local ok, m = pcall(engine.post, "x", { s }) return m');
+    assert.match(e, 'engine.post: data[0][1]: value is too large');
+    assert.is(await r.run('return 1'), 1);
+  } finally {
+    await r.close();
+  }
+});
+
+test('with a memory limit, what the state can hold always fits the budget (4 x memoryLimit)', async () => {
+  // the densest trees Lua memory can produce: short strings (< 32 bytes: not shared) in
+  // every slot, or as keys and values of many tables (up to 45% of the memory limit: a
+  // growing table briefly needs its old and its new part)
+  const limit = 1 << 20;
+  const r = new ScriptRunner({ states: 1, memoryLimit: limit });
+  try {
+    const full = `collectgarbage() local budget = ${limit} * 0.45 / 1024
+      local function full() return collectgarbage("count") > budget end`;
+    const seq = await r.run(full + ' local s, t = ("q"):rep(31), {} repeat t[#t + 1] = s until full() return t');
+    assert.ok(seq.length > 10000, `${seq.length} slots`);
+    const tables = await r.run(full + ` local keys = {} for i = 1, 64 do keys[i] = ("%031d"):format(i) end
+      local v, all = ("v"):rep(31), {}
+      repeat local t = {} for i = 1, 64 do t[keys[i]] = v end all[#all + 1] = t until full()
+      return all`);
+    assert.ok(tables.length > 50, `${tables.length} tables`);
+  } finally {
+    await r.close();
+  }
 });
 
 test.after(() => runner.close());

@@ -197,17 +197,19 @@ test('contexts: persistent globals, FIFO, isolated from each other and from plai
 });
 
 test('different contexts run in parallel', async () => {
-  const r = new ScriptRunner({ states: 2 });
-  if (r.parallelism < 2) { await r.close(); return; }
-  const spin = 'local t = os.clock() while os.clock() - t < 0.3 do end return true';
-  const jobs = [r.context('a').run(spin), r.context('b').run(spin)];
-  let both = false;
-  while (!both && r.stats().running + r.stats().queued > 0) {
-    both = r.stats().running === 2;
-    await new Promise((res) => setTimeout(res, 5));
-  }
-  await Promise.all(jobs);
-  assert.ok(both);
+  // A barrier in a sort comparator (where Lua cannot yield): each job holds its thread until
+  // both have arrived, so the barrier opens only if the two run at the same time.
+  let arrived = 0;
+  let open;
+  const opened = new Promise((res) => { open = res; });
+  const meet = () => { if (++arrived === 2) open(); return opened; };
+  const r = new ScriptRunner({ states: 2, threads: 2, host: { meet } });
+  const src = 'table.sort({2, 1}, function(a, b) engine.meet() return a < b end) return true';
+  let timer;
+  const hung = new Promise((_, rej) => { timer = setTimeout(() => rej(new Error('the two contexts never ran at once')), 20000); });
+  const jobs = Promise.all([r.context('a').run(src), r.context('b').run(src)]);
+  assert.equal(await Promise.race([jobs, hung]), [true, true]);
+  clearTimeout(timer);
   await r.close();
 });
 

@@ -68,5 +68,31 @@ test('a list of libraries opens exactly those (plus the engine bridge)', async (
   await r.close();
 });
 
+// luaconf.h and the -D options of the build (LUA_COMPAT_5_3, LUA_USE_LINUX) as a script
+// sees them: the addon must agree with the standalone interpreter built with the options of
+// Lua's own Makefile (scripts/build-lua-cli.js).
+test('the luaconf view matches the standalone lua built like Lua\'s Makefile', async () => {
+  const root = path.join(__dirname, '..');
+  const probe = path.join(__dirname, 'fixtures', 'luaconf-probe.lua');
+  execFileSync(process.execPath, [path.join(root, 'scripts', 'build-lua-cli.js'), '--quiet'], { stdio: 'inherit' });
+  const env = { ...process.env };
+  delete env.LUA_INIT; delete env.LUA_INIT_5_4;
+  const standalone = String(execFileSync(path.join(root, 'build-lua', 'lua-cli', 'lua'),
+    ['-e', `io.write(dofile(${JSON.stringify(probe)}))`], { env }));
+  const r = new ScriptRunner({ states: 1, libs: 'all' });
+  const addon = await r.run(fs.readFileSync(probe, 'utf8'), { name: 'luaconf-probe.lua' });
+  await r.close();
+  assert.match(standalone, 'math.pow = function');
+  assert.equal(addon.split('\n'), standalone.split('\n'));
+});
+
+test('the Lua 5.3 compatibility math functions are in the sandbox too', async () => {
+  const r = new ScriptRunner({ states: 1 });
+  assert.equal(await r.run(`
+    return { math.pow(2, 10), math.ldexp(0.5, 3), select(2, math.frexp(8)), math.log10(100),
+             math.cosh(0), math.sinh(0), math.tanh(0) }`), [1024, 4, 4, 2, 1, 0, 0]);
+  await r.close();
+});
+
 test.after(() => runner.close());
 test.run();

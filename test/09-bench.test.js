@@ -1,12 +1,55 @@
 // The benchmark machinery runs end to end on a tiny input (no timing is asserted: only
 // that every driver runs and every workload's checksum matches).
+const path = require('path');
 const { test } = require('uvu');
 const assert = require('uvu/assert');
-const { runBench } = require('../bench/run.js');
+const { runBench, outputPlan, ALL_SECTIONS } = require('../bench/run.js');
+const report = require('../bench/lib/report.js');
 
 test('npm run bench machinery: every driver, every checksum, tiny sizes', async () => {
   const result = await runBench({ tiny: true, write: false, log: () => {} });
   assert.equal(result.failures, [], JSON.stringify(result.failures, null, 1));
+
+  // the fairness section (luapool only) ran every scenario in its tiny form
+  assert.ok(ALL_SECTIONS.includes('fairness'));
+  const raw = result.raw.fairness;
+  assert.ok(raw, 'no fairness results');
+  for (const key of ['benign', 'same-group', 'groups']) {
+    const [r] = raw[key].luapool;
+    assert.ok(r && Number.isFinite(r.jobsPerSec) && r.jobs > 0, `${key}: ${JSON.stringify(r)}`);
+    assert.ok(Number.isFinite(r.p50Ms) && Number.isFinite(r.p99Ms), key);
+    assert.is(r.hostile, key === 'benign' ? 0 : 4, key);
+  }
+  assert.is(raw.groups.luapool[0].hostileGroup, 'hostile');
+  for (const id of ['luapool', 'luapool+noslice']) {
+    const [r] = raw.slicing[id];
+    assert.ok(r && r.jobs > 0 && Number.isInteger(r.slices) && r.cpuMsPerJob > 0, `${id}: ${JSON.stringify(r)}`);
+  }
+  assert.is(raw.slicing['luapool+noslice'][0].slices, 0, 'sliceMs: 0 must not slice');
+  const f = result.analysis.fairness;
+  assert.ok(f.scenarios['same-group'].vsBenign, 'no ratio to the all-benign scenario');
+  assert.ok(f.slicing.ratio && f.slicing.cpuRatio, 'no slicing ratios');
+  assert.is(f.targets.length, 4);
+  for (const t of f.targets) assert.ok(['met', 'missed', 'inconclusive'].includes(t.status), `${t.name}: ${t.status}`);
+  const md = report.markdown(result, { svgPath: 'latest.svg' });
+  assert.match(md, '## Fairness (luapool only)');
+  assert.match(md, 'hostile, own groups');
+});
+
+test('only a full run (or an explicit --out-dir) rewrites docs/benchmark.md and the README chart', () => {
+  for (const preset of ['quick', 'tiny']) {
+    const o = outputPlan(preset, {}, 'stamp');
+    assert.is(o.doc, null, preset);
+    assert.is(o.svg, null, preset);
+    assert.is(o.latestJson, null, preset);
+    assert.is(path.basename(o.raw), 'stamp.json');
+  }
+  const full = outputPlan('full', {}, 'stamp');
+  assert.is(full.doc, path.join(__dirname, '..', 'docs', 'benchmark.md'));
+  assert.is(full.svg, path.join(__dirname, '..', 'bench', 'results', 'latest.svg'));
+  const elsewhere = outputPlan('full', { outDir: '/tmp/somewhere' }, 'stamp');
+  assert.is(elsewhere.doc, path.join('/tmp/somewhere', 'benchmark.md'));
+  assert.is(elsewhere.svg, path.join('/tmp/somewhere', 'latest.svg'));
 });
 
 test.run();

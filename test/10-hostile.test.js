@@ -3,7 +3,8 @@
 // correctly. Table-driven: { name, source, options, expect, code?, message?, check? }.
 //
 // options: memoryLimit selects the runner (runner-level option, default 32 MiB); every
-// other key is a job option (timeoutMs, args, env, multret...). expect: an error class, or
+// other key is a job option (timeoutMs, args, env, multret...; args may be a function that
+// builds them right before the job is submitted). expect: an error class, or
 // null when the job must succeed (check(value) then verifies the result).
 const { test } = require('uvu');
 const assert = require('uvu/assert');
@@ -31,6 +32,28 @@ function nestedArray(depth) {
   let v = [];
   for (let i = 0; i < depth; i++) v = [v];
   return v;
+}
+
+// Host objects that change while they are encoded. Each is built when its entry runs.
+// An array whose every element, when read, appends another such element: encoded from
+// its length as first read, it stays finite (read again at every step, it never ends).
+function selfGrowingArray() {
+  const a = [];
+  const element = () => ({ get x() { a.push(element()); return 1; } });
+  a.push(element());
+  return a;
+}
+function selfGrowingMap() {
+  const m = new Map();
+  let n = 0;
+  const element = () => ({ get x() { m.set(++n, element()); return 1; } });
+  m.set(0, element());
+  return m;
+}
+function lyingLength(values) {
+  let reads = 0;
+  // the first read is the runner's own check of args.length, the second the encoder's
+  return new Proxy(values, { get(t, k, r) { if (k === 'length') return ++reads === 2 ? 2 ** 32 - 1 : t.length; return Reflect.get(t, k, r); } });
 }
 
 /* eslint-disable max-len */
@@ -185,7 +208,15 @@ const HOSTILE = [
   { name: 'marshal: returning a function', source: 'return function() end', options: {}, expect: MarshalError, check: (e) => assert.match(e.message, /function/) },
   { name: 'marshal: returning a nested function names its path', source: 'return { a = { b = print } }', options: {}, expect: MarshalError, check: (e) => assert.match(e.message, /a\.b/) },
   { name: 'marshal: returning a coroutine', source: 'return coroutine.create(print)', options: {}, expect: MarshalError, check: (e) => assert.match(e.message, /thread/) },
-  { name: 'marshal: a result over the encoded-size budget', source: 'local s, t = ("x"):rep(1 << 20), {} for i = 1, 100 do t[i] = s end return t', options: {}, expect: MarshalError },
+  { name: 'marshal: one 1 MiB string 100 times in a result is encoded once', source: 'local s, t = ("x"):rep(1 << 20), {} for i = 1, 100 do t[i] = s end return t', options: {}, expect: null, check: (v) => { assert.is(v.length, 100); assert.is(v[99].length, MiB); } },
+  { name: 'marshal: one 1 MiB string 100 times in a post, a host call and an error value', source: 'local s, t = ("x"):rep(1 << 20), {} for i = 1, 100 do t[i] = s end engine.post("p", t) error(t)', options: {}, expect: LuaError, check: (e) => assert.is(e.value.length, 100) },
+  { name: 'marshal: a result over the encoded-size budget (no memory limit: 64 MiB)', source: 'return { big = ("x"):rep(65 << 20) }', options: { memoryLimit: 0 }, expect: MarshalError, check: (e) => assert.is(e.path, 'result[0].big') },
+  { name: 'marshal: one 1 MiB string 100 times in args from JS is decoded once', source: 'local t = ... return #t, t[1] == t[100]', options: { args: [new Array(100).fill('y'.repeat(MiB))], multret: true }, expect: null, check: (v) => assert.equal(v, [100, true]) },
+  { name: 'marshal: an array whose getters keep appending to it', source: 'local t = ... return #t', options: { args: () => [selfGrowingArray()] }, expect: null, check: (v) => assert.is(v, 1) },
+  { name: 'marshal: a Map whose getters keep adding to it', source: 'local t, n = ..., 0 for _ in pairs(t) do n = n + 1 end return n', options: { args: () => [selfGrowingMap()] }, expect: null, check: (v) => assert.is(v, 1) },
+  { name: 'marshal: an args Proxy claiming 2^32 - 1 values', source: 'return select("#", ...)', options: { args: () => lyingLength([1, 2]) }, expect: MarshalError, check: (e) => assert.match(e.message, /too many values/) },
+  { name: 'marshal: an array Proxy with a negative length', source: 'return 1', options: { args: () => [new Proxy([], { get: (t, k, r) => (k === 'length' ? -1 : Reflect.get(t, k, r)) })] }, expect: MarshalError, check: (e) => assert.is(e.path, 'args[0]') },
+  { name: 'marshal: a getter submitting jobs while the args are encoded', source: 'local a, b, c = ... return a .. b.x .. c', options: { args: () => ['<', { get x() { for (let i = 0; i < 20; i++) runnerFor(DEFAULT_MEMORY).run('return ...', { args: ['z'.repeat(100 * i)] }); return 'x'; } }, '>'] }, expect: null, check: (v) => assert.is(v, '<x>') },
   { name: 'marshal: args nested 100000 deep from JS', source: 'return 1', options: { args: [nestedArray(100000)] }, expect: MarshalError },
   { name: 'marshal: a function in args from JS', source: 'return 1', options: { args: [{ items: [1, 2, () => 1] }] }, expect: MarshalError, check: (e) => assert.match(e.message, /args\[0\]\.items\[2\]/) },
   { name: 'marshal: a symbol in env from JS', source: 'return 1', options: { env: { bad: Symbol('x') } }, expect: MarshalError, check: (e) => assert.match(e.message, /env\.bad/) },
@@ -251,6 +282,7 @@ for (const h of HOSTILE) {
   test(`hostile: ${h.name}`, async () => {
     const { memoryLimit = DEFAULT_MEMORY, ...jobOptions } = h.options;
     if (jobOptions.timeoutMs === undefined) jobOptions.timeoutMs = SAFETY_TIMEOUT_MS;
+    if (typeof jobOptions.args === 'function') jobOptions.args = jobOptions.args(); // built fresh, right before use
     const runner = runnerFor(memoryLimit);
     const started = Date.now();
     let value;

@@ -197,7 +197,7 @@ test("MemoryLimitError: code 'ERR_MEMORY_LIMIT'; the state is reused afterwards"
 
 // ------------------------------------------------------------------------ CancelledError
 test('CancelledError: runner.cancel(id) on a queued job rejects at once', async () => {
-  const r = new ScriptRunner({ states: 1 });
+  const r = new ScriptRunner({ states: 1, sliceMs: 0 }); // the job behind the spinning one stays queued
   const busy = enqueued(r, SPIN);
   await untilRunning(r);
   const queued = enqueued(r, 'return "should not run"');
@@ -279,7 +279,8 @@ test('QueueFullError: maxQueue: 1 with states: 1', async () => {
 });
 
 test('AcquireTimeoutError: acquireTimeoutMs with one busy state', async () => {
-  const r = new ScriptRunner({ states: 1, acquireTimeoutMs: 100 });
+  // no time slices: the one thread stays with the spinning job, so the next job cannot start
+  const r = new ScriptRunner({ states: 1, sliceMs: 0, acquireTimeoutMs: 100 });
   const busy = enqueued(r, SPIN, { acquireTimeoutMs: 0 });
   await untilRunning(r);
   const t = Date.now();
@@ -314,6 +315,63 @@ test('MarshalError: unsupported values in args, env and results name their path'
   await r.close();
 });
 
+test('MarshalError: the documented size limits hold (64 MiB without a memory limit, 4 x memoryLimit with one)', async () => {
+  // docs/marshaling.md#limits: a 65 MiB string is too large for a runner without a memory
+  // limit, and is returned whole by one whose memoryLimit (160 MiB: string.rep briefly needs
+  // two copies) gives a budget of 4 x 160 MiB
+  const src = 'return ("s"):rep(65 << 20)';
+  const unlimited = new ScriptRunner({ states: 1, memoryLimit: 0 });
+  const e = await rejection(unlimited.run(src));
+  checkError(e, MarshalError, 'ERR_MARSHAL');
+  assert.is(e.path, 'result[0]');
+  assert.match(e.message, 'value is too large to convert (more than 64 MiB encoded)');
+  await unlimited.close();
+  const limited = new ScriptRunner({ states: 1, memoryLimit: 160 << 20 });
+  assert.is((await limited.run(src)).length, 65 << 20);
+  await limited.close();
+});
+
+// ---------------------------------------------------------------------- option bounds
+test('every numeric option has an upper bound: a RangeError naming it beyond', () => {
+  const tooBig = [
+    ['states', 1025], ['memoryLimit', 1e300], ['memoryLimit', 2 ** 64], ['memoryLimit', 2 ** 53],
+    ['gcEveryBytes', 1e300], ['gcEveryBytes', 2 ** 64], ['gcEveryJobs', 2 ** 32 + 1], ['gcEveryJobs', 2 ** 32],
+    ['chunkCacheSize', 2 ** 32], ['maxQueue', 1e300], ['maxQueue', 2 ** 53], ['timeoutMs', 2 ** 31],
+    ['timeoutMs', 1e12], ['acquireTimeoutMs', 2 ** 31],
+  ];
+  for (const [name, v] of tooBig) {
+    assert.throws(() => new ScriptRunner({ [name]: v }),
+      (e) => e instanceof RangeError && e.message.includes(`options.${name}`) && /at most/.test(e.message),
+      `${name}: ${v}`);
+  }
+  // the bounds themselves are accepted (nothing is allocated up front)
+  const r = new ScriptRunner({
+    states: 1, memoryLimit: Number.MAX_SAFE_INTEGER, gcEveryBytes: Number.MAX_SAFE_INTEGER, gcEveryJobs: 2 ** 32 - 1,
+    chunkCacheSize: 2 ** 32 - 1, maxQueue: Number.MAX_SAFE_INTEGER, timeoutMs: 2 ** 31 - 1, acquireTimeoutMs: 2 ** 31 - 1,
+  });
+  return r.close();
+});
+
+test('job timeouts have the same upper bound', async () => {
+  const r = new ScriptRunner({ states: 1 });
+  for (const key of ['timeoutMs', 'acquireTimeoutMs']) {
+    const e = await rejection(r.run('return 1', { [key]: 2 ** 31 }));
+    assert.ok(e instanceof RangeError && e.message.includes(`options.${key}`), `${e.name}: ${e.message}`);
+    assert.throws(() => r.enqueue('return 1', { [key]: 1e300, callback() {} }), RangeError);
+  }
+  assert.is(await r.run('return 1', { timeoutMs: 2 ** 31 - 1 }), 1);
+  await r.close();
+});
+
+test('gcEveryJobs and chunkCacheSize near 2^32 keep their meaning', async () => {
+  const r = new ScriptRunner({ states: 1, gcEveryJobs: 2 ** 32 - 1, chunkCacheSize: 2 ** 32 - 1 });
+  for (let i = 0; i < 20; i++) await r.run(`return ${i}`);
+  const st = r.stats().states[0];
+  assert.is(st.gcSteps, 0, 'a GC step after 2^32 - 1 jobs, not after every job');
+  assert.is(st.jobs, 20);
+  await r.close();
+});
+
 // -------------------------------------------------------------------- RunnerClosedError
 test('RunnerClosedError: every entry point after close()', async () => {
   const r = new ScriptRunner({ states: 1 });
@@ -330,7 +388,7 @@ test('RunnerClosedError: every entry point after close()', async () => {
 
 // -------------------------------------------------------------------------------- close
 test('close() with running and queued jobs settles every one of them', async () => {
-  const r = new ScriptRunner({ states: 1 });
+  const r = new ScriptRunner({ states: 1, sliceMs: 0 }); // queued jobs stay queued until close()
   const running = rejection(r.run('local t = os.clock() while os.clock() - t < 0.2 do end return "finished"'));
   await untilRunning(r);
   const queued = [];

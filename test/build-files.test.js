@@ -1,10 +1,13 @@
 // The two build files agree: binding.gyp (node-gyp, the release path) and CMakeLists.txt
 // (cmake-js: dev, sanitizer and native-test builds) list the same addon sources, every
-// listed file exists, every native/*.cpp is built, and both state NAPI_VERSION=9.
+// listed file exists, every native/*.cpp is built, and both state NAPI_VERSION=9. Lua itself
+// is compiled with the luaconf options of its own Makefile in all three builds (these two
+// and the standalone interpreter of scripts/build-lua-cli.js).
 'use strict';
 
 const fs = require('fs');
 const path = require('path');
+const { execFileSync } = require('child_process');
 const { test } = require('uvu');
 const assert = require('uvu/assert');
 
@@ -106,6 +109,60 @@ test('both build files compile Lua from the one unity file', () => {
   assert.equal(lua.sources, ['deps/lua/lua-all.cpp']);
   assert.match(cmake, /add_library\s*\(\s*lua\s+STATIC\s+deps\/lua\/lua-all\.cpp\s*\)/);
   assert.ok(fs.existsSync(path.join(root, 'deps/lua/lua-all.cpp')), 'deps/lua/lua-all.cpp exists');
+});
+
+// The -D options of Lua's src/Makefile for the linux target: CFLAGS plus SYSCFLAGS of
+// linux-noreadline (what `make linux` runs). From deps/lua/src, else the cached tarball.
+function makefileDefines() {
+  let text = null;
+  const unpacked = path.join(root, 'deps', 'lua', 'src', 'Makefile');
+  if (fs.existsSync(unpacked)) text = fs.readFileSync(unpacked, 'utf8');
+  else {
+    const pin = JSON.parse(read('deps/lua/lua.json'));
+    const tarball = path.join(root, 'deps', 'lua', 'cache', pin.tarball);
+    if (fs.existsSync(tarball)) {
+      text = String(execFileSync('tar', ['xzOf', tarball, `lua-${pin.version}/src/Makefile`]));
+    }
+  }
+  if (text === null) return null;
+  const defs = (s) => [...s.matchAll(/-D(\w+(?:=\S*)?)/g)].map((m) => m[1]);
+  const cflags = /^CFLAGS\s*=(.*)$/m.exec(text);
+  const linux = /^linux-noreadline:\s*\n\t.*SYSCFLAGS="([^"]*)"/m.exec(text);
+  assert.ok(cflags && linux, 'Lua\'s Makefile has CFLAGS= and a linux-noreadline target');
+  return [...defs(cflags[1]), ...defs(linux[1])];
+}
+
+// target_compile_definitions(lua <scope> ...) in CMakeLists.txt.
+function cmakeLuaDefines(text) {
+  const noComments = text.replace(/#.*$/gm, '');
+  const all = [...noComments.matchAll(/\btarget_compile_definitions\s*\(\s*lua\s+([^)]*)\)/g)];
+  assert.is(all.length, 1, 'CMakeLists.txt sets the lua target\'s definitions in one place');
+  const words = all[0][1].split(/\s+/).filter(Boolean);
+  return { scope: words[0], defines: words.slice(1) };
+}
+
+const sorted = (list) => [...list].sort();
+
+test('Lua is compiled with the defines of its own Makefile in every build', () => {
+  const { LUA_DEFINES, MAKEFILE_CFLAGS } = require('../scripts/build-lua-cli.js');
+  const expected = sorted(LUA_DEFINES);
+  assert.ok(expected.includes('LUA_COMPAT_5_3') && expected.includes('LUA_USE_LINUX'),
+    'scripts/build-lua-cli.js defines LUA_COMPAT_5_3 and LUA_USE_LINUX');
+  assert.ok(MAKEFILE_CFLAGS.includes('-O2'), 'the standalone build uses the Makefile\'s -O2');
+  const fromMakefile = makefileDefines();
+  if (fromMakefile) assert.equal(expected, sorted(fromMakefile), 'scripts/build-lua-cli.js vs Lua\'s src/Makefile (linux)');
+  else console.log('[build-files] no Lua Makefile here (deps/lua/src, cache): checked the build files against each other only');
+
+  const lua = (gyp.targets || []).find((t) => t.target_name === 'lua');
+  assert.ok(lua, 'binding.gyp has a lua target');
+  assert.equal(sorted(lua.defines || []), expected, 'binding.gyp lua target defines');
+  const dependents = (lua.direct_dependent_settings || {}).defines || [];
+  assert.equal(sorted(dependents), expected, 'binding.gyp lua direct_dependent_settings defines (code including Lua\'s headers)');
+  assert.ok(!((addonTarget.defines || []).some((d) => /^LUA_/.test(d))), 'the luapool target takes Lua\'s defines from the lua target only');
+
+  const cm = cmakeLuaDefines(cmake);
+  assert.is(cm.scope, 'PUBLIC', 'CMake: the lua target\'s definitions are PUBLIC');
+  assert.equal(sorted(cm.defines), expected, 'CMakeLists.txt lua target definitions');
 });
 
 test.run();

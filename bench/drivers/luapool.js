@@ -177,6 +177,79 @@ driverMain('luapool', {
       population: { start: population[0], end: population[population.length - 1], mean: sum(population) / population.length },
     };
   },
+  // Fairness (luapool only: no peer time-slices a running job). A fresh runner with the
+  // default options plus p.opts (timeoutMs: 50, and sliceMs/threads for the slicing
+  // scenario). Scenarios:
+  //   benign:  one client, `return 1` in a closed loop (one in flight), submit -> settle;
+  //   hostile: the same client while p.hostile clients each keep `while true do end` in
+  //            flight (resubmitted when it settles with TimeoutError), in p.hostileGroup
+  //            and p.benignGroup (absent: the runner's default group);
+  //   slicing: p.clients clients each run p.workload(p.n) in a closed loop; total jobs/s.
+  async fairness(p) {
+    const { ScriptRunner, TimeoutError, CancelledError } = luapool();
+    const r = new ScriptRunner({ ...p.opts });
+    const slices = () => r.stats().slices;
+    const base = { scenario: p.scenario, threads: r.parallelism, states: r.states, opts: p.opts };
+    if (p.scenario === 'slicing') {
+      const src = loadWorkload(p.workload);
+      const loop = (ms) => closedLoop(() => r.run(src, { args: [p.n], name: `${p.workload}.lua` }), {
+        concurrency: p.clients, durationMs: ms, check: (v) => verifyChecksum('luapool', p.workload, p.n, v),
+      });
+      if (p.warmupMs > 0) await loop(p.warmupMs);
+      const s0 = slices();
+      const cpu0 = process.cpuUsage();
+      const res = await loop(p.durationMs);
+      const cpu = process.cpuUsage(cpu0);
+      const s1 = slices();
+      await r.close();
+      // CPU time of the whole process (every thread) per job: what slicing costs in work,
+      // less sensitive than jobs/s to other processes taking the CPUs
+      return { ...base, ...res, workload: p.workload, n: p.n, clients: p.clients, slices: s1 - s0,
+        cpuMsPerJob: (cpu.user + cpu.system) / 1000 / res.jobs };
+    }
+    const stop = new AbortController();
+    let hostileTimeouts = 0;
+    let hostileStarted = 0;
+    const hostileOpts = { signal: stop.signal, ...(p.hostileGroup ? { group: p.hostileGroup } : {}) };
+    const hostileClient = async () => {
+      while (!stop.signal.aborted) {
+        hostileStarted++;
+        try {
+          await r.run('while true do end', hostileOpts);
+        } catch (e) {
+          if (e instanceof TimeoutError) { hostileTimeouts++; continue; }
+          if (e instanceof CancelledError && stop.signal.aborted) return;
+          throw e;
+        }
+        throw new Error('a hostile job returned');
+      }
+    };
+    const hostile = Array.from({ length: p.hostile || 0 }, hostileClient);
+    // let every hostile job start (and the slice tick run) before the benign client starts
+    if (hostile.length) await new Promise((res) => setTimeout(res, p.rampMs || 0));
+    const benignOpts = p.benignGroup ? { group: p.benignGroup } : {};
+    const s0 = slices();
+    const t0 = hostileTimeouts;
+    let res;
+    try {
+      res = await closedLoop(() => r.run('return 1', benignOpts), {
+        concurrency: 1, durationMs: p.durationMs, warmupMs: p.warmupMs,
+        check: (v) => { if (v !== 1) throw new Error(`CHECKSUM MISMATCH: benign job returned ${v}`); },
+      });
+    } finally {
+      stop.abort();
+    }
+    const s1 = slices();
+    const t1 = hostileTimeouts;
+    await Promise.all(hostile);
+    await r.close({ force: true });
+    const sec = (res.elapsedMs + (p.warmupMs || 0)) / 1000;
+    return {
+      ...base, ...res, hostile: hostile.length, hostileGroup: p.hostileGroup, benignGroup: p.benignGroup,
+      // over the benign client's warm-up + measured window
+      slices: s1 - s0, slicesPerSec: (s1 - s0) / sec, hostileTimeoutsPerSec: (t1 - t0) / sec, hostileStarted,
+    };
+  },
   async memory(p) {
     luapool();
     global.gc && global.gc();

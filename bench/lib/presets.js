@@ -18,6 +18,13 @@ const presets = {
     // examples/game-loop world, unpaced: warmupFrames untimed, then up to `frames` timed
     // frames or maxMs, whichever comes first, per entity count
     gameLoop: { entities: [250, 500, 1000, 2000], frames: 400, warmupFrames: 60, maxMs: 15000 },
+    // luapool only, default runner options + timeoutMs 50: a benign closed loop alone and
+    // beside `hostile` endless loops (same group / own groups), after rampMs; then slicing
+    // cost: `clients` closed loops of slicing.workload on 1 thread, sliceMs default vs 0,
+    // with a budget armed (paused and re-armed at every switch) that the work never hits:
+    // fib(27) is ~10 ms idle but took up to 140 ms on a loaded 2-core machine
+    fairness: { durationMs: 2000, warmupMs: 300, rampMs: 100, hostile: 4,
+      slicing: { workload: 'fib', n: 27, clients: 2, durationMs: 3000, warmupMs: 300, timeoutMs: 1000 } },
     hookVariants: ['luapool', 'luapool+timeout', 'luapool+memlimit', 'luapool+hooks'],
     trialTimeoutMs: 600000,
   },
@@ -31,6 +38,8 @@ const presets = {
     health: { workload: 'fib', n: 25, durationMs: 500 },
     memory: { count: 32 },
     gameLoop: { entities: [250, 1000], frames: 120, warmupFrames: 20, maxMs: 3000 },
+    fairness: { durationMs: 300, warmupMs: 100, rampMs: 50, hostile: 4,
+      slicing: { workload: 'fib', n: 25, clients: 2, durationMs: 500, warmupMs: 100, timeoutMs: 1000 } },
     hookVariants: ['luapool', 'luapool+hooks'],
     trialTimeoutMs: 60000,
   },
@@ -44,6 +53,8 @@ const presets = {
     health: { workload: 'fib', n: 15, durationMs: 100 },
     memory: { count: 2 },
     gameLoop: { entities: [40], frames: 10, warmupFrames: 2, maxMs: 1000 },
+    fairness: { durationMs: 40, warmupMs: 10, rampMs: 10, hostile: 4,
+      slicing: { workload: 'fib', n: 15, clients: 2, durationMs: 40, warmupMs: 0, timeoutMs: 1000 } },
     hookVariants: ['luapool', 'luapool+hooks'],
     trialTimeoutMs: 60000,
   },

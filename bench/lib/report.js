@@ -20,6 +20,12 @@ function cell(s, d, suffix = '') {
   return `${num(s.median, d)}${suffix}`;
 }
 const ratio = (s) => cell(s, 2, '×');
+// a ratio as a percentage, "median (min–max)"
+function pctCell(s) {
+  if (!s || !Number.isFinite(s.median)) return '–';
+  const p = (v) => `${(v * 100).toFixed(v < 0.1 ? 2 : 1)}%`;
+  return s.n > 1 ? `${p(s.median)} (${p(s.min)}–${p(s.max)})` : p(s.median);
+}
 
 // align: one letter per column, l or r (default: first left, the rest right)
 function table(head, rows, align) {
@@ -50,6 +56,7 @@ function markdown(res, { svgPath }) {
   L.push('npm run bench                 # full run: 5 rounds, larger sizes (takes a while)');
   L.push('npm run bench -- --quick      # smoke check: small sizes, 2 rounds, under 2 minutes on 2 cores');
   L.push('node bench/run.js --rounds 3 --drivers lua,luapool,wasmoon --sections cpu,trivial');
+  L.push('node bench/run.js --sections fairness --rounds 3 --out-dir /tmp/bench   # one section, this page left alone');
   L.push('node bench/run.js --update-checksums   # after changing a workload or a size');
   L.push('```');
   L.push('');
@@ -79,6 +86,9 @@ function markdown(res, { svgPath }) {
     '1 ms sampling interval; fs latency is `fs.promises.readFile` of a small file every 2 ms. Both are measured idle, then ' +
     'while the pool runs CPU jobs with 2 jobs per state in flight. Note that luapool runs its jobs on the libuv thread pool ' +
     `(UV_THREADPOOL_SIZE=${uvSize(res)} in the luapool trial), which fs also uses.`);
+  L.push('- **Which runs write this page.** Only a full run (no `--quick`, no `--out-dir`, no `--no-write`) rewrites this page, ' +
+    '`bench/results/latest.svg` (the README chart) and `latest.json` — with the sections it ran, so run every section. `--quick` is a ' +
+    'smoke run: it keeps only its raw `bench/results/<date>.json`. `--out-dir DIR` writes every output, this page included, into DIR.');
   L.push('- **Memory** is process RSS growth divided by the number of states (after the states have run a job), and the Lua ' +
     'heap of one state (`collectgarbage("count")`). The floor is the Lua heap of the standalone interpreter right after startup.');
   L.push('');
@@ -122,7 +132,9 @@ function markdown(res, { svgPath }) {
   L.push(`![luapool speed relative to the floor and each peer](${svgPath})`);
   L.push('');
 
-  L.push('## Targets (issue 5)');
+  L.push('## Goals');
+  L.push('');
+  L.push('What luapool aims for on a 2-core machine, and where this run stands (reported here, never asserted in tests):');
   L.push('');
   L.push(table(['target', 'goal', 'measured', 'status'], a.targets.map((t) => [
     t.name, t.goal, t.measured || '–', `**${t.status}**${t.detail ? ` — ${t.detail}` : ''}`]), 'llll'));
@@ -270,6 +282,8 @@ function markdown(res, { svgPath }) {
     L.push('');
   }
 
+  if (a.fairness) L.push(...fairnessMarkdown(res));
+
   const skipped = new Set();
   for (const sec of Object.values(res.raw)) for (const key of Object.values(sec)) for (const [d, arr] of Object.entries(key)) for (const r of arr) if (r && r.skipped) skipped.add(`${d}: ${r.skipped}`);
   if (a.notes.length || skipped.size) {
@@ -282,6 +296,64 @@ function markdown(res, { svgPath }) {
   return L.join('\n');
 }
 
+// The fairness section: luapool only (no peer time-slices a running job).
+function fairnessMarkdown(res) {
+  const f = res.analysis.fairness;
+  const c = res.config.fairness || {};
+  const sc = f.scenarios;
+  const any = sc.benign || sc['same-group'] || sc.groups || {};
+  const L = [];
+  L.push('## Fairness (luapool only): a benign client beside hostile jobs');
+  L.push('');
+  L.push(`Default runner options plus \`timeoutMs: 50\`${any.threads ? ` (here: ${any.threads} thread${any.threads === 1 ? '' : 's'}, ${any.states} states, \`sliceMs\` 2 by default)` : ''}. ` +
+    `The benign client runs \`return 1\` in a closed loop, one job in flight, for ${c.durationMs} ms after ${c.warmupMs} ms of warm-up; ` +
+    'latency is submit → settle. In the hostile scenarios ' +
+    `${c.hostile} hostile clients each keep \`while true do end\` in flight and resubmit it when it settles with \`TimeoutError\`; ` +
+    `the benign client starts ${c.rampMs} ms after them. "Own groups": hostile jobs run with \`group: 'hostile'\`, benign ones with ` +
+    '`group: \'benign\'`; otherwise all share the default group (FIFO). Slice switches are `runner.stats().slices` over the ' +
+    'benign client\'s window. Peers are not measured: none of them time-slices a running job (wasmoon and fengari run on the ' +
+    'main thread, a piscina worker runs a task to completion), so beside an endless loop a short job waits for the loop to ' +
+    'end — its timeout, if it has one.');
+  L.push('');
+  const label = { benign: 'all benign', 'same-group': 'hostile, same group', groups: 'hostile, own groups' };
+  const rows = [];
+  for (const k of ['benign', 'same-group', 'groups']) {
+    const r = sc[k];
+    if (!r) continue;
+    if (r.error) { rows.push([label[k], 'FAILED', '', '', '', '', '', '']); continue; }
+    if (!Number.isFinite(r.jobsPerSec.median)) { rows.push([label[k], 'skipped', '', '', '', '', '', '']); continue; }
+    rows.push([label[k], cell(r.jobsPerSec), r.vsBenign ? pctCell(r.vsBenign) : '100%', cell(r.p50Ms, 3), cell(r.p99Ms, 3), cell(r.maxMs, 2),
+      cell(r.slicesPerSec, 0), cell(r.hostileTimeoutsPerSec, 1)]);
+  }
+  if (rows.length) {
+    L.push(table(['scenario', 'benign jobs/s', 'vs all benign', 'p50 ms', 'p99 ms', 'max ms', 'slice switches/s', 'hostile timeouts/s'], rows));
+    L.push('');
+  }
+  const s = f.slicing;
+  if (s) {
+    L.push(`Slicing cost: ${s.clients || (c.slicing && c.slicing.clients)} clients each run \`${s.workload || c.slicing.workload}(${s.n || c.slicing.n})\` ` +
+      `(bench/workloads) in a closed loop on a 1-thread runner for ${c.slicing && c.slicing.durationMs} ms; jobs/s of both together, ` +
+      'slice switches per trial, the mean run time between switches (trial time ÷ switches), and the CPU time of the whole ' +
+      'process per job (less sensitive than jobs/s to other processes taking the CPUs). Here ' +
+      `\`timeoutMs: ${c.slicing && c.slicing.timeoutMs}\` instead of 50: the budget is still armed, and paused and re-armed at every ` +
+      'switch, but a CPU-bound job on a busy machine must not run into it:');
+    L.push('');
+    const row = (name, side, vs, cpuVs) => side.error ? [name, 'FAILED', '', '', '', '', ''] : [name, cell(side.jobsPerSec), cell(side.slices, 0),
+      Number.isFinite(side.meanSliceMs && side.meanSliceMs.median) ? cell(side.meanSliceMs, 2) : '–', vs, cell(side.cpuMsPerJob, 2), cpuVs];
+    L.push(table(['sliceMs', 'jobs/s', 'slice switches', 'mean slice (ms)', 'jobs/s vs sliceMs 0', 'CPU ms per job', 'CPU per job vs sliceMs 0'], [
+      row('default (2)', s.on, s.ratio ? cell(s.ratio, 3, '×') : '–', s.cpuRatio ? cell(s.cpuRatio, 3, '×') : '–'),
+      row('0 (no slicing)', s.off, '1×', '1×'),
+    ]));
+    L.push('');
+  }
+  L.push('Goals (reported here, never asserted in tests):');
+  L.push('');
+  L.push(table(['target', 'goal', 'measured', 'status'], f.targets.map((t) => [
+    t.name, t.goal, t.measured || '–', `**${t.status}**${t.detail ? ` — ${t.detail}` : ''}`]), 'llll'));
+  L.push('');
+  return L;
+}
+
 // ---------------------------------------------------------------------------------------
 // SVG: horizontal bars of luapool's speed relative to the floor and each peer, log scale,
 // centred on 1×.
@@ -290,6 +362,21 @@ const COLORS = { lua: '#1f77b4', 'libuv-noop': '#1f77b4', wasmoon: '#ff7f0e', fe
 
 function esc(s) {
   return String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+// The colour key, one line at y (the SVG's last line).
+const LEGEND = [['lua', 'the floor: standalone lua / a no-op native job'], ['wasmoon', 'wasmoon'], ['fengari', 'fengari'],
+  ['piscina', 'piscina + wasmoon']];
+function legend(W, y) {
+  const o = [];
+  const widths = LEGEND.map(([, label]) => 40 + label.length * 7);
+  let xx = (W - widths.reduce((a, b) => a + b, 0)) / 2;
+  LEGEND.forEach(([peer, label], i) => {
+    o.push(`<rect x="${xx.toFixed(1)}" y="${y - 10}" width="12" height="12" fill="${COLORS[peer]}" opacity="0.85"/>`);
+    o.push(`<text x="${(xx + 17).toFixed(1)}" y="${y}" fill="#222">${esc(label)}</text>`);
+    xx += widths[i];
+  });
+  return o;
 }
 
 function svg(res) {
@@ -325,7 +412,7 @@ function svg(res) {
   const lmin = Math.floor(Math.log10(lo));
   const lmax = Math.ceil(Math.log10(hi));
   const x = (v) => labelW + ((Math.log10(v) - lmin) / (lmax - lmin)) * plotW;
-  const H = top + Math.max(1, rows.length) * rowH + 50;
+  const H = top + Math.max(1, rows.length) * rowH + 74;
   const o = [];
   o.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="Helvetica, Arial, sans-serif" font-size="12">`);
   o.push(`<rect width="${W}" height="${H}" fill="#ffffff"/>`);
@@ -354,8 +441,9 @@ function svg(res) {
   });
   o.push(`<line x1="${x1}" y1="${top - 6}" x2="${x1}" y2="${top + rows.length * rowH}" stroke="#000" stroke-width="1.5"/>`);
   if (!rows.length) o.push(`<text x="${W / 2}" y="${top + 20}" text-anchor="middle" fill="#a00">no luapool ratios in this run (${esc(res.luapoolStatus.ok ? 'no trials' : res.luapoolStatus.reason)})</text>`);
+  o.push(...legend(W, H - 14));
   o.push('</svg>');
   return o.join('\n') + '\n';
 }
 
-module.exports = { markdown, svg };
+module.exports = { markdown, svg, legend };

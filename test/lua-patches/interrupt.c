@@ -7,6 +7,10 @@
 ** swallow the interrupt. A script still running 20 s after its start is
 ** reported as hung and ends the program (exit 1).
 ** Also patch 0022: no emergency collection while the flag is set.
+** Part 2 (patch 0015): coroutines whose every interrupt check yields (the
+** handler asks for a yield whenever it can): each script must compute the
+** same result as without interrupts, proving that a resumed coroutine
+** re-runs the interrupted instruction correctly.
 ** Build: gcc -O2 -Ideps/lua/src test/lua-patches/interrupt.c build-lua/lua-cli/liblua.a -lm -ldl -lpthread
 */
 #include <pthread.h>
@@ -21,8 +25,90 @@
 #include "lauxlib.h"
 #include "lualib.h"
 
-static void handler (lua_State *L) {
-  luaL_error(L, "interrupted");
+static int handler (lua_State *L, int canyield) {
+  (void)canyield;
+  return luaL_error(L, "interrupted");
+}
+
+/* part 2: clear the flag and yield wherever that is possible; a count hook (of this
+   driver only) raises the flag every few instructions, so the checks that see it fall on
+   every kind of instruction */
+static int yields_possible = 0;
+static void raiser (lua_State *L, lua_Debug *ar) {
+  (void)ar;
+  __atomic_store_n(lua_interruptflag(L), 1, __ATOMIC_RELAXED);
+}
+static lua_State *driven = NULL;  /* only the coroutine the driver resumes may yield:
+                                    a script's own coroutine would yield to its resumer */
+static int slicer (lua_State *L, int canyield) {
+  __atomic_store_n(lua_interruptflag(L), 0, __ATOMIC_RELAXED);
+  if (!canyield || L != driven) return 0;
+  yields_possible++;
+  return 1;
+}
+
+/* each returns a number; run plainly and as a coroutine sliced at every check */
+static const char *sliced[] = {
+  "local s = 0 for i = 1, 2000 do s = s + i end return s",
+  "local s, i = 0, 0 while i < 2000 do i = i + 1 s = s + i end return s",
+  "local s, i = 0, 0 repeat i = i + 1 s = s + i until i >= 2000 return s",
+  "local s = 0 for i = 1.0, 500.0, 0.5 do s = s + i end return s",
+  "local t = {} for i = 1, 300 do t[i] = i end local s = 0 "
+    "for k, v in ipairs(t) do s = s + k * v end for k, v in pairs(t) do s = s + v end return s",
+  "local function f(...) return select('#', ...) + (... or 0) end local s = 0 "
+    "for i = 1, 300 do s = s + f(i, i, i) + f(table.unpack({i, 2, 3})) end return s",
+  "local function g(n, acc) if n == 0 then return acc end return g(n - 1, acc + n) end "
+    "return g(3000, 0)",
+  "local function h(a, b) return a * b end local s = 0 "
+    "for i = 1, 400 do s = s + h(i, 2) + math.max(i, 3) end return s",
+  "local n, s = 0, 0 ::top:: n = n + 1 s = s + n if n < 1000 then goto top end return s",
+  "local s, i = 0, 10 while i ~= 0 and s < 1e9 do s = s + i i = i - 1 end "
+    "local j = 0 repeat j = j + 1 until not (j < 500) return s + j",
+  "local co = coroutine.wrap(function() for i = 1, 100 do coroutine.yield(i) end end) "
+    "local s = 0 for i = 1, 100 do s = s + co() end return s",
+  /* yields inside pcall/xpcall (yieldable in 5.4) and errors after a resume */
+  "local s = 0 for i = 1, 200 do local ok, v = pcall(function() local t = 0 "
+    "for j = 1, 10 do t = t + j end return t end) s = s + v end return s",
+  "local s = 0 for i = 1, 200 do local ok, e = pcall(function() for j = 1, 10 do end error(i, 0) end) "
+    "s = s + e end return s",
+  "local s = 0 for i = 1, 100 do s = s + select(2, xpcall(function(a) local t = a for j = 1, 10 do "
+    "t = t + 1 end return t end, print, i)) end return s",
+  "local s = 0 local mt = { __add = function(a, b) local t = 0 for j = 1, 5 do t = t + j end return t end } "
+    "local x = setmetatable({}, mt) for i = 1, 200 do s = s + (x + x) end return s",
+  NULL
+};
+
+static int sliced_tests (void) {
+  int failures = 0, i;
+  for (i = 0; sliced[i]; i++) {
+    lua_State *L = luaL_newstate();
+    lua_State *co;
+    lua_Number plain, got = -1;
+    int status, nres, resumes = 0;
+    luaL_openlibs(L);
+    lua_setinterrupthandler(L, slicer);
+    if (luaL_dostring(L, sliced[i]) != LUA_OK) { printf("FAIL plain %s\n", sliced[i]); failures++; lua_close(L); continue; }
+    plain = lua_tonumber(L, -1);
+    lua_settop(L, 0);
+    co = lua_newthread(L);
+    luaL_loadstring(co, sliced[i]);
+    lua_sethook(co, raiser, LUA_MASKCOUNT, 7);
+    driven = co;
+    yields_possible = 0;
+    do {
+      status = lua_resume(co, L, 0, &nres);
+      resumes++;
+    } while (status == LUA_YIELD && resumes < 1000000);
+    if (status == LUA_OK && nres >= 1) got = lua_tonumber(co, -1);
+    {
+      int ok = status == LUA_OK && got == plain && resumes > 10;
+      if (!ok) failures++;
+      printf("%s %7d slices  %s\n     -> %.14g (plain %.14g)%s\n", ok ? "ok  " : "FAIL", resumes,
+             sliced[i], got, plain, status == LUA_OK ? "" : lua_tostring(co, -1));
+    }
+    lua_close(L);
+  }
+  return failures;
 }
 
 static int current = -1;  /* index of the script running (for the alarm) */
@@ -188,6 +274,12 @@ int main (int argc, char **argv) {
   if (selected(argc, argv, i)) {
     ran++;
     if (!no_emergency_gc(i)) failures++;
+  }
+  if (argc < 2) {  /* part 2 runs with no script selection */
+    int k;
+    int sfail = sliced_tests();
+    for (k = 0; sliced[k]; k++) ran++;
+    failures += sfail;
   }
   printf("%d passed, %d failed\n", ran - failures, failures);
   return failures != 0;

@@ -1,0 +1,138 @@
+// Fuzzers (fuzz/, docs/fuzzing.md): a short run of both, bounded by time (about a minute
+// in all), as part of `npm test`; `npm run fuzz -- --minutes N [--asan]` runs them long
+// (with --asan, this file is what runs, under the sanitizers, its length and options taken
+// from the LUAPOOL_FUZZ_* variables scripts/fuzz.js sets).
+//
+// Then the bugs the fuzzers found, each reduced to a minimal reproduction, skipped until
+// fixed (FOUND BY FUZZER). The fuzzers avoid or tolerate them unless run with --known.
+const { test } = require('uvu');
+const assert = require('uvu/assert');
+const path = require('path');
+const lib = require('luapool');
+const { ScriptRunner, MarshalError, MemoryLimitError } = lib;
+const { runFuzzers } = require(path.join(__dirname, '..', 'fuzz', 'run'));
+
+const env = process.env;
+const seconds = Number(env.LUAPOOL_FUZZ_SECONDS || 55);
+const seed = env.LUAPOOL_FUZZ_SEED === undefined ? undefined
+  : (env.LUAPOOL_FUZZ_SEED.includes(',') ? env.LUAPOOL_FUZZ_SEED.split(',').map(Number) : Number(env.LUAPOOL_FUZZ_SEED));
+
+let result;
+const run = () => {
+  result ??= runFuzzers(lib, {
+    seconds,
+    only: env.LUAPOOL_FUZZ_ONLY,
+    seed,
+    base: env.LUAPOOL_FUZZ_BASE === undefined ? undefined : Number(env.LUAPOOL_FUZZ_BASE),
+    known: env.LUAPOOL_FUZZ_KNOWN === '1',
+    strictTime: env.LUAPOOL_FUZZ_STRICT_TIME === '1',
+    trace: env.LUAPOOL_FUZZ_TRACE,
+    log: (s) => console.log(s),
+  });
+  return result;
+};
+
+const failuresText = (list) => list.map((f) => `seed ${f.seed}: ${f.problem}`).join('\n');
+
+if (env.LUAPOOL_FUZZ_ONLY !== 'lua') {
+  test(`marshaling fuzzer: random values through args, env, host results and back, against the model (${seconds} s run)`, async () => {
+    const out = await run();
+    const m = out.marshal;
+    console.log(`# marshaling fuzzer: ${m.inputs} inputs (${m.jobs} jobs), base seed ${out.base}`);
+    assert.ok(m.inputs > 0, 'no input ran');
+    assert.equal(m.failures.length, 0, failuresText(m.failures));
+  });
+}
+
+if (env.LUAPOOL_FUZZ_ONLY !== 'marshal') {
+  test('Lua-source fuzzer: hostile programs settle, states stay usable, memory returns to its baseline', async () => {
+    const out = await run();
+    const l = out.lua;
+    console.log(`# Lua-source fuzzer: ${l.inputs} programs, base seed ${out.base}, ${l.late.length} late, ${l.overruns.length} overruns`);
+    assert.ok(l.inputs > 0, 'no program ran');
+    assert.not.ok(l.hung, 'a job or a ping did not settle');
+    assert.equal(l.failures.length, 0, failuresText(l.failures));
+    if (seed === undefined) assert.ok(l.memory.end.length === l.memory.baseline.length, 'memory measured at the end');
+  });
+}
+
+// ------------------------------------------------------------------ FOUND BY FUZZER
+// Minimal reproductions of what the fuzzers found (seeds in docs/fuzzing.md). They fail on
+// today's code, so they are skipped; remove the `.skip` with the fix.
+
+const runner = new ScriptRunner({ states: 1, host: { get: () => Buffer.from([0xff]) } });
+
+// FOUND BY FUZZER (marshal seeds 1916115237, 3263361666; known 'scalar-strict'):
+// strict: true is not applied to one string result without multret; the native fast path
+// for scalar results (native/deliveries.cpp fastScalar) never looks at strict.
+test.skip('FOUND BY FUZZER: strict refuses a single invalid UTF-8 string result (no multret)', async () => {
+  for (const [src, opts] of [['return "\\xff"', {}], ['return ...', { args: [Buffer.from([0xff])] }], ['return engine.get()', {}]]) {
+    const e = await runner.run(src, { strict: true, ...opts }).catch((x) => x);
+    assert.instance(e, MarshalError, src);
+    assert.is(e.path, 'result[0]');
+    assert.match(e.message, 'not valid UTF-8');
+  }
+});
+
+// FOUND BY FUZZER (marshal seed 2302641304; known 'key-table'): lib/marshal.ts Decoder.key()
+// decodes the whole subtree of a table key in "key mode": string values inside it come back
+// as JS strings with bytes: 'buffer', strict refuses an invalid one as a "string key", and
+// paths inside a key table leave the key out.
+test.skip('FOUND BY FUZZER: values inside a table key decode like any value (Buffers, paths with the key)', async () => {
+  const m = await runner.run('return { [{ s = "abc" }] = "abc" }', { tables: 'map', bytes: 'buffer' });
+  const [k, v] = [...m][0];
+  assert.ok(Buffer.isBuffer(v));
+  assert.ok(Buffer.isBuffer(k.get('s')), `inside the key: ${typeof k.get('s')}`);
+  const e = await runner.run('return { [{ s = "\\xff" }] = 1 }', { tables: 'map', strict: true }).catch((x) => x);
+  assert.instance(e, MarshalError);
+  assert.match(e.message, 'a Lua string that is not valid UTF-8 cannot become a JS string');
+  assert.is(e.path, 'result[0]["<table key>"].s');
+});
+
+// FOUND BY FUZZER (known 'key-buffer', with --known): a long binary string reached first as
+// a Map key, then as a value, comes back as two Buffers.
+test.skip('FOUND BY FUZZER: a long binary string that is a Map key and a value is one Buffer', async () => {
+  const b = Buffer.alloc(40, 0xff);
+  const [m, v] = await runner.run('return ...', { args: [new Map([[b, 1]]), b], bytes: 'buffer', tables: 'map', multret: true });
+  assert.is([...m.keys()][0], v);
+});
+
+// FOUND BY FUZZER (marshal seeds 3545503321, 1148643040; known 'deleted-inherited'): a getter
+// that deletes a not-yet-encoded property named like an Object.prototype member: it should
+// arrive as nil (docs/marshaling.md), but the encoder reads v[k] and finds the inherited one.
+test.skip('FOUND BY FUZZER: a property deleted while encoded arrives as nil, whatever its name', async () => {
+  const obj = { get a() { delete obj.constructor; return 1; }, constructor: 2 };
+  assert.equal(await runner.run('return ...', { args: [obj] }), { a: 1 });
+  const obj2 = { get a() { delete obj2.__proto__; return 1; } };
+  Object.defineProperty(obj2, '__proto__', { value: 2, enumerable: true, configurable: true, writable: true });
+  assert.equal(await runner.run('return ...', { args: [obj2] }), { a: 1 });
+});
+
+// FOUND BY FUZZER (with --known; known 'revoked-proxy'): a revoked Proxy is an unsupported
+// value, but the job rejects with a bare TypeError naming no path.
+test.skip('FOUND BY FUZZER: a revoked Proxy is a MarshalError naming its path', async () => {
+  const { proxy, revoke } = Proxy.revocable({}, {});
+  revoke();
+  const e = await runner.run('return 1', { args: [1, { p: proxy }] }).catch((x) => x);
+  assert.instance(e, MarshalError);
+  assert.is(e.path, 'args[1].p');
+});
+
+// FOUND BY FUZZER (Lua seeds 3933159672,1859027516; known 'memory-error-lost'): a job that
+// catches a memory error and then calls a host function (it suspends and resumes) loses the
+// memory error: it succeeds (or, killed while suspended, ends with TimeoutError), its state
+// is not collected, and the next innocent job fails with MemoryLimitError.
+test.skip('FOUND BY FUZZER: a memory error caught before a host call still fails the job, and the next job runs', async () => {
+  const r = new ScriptRunner({ states: 1, timeoutMs: 5000, memoryLimit: 1 << 20, host: { quick: () => 1 } });
+  try {
+    const e = await r.run('pcall(function() local t = {} while true do t[#t + 1] = {} end end) engine.quick() return "survived"').catch((x) => x);
+    assert.instance(e, MemoryLimitError);
+    const next = await r.run('return 1').catch((x) => x);
+    assert.is(next, 1, `the next job: ${next}`);
+  } finally {
+    await r.close();
+  }
+});
+
+test.after(() => runner.close());
+test.run();
