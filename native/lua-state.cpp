@@ -34,9 +34,24 @@ void* LuaState::allocate(void* ud, void* ptr, size_t osize, size_t nsize) {
     if (self->reason_.load(std::memory_order_relaxed) != 0) return nullptr;
     size_t limit = self->config_.memoryLimit;
     if (limit != 0 && (self->memExceeded_ || used + growth > limit)) {
-      self->memExceeded_ = true;  // sticky: a script catching the error cannot go on growing
+      // Lua answers a refusal with an emergency full collection and one retry of the same
+      // request. The garbage of earlier jobs may fill the state: only when the retry is
+      // refused too is the limit really reached, and then it is sticky, so that a script
+      // catching the error cannot go on growing.
+      // (Where Lua will not retry -- stack growth, inside a collection step -- the first
+      // refusal is final.)
+      Refusal& r = self->refused_;
+      if (self->memExceeded_) return nullptr;
+      if ((r.pending && r.ptr == ptr && r.osize == osize && r.nsize == nsize) ||
+          self->L_ == nullptr || !luapool_willretryalloc(self->L_)) {
+        self->memExceeded_ = true;
+        r.pending = false;
+      } else {
+        r = Refusal{ptr, osize, nsize, true};
+      }
       return nullptr;
     }
+    self->refused_.pending = false;
     self->sinceGc_ += growth;
   }
   void* block = std::realloc(ptr, nsize);
@@ -175,6 +190,7 @@ void LuaState::beginJob(Job& job, KillReason preset) {
   lastJobId_ = job.id;
   sliceAsked_ = false;
   memExceeded_ = false;
+  refused_.pending = false;
   stepPeak_.store(inUse_.load(std::memory_order_relaxed), std::memory_order_relaxed);
   reason_.store(static_cast<int>(preset), std::memory_order_release);
   __atomic_store_n(interruptFlag_, preset != KillReason::None ? 1 : 0, __ATOMIC_RELEASE);

@@ -147,6 +147,14 @@ class LuaState {
   size_t sinceGc_ = 0;
   uint32_t jobsSinceGc_ = 0;
   bool memExceeded_ = false;  // sticky for the rest of a job once the limit was hit
+  // The growth request refused last (Lua retries the same request once after an
+  // emergency collection; only a refused retry makes the limit sticky).
+  struct Refusal {
+    void* ptr = nullptr;
+    size_t osize = 0;
+    size_t nsize = 0;
+    bool pending = false;
+  } refused_;
 
   Prng* random_ = nullptr;  // cache of random()'s answer for the running job
   std::unordered_map<uint64_t, Prng> jobRandom_;  // by job id, for jobs that drew
