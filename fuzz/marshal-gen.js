@@ -19,7 +19,6 @@
 //   object), submit (runs another job while the value is encoded), throw.
 'use strict';
 
-const HOLE = Symbol('hole');
 /** The name of the non-enumerable property of objects with `hidden` (never one of the generated keys). */
 const HIDDEN_KEY = 'hidden\u0001';
 
@@ -657,4 +656,4 @@ function describeSpec(nodes, max = 6000) {
   return text.length > max ? `${text.slice(0, max)}\n… (${text.length - max} more characters)` : text;
 }
 
-module.exports = { Gen, envSpec, build, describeSpec, HOLE, HIDDEN_KEY, ODD_KEYS };
+module.exports = { Gen, envSpec, build, describeSpec, HIDDEN_KEY, ODD_KEYS };

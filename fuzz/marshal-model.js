@@ -552,6 +552,15 @@ function refusals(values, opts) {
 
 // --- error paths -------------------------------------------------------------------------
 
+/** A quoted key: JSON (the JS side), or as it is with only `"` and `\` escaped (the native encoder writes control characters raw). */
+function quoted(q) {
+  try {
+    return JSON.parse(q);
+  } catch {
+    return q.slice(1, -1).replace(/\\(.)/gs, '$1');
+  }
+}
+
 /** Splits `root[i]…` into the top index and segments; null if it does not parse. */
 function parsePath(path, root) {
   if (!path.startsWith(root)) return null;
@@ -562,7 +571,7 @@ function parsePath(path, root) {
     const m = re.exec(s);
     if (!m) return null;
     if (m[1] !== undefined) segs.push({ str: m[1] });
-    else if (m[2] !== undefined) segs.push({ str: JSON.parse(m[2]) });
+    else if (m[2] !== undefined) segs.push({ str: quoted(m[2]) });
     else segs.push({ num: m[3] });
     s = s.slice(m[0].length);
   }

@@ -119,6 +119,21 @@ test.skip('FOUND BY FUZZER: a revoked Proxy is a MarshalError naming its path', 
   assert.is(e.path, 'args[1].p');
 });
 
+// FOUND BY FUZZER (marshal seed 1960179457, in some runs: a shared table first reached
+// past the nesting limit; known 'nul-message'): a conversion error raised on the Lua side
+// is a C string somewhere: its message is cut at a NUL byte of a key in its path.
+test.skip('FOUND BY FUZZER: a Lua-side conversion error keeps its whole message when a key holds a NUL byte', async () => {
+  const r = new ScriptRunner({ states: 1, host: { f: () => 1 } });
+  try {
+    for (const [src, prefix] of [['engine.post("p", { ["a\\0b"] = print })', 'engine.post: data[0]'], ['engine.f({ ["a\\0b"] = print })', 'engine.f: args[0]']]) {
+      const e = await r.run(src).catch((x) => x);
+      assert.match(e.message, `${prefix}["a\0b"]: cannot convert a Lua function to JavaScript`);
+    }
+  } finally {
+    await r.close();
+  }
+});
+
 // FOUND BY FUZZER (Lua seeds 3933159672,1859027516; known 'memory-error-lost'): a job that
 // catches a memory error and then calls a host function (it suspends and resumes) loses the
 // memory error: it succeeds (or, killed while suspended, ends with TimeoutError), its state
