@@ -229,7 +229,9 @@ KillReason LuaState::beginClosing() {
 
 void LuaState::endClosing(KillReason saved) {
   std::lock_guard<std::mutex> lock(killMutex_);
-  if (saved != KillReason::None) reason_.store(static_cast<int>(saved), std::memory_order_release);  // the first reason wins
+  // The job's outcome was decided before it unwound: a kill that arrived meanwhile (the
+  // grace period's, or a late cancel) only stopped the close handlers.
+  reason_.store(static_cast<int>(saved), std::memory_order_release);
   memExceeded_ = memExceeded_ || closingMemExceeded_;
   closingMemExceeded_ = false;
   __atomic_store_n(interruptFlag_, reason_.load(std::memory_order_relaxed) != 0 ? 1 : 0, __ATOMIC_RELEASE);
