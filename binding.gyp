@@ -2,13 +2,19 @@
   "variables": {
     "luapool_sources": [
       "native/addon.cpp",
+      "native/columns.cpp",
       "native/deliveries.cpp",
       "native/host-call.cpp",
       "native/job.cpp",
       "native/lua-state.cpp",
+      "native/modules.cpp",
+      "native/profiler.cpp",
+      "native/require.cpp",
       "native/runner.cpp",
+      "native/sandbox-libs.cpp",
       "native/sandbox.cpp",
       "native/scheduler.cpp",
+      "native/shared.cpp",
       "native/testing.cpp",
       "native/value-lua.cpp",
       "native/watchdog.cpp"

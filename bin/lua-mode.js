@@ -34,6 +34,8 @@ const LUAPOOL_OPTIONS = `luapool options:
   --json           print the values the script returns as JSON lines (print: stderr)
   --pretty         indent the --json output
   --watch          run again whenever the script changes (Ctrl-C to stop)
+  --profile FILE   sample the Lua stacks (1 kHz) and write FILE in .cpuprofile format
+                   (open it in Chrome DevTools, VS Code or speedscope)
   --help           show this help
   --version        show luapool's version
 `;
@@ -68,7 +70,7 @@ class BadOption extends Error {
   constructor(option) { super(option); this.option = option; }
 }
 
-const LONG_VALUE = ['libs', 'timeout', 'memory'];
+const LONG_VALUE = ['libs', 'timeout', 'memory', 'profile'];
 const LONG_FLAG = ['safe', 'json', 'pretty', 'watch', 'help', 'version'];
 
 /**
@@ -78,7 +80,7 @@ const LONG_FLAG = ['safe', 'json', 'pretty', 'watch', 'help', 'version'];
 function parseLuaCommandLine(argv) {
   const o = {
     steps: [], i: false, v: false, e: false, E: false, script: -1,
-    libs: 'all', timeoutMs: 0, memoryLimit: 0, json: false, pretty: false, watch: false,
+    libs: 'all', timeoutMs: 0, memoryLimit: 0, json: false, pretty: false, watch: false, profile: null,
     help: false, version: false,
   };
   for (let i = 0; i < argv.length; i++) {
@@ -101,6 +103,7 @@ function parseLuaCommandLine(argv) {
         else throw new BadOption(a);
         if (name === 'libs') o.libs = parseLibs(value);
         else if (name === 'timeout') o.timeoutMs = parseTimeout(value);
+        else if (name === 'profile') o.profile = value;
         else o.memoryLimit = parseBytes(value);
       } else {
         throw new BadOption(a);
@@ -471,6 +474,7 @@ async function runLua(o, argv, names, interrupts = new Interrupts()) {
   const scriptPos = o.script;
   const stdinScript = scriptPos >= 0 && argv[scriptPos] === '-' && argv[scriptPos - 1] !== '--';
   const engine = o.libs === 'all' ? new AllEngine(o, interrupts) : new SandboxEngine(o, interrupts);
+  const profiler = o.profile ? engine.runner.profile({ sampleHz: 1000 }) : null;
   let inRepl = false;
 
   // report(): "progname: msg" (no progname in the REPL), exit status 1
@@ -576,6 +580,10 @@ async function runLua(o, argv, names, interrupts = new Interrupts()) {
     code = e.code;
   } finally {
     try { await engine.flush(); } catch { /* the state is gone (os.exit) */ }
+    if (profiler) {
+      const profile = await profiler.stop();
+      fs.writeFileSync(o.profile, JSON.stringify(profile.cpuprofile));
+    }
     await engine.close();
   }
   return code;

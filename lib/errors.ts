@@ -14,6 +14,13 @@ export class LuapoolError extends Error {
    * never started); set when the error settles a job.
    */
   runMs?: number;
+  /**
+   * `callMany()`: the index in `argsList` of the call that failed (or was running when the
+   * part failed), when known.
+   */
+  index?: number;
+  /** `callColumns()`: the row the call was on when it failed, when known. */
+  row?: number;
 
   /** @param code the stable `code`, e.g. `'ERR_LUA'`. */
   constructor(message: string, code: string) {

@@ -11,13 +11,17 @@ if (process.env.UV_THREADPOOL_SIZE === undefined) {
 import { binding } from './native';
 
 export { ScriptRunner } from './script-runner';
-export type { JobOptions, EnqueueOptions, JobDetails } from './script-runner';
+export type {
+  JobOptions, EnqueueOptions, JobDetails, CallManyOptions, SettledResult, CallColumnsOptions, Columns,
+} from './script-runner';
 export { ScriptContext } from './context';
 export { ActionQueue } from './action-queue';
 export type { Action, ResultAction, ErrorAction, PostAction, LogAction } from './action-queue';
-export type { ScriptRunnerOptions, LibName, HostFunction } from './options';
+export type { ScriptRunnerOptions, LibName, HostFunction, ModuleSources } from './options';
 export type { ScriptRunnerEvents, OverrunInfo, TypedEmitter } from './events';
-export type { RunStats, StateStats, Percentiles } from './stats';
+export { Profile } from './profile';
+export type { CpuProfile, CpuProfileNode, ProfileEntry, ProfileSummary } from './profile';
+export type { RunStats, StateStats, Percentiles, ModuleStats } from './stats';
 export {
   LuapoolError, LuaError, TimeoutError, MemoryLimitError, CancelledError, QueueFullError, AcquireTimeoutError,
   MarshalError, RunnerClosedError, ExitError,

@@ -11,12 +11,13 @@ import {
 import { Delivery, Job, JobFigures } from './job';
 import { DecodeOptions, decodeList, encodeBatch, encodeList, encodeTable } from './marshal';
 import {
-  binding, DoneRecord, HostRecord, Kill, NativeActions, NativeDelivery, NativeJobRequest, NativeRunner, Status,
-  submitJob, unpackDone,
+  BatchMode, binding, ColumnArray, DoneRecord, HostRecord, Kill, MODULE_LOOKUP, NativeActions, NativeDelivery,
+  NativeJobRequest, NativeRunner, Status, submitJob, unpackDone,
 } from './native';
 import {
-  FilledRunnerOptions, checkBoolean, checkEnum, checkMs, checkTimer, describe, isPlainObject,
+  FilledRunnerOptions, checkBoolean, checkEnum, checkMs, checkTimer, describe, isPlainObject, moduleSource,
 } from './options';
+import { Profile } from './profile';
 import { RunStats, StatsWindow } from './stats';
 
 /** Options of one job (run, call, callMany, and the same methods of a ScriptContext). */
@@ -77,18 +78,25 @@ export type EnqueueOptions = JobOptions & {
   }
 );
 
-/** @internal What to run: a chunk, a module function (or a batch of calls), a context reset. */
+/** @internal What to run: a chunk, a module function (or a batch of calls, or rows of columns), a context reset. */
 export interface JobSpec {
-  kind: 'run' | 'call' | 'reset';
+  kind: 'run' | 'call' | 'columns' | 'reset';
   /** run: the chunk. */
   source?: string;
   /** call: the module and its exported function. */
   module?: string;
   fn?: string;
-  /** callMany: this job's slice of the argument lists. */
-  batch?: { list: readonly (readonly unknown[])[]; from: number; to: number };
+  /**
+   * callMany: this job's slice of the argument lists, how its results come back, and the
+   * index in the caller's argsList of each of its calls (0-based in the slice).
+   */
+  batch?: { list: readonly (readonly unknown[])[]; from: number; to: number; mode: BatchMode; index: (i: number) => number };
+  /** callColumns: the arrays lent to this job and its rows. */
+  columns?: { arrays: readonly ColumnArray[]; names: readonly string[]; readonly: readonly boolean[]; first: number; count: number };
   /** The context the job belongs to, if any. */
   context?: { key: string; state: number };
+  /** The state the job must run on (callMany's keys); contexts give theirs. */
+  state?: number;
 }
 
 const JOB_KEYS = new Set(['args', 'env', 'name', 'multret', 'timeoutMs', 'signal', 'acquireTimeoutMs', 'group',
@@ -99,6 +107,15 @@ export function checkName(name: string, v: unknown): string {
   if (typeof v !== 'string') throw new TypeError(`${name} must be a string, got ${describe(v)}`);
   if (!(v as unknown as { isWellFormed(): boolean }).isWellFormed()) throw new TypeError(`${name} must be well-formed Unicode (it has a lone surrogate)`);
   return v;
+}
+
+/** Misses of the `modules` function kept at most (docs/api.md, the modules option). */
+const MAX_CACHED_MISSES = 4096;
+
+/** What the `modules` function said about a name, or its pending answer. */
+interface ModuleAnswer {
+  value?: string | Buffer | null;
+  pending?: Promise<void>;
 }
 
 /** @internal */
@@ -116,6 +133,12 @@ export class JobTable {
     if (done.length > 0) unpackDone(done, doneExtras, records);
     this.#deliver(records);
   };
+  // The `modules` function's answers by name (null: no such module), or its pending
+  // Promise: it is asked at most once per name until invalidateModules().
+  readonly #moduleAnswers = new Map<string, ModuleAnswer>();
+  // The names answered with "no such module" (with their bytes, the native catalog's key):
+  // a script can ask for any number of names, so at most MAX_CACHED_MISSES stay cached.
+  readonly #moduleMisses = new Map<string, Buffer>();
   #nextId = 1;
   #closing: Promise<void> | undefined;
   #drained: (() => void) | undefined;
@@ -138,7 +161,12 @@ export class JobTable {
       generationalGc: opts.generationalGc,
       chunkCacheSize: opts.chunkCacheSize,
       hostFunctions: this.#hostNames,
+      sandboxLibs: opts.sandboxLibs,
+      modulesFunction: opts.modules !== undefined && 'fn' in opts.modules,
     }, this.#onDeliver);
+    if (opts.modules !== undefined && 'sources' in opts.modules) {
+      for (const [name, source] of opts.modules.sources) this.#native.setModule(name, source, false);
+    }
   }
 
   /** Jobs submitted and not yet settled. */
@@ -226,6 +254,7 @@ export class JobTable {
     }
     const id = this.#nextId++;
     const job = new Job(id, delivery, decode, multret, details, ctx);
+    if (spec.kind !== 'run' && spec.kind !== 'reset') job.module = spec.module;
     if (signal?.aborted) {
       // Settled at once, in the job's own delivery mode; nothing reaches the native side.
       this.#jobs.set(id, job);
@@ -235,7 +264,7 @@ export class JobTable {
     const request: NativeJobRequest = {
       id, kind: spec.kind === 'call' && spec.batch ? 'batch' : spec.kind, multret,
       bytesAsBuffer: decode.bytes === 'buffer', timeoutMs, acquireTimeoutMs,
-      state: spec.context ? spec.context.state : -1,
+      state: spec.context ? spec.context.state : spec.state ?? -1,
     };
     if (spec.context) request.context = spec.context.key;
     if (group !== undefined) request.group = group;
@@ -253,6 +282,22 @@ export class JobTable {
       const b = spec.batch;
       request.args = b ? encodeBatch(b.list, b.from, b.to, decode.strict)
         : o.args && o.args.length > 0 ? encodeList(o.args, 'args', decode.strict) : null;
+      if (b) {
+        request.mode = b.mode;
+        job.entry = { kind: 'batch', index: b.index };
+      }
+    } else if (spec.kind === 'columns') {
+      const c = spec.columns!;
+      request.module = spec.module;
+      request.fn = spec.fn;
+      request.columns = c.arrays;
+      request.names = c.names;
+      request.readonly = c.readonly;
+      request.first = c.first;
+      request.count = c.count;
+      request.args = o.args && o.args.length > 0 ? encodeList(o.args, 'args', decode.strict) : null;
+      job.entry = { kind: 'columns' };
+      job.hold = c.arrays; // the arrays stay alive until the job settles
     }
     if (!submitJob(this.#native, request)) {
       const err = new QueueFullError(`job queue is full (maxQueue ${this.#opts.maxQueue})`);
@@ -288,8 +333,31 @@ export class JobTable {
     this.#modules.set(name, version);
   }
 
+  /** Publishes engine.shared.<name> for the jobs submitted from now on (undefined: removes it). */
+  share(name: string, value: unknown): void {
+    if (this.closed) throw new RunnerClosedError();
+    // one value (any type) as a one-value tree; paths read like engine.shared's: shared.world.nests[2]
+    const root = /^[A-Za-z_][\w]*$/.test(name) ? `shared.${name}` : `shared[${JSON.stringify(name)}]`;
+    this.#native.share(name, value === undefined ? undefined : encodeTable(value as object, root, this.#opts.decode.strict));
+  }
+
   hasModule(name: unknown): boolean {
     return typeof name === 'string' && this.#modules.has(name);
+  }
+
+  /** Forgets the `modules` function's answers (for `names`, or all): the next require asks again. */
+  invalidateModules(names: readonly string[]): void {
+    if (names.length === 0) {
+      this.#moduleAnswers.clear();
+      this.#moduleMisses.clear();
+      this.#native.forgetModules();
+    } else {
+      for (const name of names) {
+        this.#moduleAnswers.delete(name);
+        this.#moduleMisses.delete(name);
+      }
+      this.#native.forgetModules([...names]);
+    }
   }
 
   // --- closing and stats -----------------------------------------------------------
@@ -304,6 +372,13 @@ export class JobTable {
       this.#events.emit('close');
     })();
     return this.#closing;
+  }
+
+  /** Starts sampling stacks; returns what stops it. */
+  profile(hz: number): () => Profile {
+    const startUs = Number(process.hrtime.bigint() / 1000n);
+    this.#native.profileStart(hz);
+    return () => new Profile(this.#native.profileStop(), startUs, Number(process.hrtime.bigint() / 1000n));
   }
 
   stats(parallelism: number): RunStats {
@@ -341,6 +416,7 @@ export class JobTable {
     if (!job) return;
     this.#jobs.delete(r.id);
     this.#stats.record(r.waitMs, r.runMs);
+    if (job.module !== undefined) this.#stats.recordModule(job.module, r.runMs, r.status !== Status.Ok);
     if (r.actions) this.#deliverActions(job, r.actions);
     const figures: JobFigures = { runMs: r.runMs, waitMs: r.waitMs, slices: r.slices, peakMemory: r.peakMemory };
     if (r.status === Status.Ok) {
@@ -378,6 +454,10 @@ export class JobTable {
   #onHostCall(r: HostRecord): void {
     const job = this.#jobs.get(r.id);
     if (job && r.actions) this.#deliverActions(job, r.actions);
+    if (r.fn === MODULE_LOOKUP) {
+      this.#onModuleLookup(r, job);
+      return;
+    }
     const name = this.#hostNames[r.fn];
     if (!job || job.settled) {
       this.#native.answerHost(r.id, false, `engine.${name}: job is gone`);
@@ -423,6 +503,77 @@ export class JobTable {
         fail(e);
       }
     }, undefined);
+  }
+
+  // require(name) found no define()d module and the `modules` function was never asked
+  // about `name`: ask it (once per name: concurrent lookups share one answer), put the
+  // answer into the native catalog, where every state finds it from now on, then wake the job.
+  #onModuleLookup(r: HostRecord, job: Job | undefined): void {
+    const name = r.args.toString('utf8');
+    const fn = this.#opts.modules !== undefined && 'fn' in this.#opts.modules ? this.#opts.modules.fn : undefined;
+    if (!job || job.settled || !fn) {
+      this.#native.answerHost(r.id, false, 'require: job is gone');
+      return;
+    }
+    const answered = (): void => { this.#native.answerHost(r.id, true, ''); };
+    const fail = (e: unknown): void => {
+      this.#native.answerHost(r.id, false, `options.modules('${name}'): ${messageOf(e)}`);
+    };
+    const known = this.#moduleAnswers.get(name);
+    if (known !== undefined) {
+      // asked already: answered meanwhile (this lookup left before the catalog knew), or pending
+      if (known.pending) known.pending.then(answered, fail);
+      else answered();
+      return;
+    }
+    const entry: ModuleAnswer = {};
+    this.#moduleAnswers.set(name, entry);
+    const current = (): boolean => this.#moduleAnswers.get(name) === entry; // not invalidated meanwhile
+    const settle = (value: unknown): void => {
+      const source = value === undefined || value === null ? null : moduleSource(value);
+      if (source === undefined) throw new TypeError(`must return a string, a Buffer or undefined, got ${describe(value)}`);
+      if (!current()) return;
+      entry.pending = undefined;
+      entry.value = source;
+      if (source === null) this.#cacheMiss(name, r.args);
+      this.#native.setModule(r.args, source, true);
+    };
+    const forget = (e: unknown): never => {
+      if (current()) this.#moduleAnswers.delete(name); // errors are not cached
+      throw e;
+    };
+    job.run(() => {
+      let result: unknown;
+      let then: unknown;
+      try {
+        result = fn(name);
+        then = result !== null && (typeof result === 'object' || typeof result === 'function')
+          ? (result as { then?: unknown }).then : undefined;
+        if (typeof then !== 'function') {
+          settle(result);
+          answered();
+          return;
+        }
+      } catch (e) {
+        if (current()) this.#moduleAnswers.delete(name);
+        fail(e);
+        return;
+      }
+      entry.pending = new Promise<unknown>((resolve, reject) => {
+        (then as (ok: (v: unknown) => void, no: (e: unknown) => void) => void).call(result, resolve, reject);
+      }).then(settle).catch(forget);
+      entry.pending.then(answered, fail);
+    }, undefined);
+  }
+
+  #cacheMiss(name: string, bytes: Buffer): void {
+    if (this.#moduleMisses.size >= MAX_CACHED_MISSES) {
+      // forget the misses cached so far (they are asked again when required again)
+      for (const miss of this.#moduleMisses.keys()) this.#moduleAnswers.delete(miss);
+      this.#native.forgetModules([...this.#moduleMisses.values()]);
+      this.#moduleMisses.clear();
+    }
+    this.#moduleMisses.set(name, bytes);
   }
 
   #deliverActions(job: Job, actions: NativeActions): void {
@@ -472,35 +623,58 @@ function decodeResult(value: unknown, job: Job): unknown {
   return job.multret ? list : list[0];
 }
 
+/** @internal A LuaError as the runner builds it: the position the message names wins. */
+export function luaError(message: string, traceback: string, chunk?: string, line?: number, value?: unknown): LuaError {
+  // The position the message names (error(msg, level), syntax errors) wins over the
+  // innermost frame, so .chunk/.line always agree with what the message says.
+  const m = /^(.*?):(\d+): /.exec(message);
+  if (m) { chunk = m[1]; line = Number(m[2]); }
+  return new LuaError(message, traceback || message, chunk || undefined, line, value);
+}
+
+/** @internal Rewrites a batch result path (`result[i]…`, i in the job) to argsList's index. */
+export function batchPath(path: string, index: number): string {
+  return path.replace(/^result\[\d+\]/, `result[${index}]`);
+}
+
 function errorFor(r: DoneRecord, job: Job): LuapoolError {
   const err = r.error;
   const message = err?.message ?? '';
+  const at = err?.index;
+  const entry = job.entry;
+  let e: LuapoolError;
   switch (r.status) {
     case Status.LuaError: {
       let value: unknown;
       if (err?.value) {
         try { value = decodeList(err.value, job.decode, 'error')[0]; } catch { value = undefined; }
       }
-      let chunk = err?.chunk || undefined;
-      let line = err && err.line > 0 ? err.line : undefined;
-      // The position the message names (error(msg, level), syntax errors) wins over the
-      // innermost frame, so .chunk/.line always agree with what the message says.
-      const m = /^(.*?):(\d+): /.exec(message);
-      if (m) { chunk = m[1]; line = Number(m[2]); }
-      return new LuaError(message, err?.traceback || message, chunk, line, value);
+      // a columns call names its row (the row view's own errors already do)
+      const text = entry?.kind === 'columns' && at !== undefined && !message.includes(`(row ${at})`)
+        ? `${message} (row ${at})` : message;
+      e = luaError(text, err?.traceback || text, err?.chunk, err && err.line > 0 ? err.line : undefined, value);
+      break;
     }
-    case Status.Timeout: return new TimeoutError();
-    case Status.MemoryLimit: return new MemoryLimitError(message ? `memory limit exceeded: ${message}` : undefined);
-    case Status.Cancelled: return new CancelledError(message || undefined);
+    case Status.Timeout: e = new TimeoutError(); break;
+    case Status.MemoryLimit: e = new MemoryLimitError(message ? `memory limit exceeded: ${message}` : undefined); break;
+    case Status.Cancelled: e = new CancelledError(message || undefined); break;
     case Status.AcquireTimeout:
-      return new AcquireTimeoutError(`waited ${Math.round(r.waitMs)} ms without starting (acquireTimeoutMs)`);
-    case Status.Exit: return new ExitError(r.exitCode ?? 0);
+      e = new AcquireTimeoutError(`waited ${Math.round(r.waitMs)} ms without starting (acquireTimeoutMs)`);
+      break;
+    case Status.Exit: e = new ExitError(r.exitCode ?? 0); break;
     case Status.MarshalError: {
       // native sends the path apart (in the chunk slot) and "path: detail" as the message
-      const path = err?.chunk || '';
+      let path = err?.chunk || '';
       const detail = path && message.startsWith(`${path}: `) ? message.slice(path.length + 2) : message;
-      return new MarshalError(detail, path);
+      if (entry?.kind === 'batch' && at !== undefined) path = batchPath(path, entry.index(at));
+      e = new MarshalError(detail, path);
+      break;
     }
-    default: return new LuapoolError(message || 'internal error', 'ERR_INTERNAL');
+    default: e = new LuapoolError(message || 'internal error', 'ERR_INTERNAL');
   }
+  if (at !== undefined && at >= 0) {
+    if (entry?.kind === 'batch') e.index = entry.index(at);
+    else if (entry?.kind === 'columns') e.row = at;
+  }
+  return e;
 }

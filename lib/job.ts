@@ -36,6 +36,15 @@ export class Job extends AsyncResource {
   readonly multret: boolean;
   /** Resolve with `{ value, ...figures }`. */
   readonly details: boolean;
+  /**
+   * Where a failure happened: a batch job maps its call number (0-based in the job) to the
+   * index in callMany's argsList; a columns job reports rows as they are.
+   */
+  entry: { kind: 'batch'; index: (i: number) => number } | { kind: 'columns' } | undefined;
+  /** What the job lends to the native side (callColumns' typed arrays), held until it settles. */
+  hold: unknown;
+  /** call/callMany/callColumns: the module it calls (for the per-module figures of stats()). */
+  module: string | undefined;
   readonly #delivery: Delivery;
   #signal: AbortSignal | undefined;
   #onAbort: (() => void) | undefined;
@@ -74,6 +83,7 @@ export class Job extends AsyncResource {
     if (this.#signal && this.#onAbort) this.#signal.removeEventListener('abort', this.#onAbort);
     this.#signal = undefined;
     this.#onAbort = undefined;
+    this.hold = undefined;
     if (err) {
       err.jobId = this.id;
       err.runMs = figures.runMs;

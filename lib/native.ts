@@ -12,6 +12,13 @@ export const enum Status {
 /** @internal Why a started job is interrupted (native/lua-state.hpp KillReason). */
 export const enum Kill { Timeout = 1, Cancelled = 2, Shutdown = 3 }
 
+/** @internal How a batch's results come back (native/job.hpp BatchMode): bit 0 multret, bit 1 settled. */
+export const enum BatchMode { Plain = 0, Multret = 1, Settled = 2, SettledMultret = 3 }
+
+/** The typed arrays callColumns accepts (native/job.hpp ElementType is derived natively). */
+export type ColumnArray =
+  | Float64Array | Float32Array | Int32Array | Uint32Array | Int16Array | Uint16Array | Int8Array | Uint8Array;
+
 /** @internal `new NativeRunner(config, onDeliver)`: the filled runner options the native side needs. */
 export interface NativeRunnerConfig {
   states: number;
@@ -26,19 +33,34 @@ export interface NativeRunnerConfig {
   generationalGc: boolean;
   chunkCacheSize: number;
   hostFunctions: readonly string[];
+  /** 'safe' only: the restricted io and debug. */
+  sandboxLibs: readonly string[];
+  /** The `modules` option is a function: names it has no answer for are asked for. */
+  modulesFunction: boolean;
 }
+
+/** @internal HostRecord.fn of the internal call that asks the `modules` function for a source (native/host-call.hpp). */
+export const MODULE_LOOKUP = 4294967295;
 
 /** @internal One job, as submitted (native/runner.cpp Runner::Submit). */
 export interface NativeJobRequest {
   id: number;
-  kind: 'run' | 'call' | 'batch' | 'reset';
+  kind: 'run' | 'call' | 'batch' | 'columns' | 'reset';
   /** run: the chunk. */
   source?: string;
   /** run: '@name' or '=name'. */
   chunkName?: string;
-  /** call/batch: the module and its exported function. */
+  /** call/batch/columns: the module and its exported function. */
   module?: string;
   fn?: string;
+  /** batch: how the results come back. */
+  mode?: BatchMode;
+  /** columns: the arrays lent to the job, their names, which are read-only, and the rows. */
+  columns?: readonly ColumnArray[];
+  names?: readonly string[];
+  readonly?: readonly boolean[];
+  first?: number;
+  count?: number;
   /** Encoded value trees (lib/marshal.ts). */
   args?: Uint8Array | null;
   env?: Uint8Array | null;
@@ -62,6 +84,8 @@ export interface NativeErrorInfo {
   line: number;
   /** The encoded error value when it was not a string. */
   value?: Buffer;
+  /** batch: the failing call (0-based in the job); columns: the row it was on. */
+  index?: number;
 }
 
 /** @internal [type, name, data, ...]: type 0 log (data: text), 1 post (data: value tree). */
@@ -87,8 +111,9 @@ export interface DoneRecord {
 export interface HostRecord {
   kind: 'host';
   id: number;
-  /** Index into the runner's host function names. */
+  /** Index into the runner's host function names, or MODULE_LOOKUP. */
   fn: number;
+  /** The encoded arguments (MODULE_LOOKUP: the module name's bytes). */
   args: Buffer;
   /** The worker thread waits for the answer (Lua could not yield there). */
   blocking: boolean;
@@ -141,8 +166,8 @@ export function unpackDone(numbers: Float64Array, extras: unknown[], out: Native
 }
 
 /** @internal The layout of submit()'s `fields` (native/runner.cpp RequestField). */
-const enum RequestField { Id, Kind, Flags, TimeoutMs, AcquireTimeoutMs, State, Count }
-const KINDS = { run: 0, call: 1, batch: 2, reset: 3 } as const;
+const enum RequestField { Id, Kind, Flags, TimeoutMs, AcquireTimeoutMs, State, Mode, Count }
+const KINDS = { run: 0, call: 1, batch: 2, reset: 3, columns: 4 } as const;
 const FLAG_MULTRET = 1;
 const FLAG_BYTES_AS_BUFFER = 2;
 const requestFields = new Float64Array(RequestField.Count); // reused: submit() copies it at once
@@ -156,9 +181,11 @@ export function submitJob(native: NativeRunner, r: NativeJobRequest): boolean {
   f[RequestField.TimeoutMs] = r.timeoutMs;
   f[RequestField.AcquireTimeoutMs] = r.acquireTimeoutMs;
   f[RequestField.State] = r.state;
+  f[RequestField.Mode] = r.mode ?? 0;
   const text = r.kind === 'run' ? r.source : r.module;
   const name = r.kind === 'run' ? r.chunkName : r.fn;
-  return native.submit(f, text, name, r.context, r.group, r.args ?? null, r.env ?? null);
+  return native.submit(f, text, name, r.context, r.group, r.args ?? null, r.env ?? null,
+    r.kind === 'columns' ? r : undefined);
 }
 
 /** @internal Native pool statistics (RunStats without the JS-side figures). */
@@ -181,14 +208,22 @@ export interface NativeStats {
 export interface NativeRunner {
   /** See submitJob(): `fields` is the packed RequestField row, then the texts and trees. */
   submit(fields: Float64Array, text: string | undefined, name: string | undefined, context: string | undefined,
-    group: string | undefined, args: Uint8Array | null, env: Uint8Array | null): boolean;
+    group: string | undefined, args: Uint8Array | null, env: Uint8Array | null, columns?: NativeJobRequest): boolean;
   define(name: string, version: number, source: string): void;
+  /** A `modules` source for `name` (null: no such module); `answer`: the function form's (forgetModules drops those). */
+  setModule(name: string | Buffer, source: string | Buffer | null, answer: boolean): void;
+  /** Drops the function form's answers for `names` (all of them without). */
+  forgetModules(names?: (string | Buffer)[]): void;
+  /** Publishes engine.shared.<name> (an encoded one-value tree), or removes it (undefined). */
+  share(name: string, tree: Uint8Array | undefined): void;
   checkSyntax(source: string, chunkName: string): string | undefined;
   cancel(id: number, reason: Kill): 'settled' | 'interrupting' | undefined;
   answerHost(id: number, ok: boolean, data: Buffer | string): boolean;
   closeJobs(force: boolean): void;
   closeStates(): Promise<void>;
   stats(): NativeStats;
+  profileStart(hz: number): void;
+  profileStop(): { nodes: { parent: number; name: string; url: string; line: number }[]; samples: Int32Array; deltasUs: Float64Array }[];
 }
 
 /** @internal What the native addon exports (native/addon.cpp). */
@@ -216,8 +251,21 @@ const root = path.join(__dirname, '..', '..');
 
 function load(): NativeBinding {
   const explicit = process.env.LUAPOOL_BINDING;
-  if (explicit) return require(path.resolve(explicit)) as NativeBinding;
-  return require('node-gyp-build')(root) as NativeBinding;
+  try {
+    if (explicit) return require(path.resolve(explicit)) as NativeBinding;
+    return require('node-gyp-build')(root) as NativeBinding;
+  } catch (e) {
+    // node-gyp-build's own message names neither the cause nor the cure.
+    const cause = String((e as Error)?.message ?? e).split('\n')[0];
+    const build = 'Build it with `npm rebuild luapool` (needs Python 3, make and a C++17 compiler: ' +
+      'on Debian/Ubuntu `apt-get install python3 make g++`, on macOS `xcode-select --install`).';
+    const message = explicit ? `LUAPOOL_BINDING=${explicit} cannot be loaded (unset it to use the package's own addon)`
+      : /No native build was found/.test(cause)
+        ? `no native addon for ${process.platform}-${process.arch} (Node ${process.versions.node}): no prebuilt ` +
+          `binary fits and none was built from source. ${build}`
+        : `the native addon cannot be loaded (built for another Node or system?). ${build}`;
+    throw Object.assign(new Error(`luapool: ${message}\nCause: ${cause}`, { cause: e }), { code: 'ERR_LUAPOOL_NO_ADDON' });
+  }
 }
 
 /** The value-tree format lib/marshal.ts speaks (native/value.hpp's kValueFormat). */

@@ -13,6 +13,16 @@ const LIB_NAMES: readonly LibName[] = ['base', 'string', 'table', 'math', 'utf8'
 const SAFE_LIBS: readonly LibName[] = ['base', 'string', 'table', 'math', 'utf8', 'coroutine', 'os'];
 
 /**
+ * The `modules` option: where `require(name)` finds modules after `runner.define()`. An
+ * object of sources by module name, or a function asked (on the main thread, at most once
+ * per name until `runner.invalidateModules()`) for a name's source: a string or bytes, or
+ * `undefined`/`null` for "no such module". It may return a Promise. See docs/api.md.
+ */
+export type ModuleSources =
+  | Readonly<Record<string, string | Uint8Array>>
+  | ((name: string) => string | Uint8Array | undefined | null | PromiseLike<string | Uint8Array | undefined | null>);
+
+/**
  * A host function callable from Lua as `engine.<name>(...)`. Runs on the main thread with
  * the converted Lua arguments; may return a value (`undefined` = no values) or a Promise.
  * A throw or rejection becomes the Lua error `engine.<name>: <message>`.
@@ -44,13 +54,14 @@ export interface ScriptRunnerOptions {
    */
   libs?: 'safe' | 'all' | readonly LibName[];
   /**
-   * Default per-job time budget in milliseconds, counted from when the job starts running
-   * and including time in host functions; 0 = none, at most 2147483647. Default 0.
+   * Default per-job time budget in milliseconds of running time (host-call time included,
+   * time waiting for a thread not); 0 = none, at most 2147483647. Default: 10000 in the
+   * sandbox (safe by default means bounded by default), 0 with `libs: 'all'`.
    */
   timeoutMs?: number;
   /**
    * Bytes each state may hold in total; 0 = none, else 65536 to 2^53 - 1. A job that hits
-   * it fails with MemoryLimitError. Default 0.
+   * it fails with MemoryLimitError. Default: 256 MiB in the sandbox, 0 with `libs: 'all'`.
    */
   memoryLimit?: number;
   /** Milliseconds a job may wait for a free state (else AcquireTimeoutError); 0 = forever, at most 2147483647. Default 0. */
@@ -90,6 +101,12 @@ export interface ScriptRunnerOptions {
    * distinct chunk names; when reached, the state's cache is dropped. 1 to 2^32 - 1. Default 256.
    */
   chunkCacheSize?: number;
+  /**
+   * Modules `require` finds after `runner.define()` ones: `{ [name]: source }`, or a
+   * function `(name) => source | undefined` called on the main thread (its answers are
+   * cached per runner, misses too, until `runner.invalidateModules()`). Never files.
+   */
+  modules?: ModuleSources;
 }
 
 /** @internal The runner options, validated and filled with defaults. */
@@ -128,6 +145,10 @@ export interface FilledRunnerOptions {
   generationalGc: boolean;
   /** See ScriptRunnerOptions.chunkCacheSize. */
   chunkCacheSize: number;
+  /** The restricted libraries of 'safe' (an explicit list names only unrestricted ones). */
+  sandboxLibs: readonly ('io' | 'debug')[];
+  /** ScriptRunnerOptions.modules: the object form's sources, or the function form. */
+  modules: { sources: ReadonlyMap<string, string | Buffer> } | { fn: (name: string) => unknown } | undefined;
 }
 
 /** @internal True for objects whose prototype is Object.prototype or null. */
@@ -205,8 +226,33 @@ export function threadPoolSize(): number {
   return Number.isInteger(n) && n > 0 ? Math.min(n, 1024) : 4;
 }
 
+/** The budget and cap a sandboxed runner has when its options give none (`0` opts out). */
+export const SAFE_DEFAULTS = { timeoutMs: 10000, memoryLimit: 256 * 1024 * 1024 } as const;
+
 const KNOWN = new Set(['states', 'threads', 'sliceMs', 'libs', 'timeoutMs', 'memoryLimit', 'acquireTimeoutMs', 'maxQueue', 'actions',
-  'host', 'bytes', 'tables', 'strict', 'gcEveryJobs', 'gcEveryBytes', 'gcMode', 'chunkCacheSize']);
+  'host', 'bytes', 'tables', 'strict', 'gcEveryJobs', 'gcEveryBytes', 'gcMode', 'chunkCacheSize', 'modules']);
+
+/** @internal A module source as the native side takes it: a string, or bytes as a Buffer. */
+export function moduleSource(v: unknown): string | Buffer | undefined {
+  if (typeof v === 'string' || Buffer.isBuffer(v)) return v;
+  if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+  return undefined;
+}
+
+function fillModules(v: unknown): FilledRunnerOptions['modules'] {
+  if (v === undefined) return undefined;
+  if (typeof v === 'function') return { fn: v as (name: string) => unknown };
+  if (!isPlainObject(v)) {
+    throw new TypeError(`options.modules must be an object of module sources or a function, got ${describe(v)}`);
+  }
+  const sources = new Map<string, string | Buffer>();
+  for (const [name, source] of Object.entries(v)) {
+    const s = moduleSource(source);
+    if (s === undefined) throw new TypeError(`options.modules['${name}'] must be a string or a Buffer, got ${describe(source)}`);
+    sources.set(name, s);
+  }
+  return { sources };
+}
 
 /** @internal Validates `new ScriptRunner()` options and fills in the defaults. */
 export function fillRunnerOptions(options: ScriptRunnerOptions | undefined): FilledRunnerOptions {
@@ -235,11 +281,14 @@ export function fillRunnerOptions(options: ScriptRunnerOptions | undefined): Fil
   if (states === undefined) states = Math.min(1024, Math.max(2, 2 * threads));
   const sliceMs = o.sliceMs === undefined ? 2 : checkCount('options.sliceMs', o.sliceMs, 0, false, 60000);
   let libs: readonly LibName[] = SAFE_LIBS;
+  let sandboxLibs: readonly ('io' | 'debug')[] = ['io', 'debug'];
   let trusted = false;
   if (o.libs === 'all') {
     trusted = true;
     libs = LIB_NAMES;
+    sandboxLibs = [];
   } else if (Array.isArray(o.libs)) {
+    sandboxLibs = [];
     for (const [i, name] of o.libs.entries()) {
       if (!LIB_NAMES.includes(name)) {
         throw new TypeError(`options.libs[${i}] must be one of ${LIB_NAMES.join(', ')}, got ${describe(name)}`);
@@ -258,13 +307,15 @@ export function fillRunnerOptions(options: ScriptRunnerOptions | undefined): Fil
     for (const [name, fn] of Object.entries(o.host)) {
       if (typeof fn !== 'function') throw new TypeError(`options.host.${name} must be a function, got ${describe(fn)}`);
       if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new TypeError(`options.host.${name}: not a valid Lua name`);
-      if (['log', 'post', 'post_to_main_thread'].includes(name)) {
+      if (['log', 'post', 'post_to_main_thread', 'shared'].includes(name)) {
         throw new TypeError(`options.host.${name} would replace the built-in engine.${name}`);
       }
       host[name] = fn as HostFunction;
     }
   }
-  const memoryLimit = o.memoryLimit === undefined ? 0 : checkCount('options.memoryLimit', o.memoryLimit, 0);
+  // The sandbox is bounded by default (SAFE_DEFAULTS); trusted code runs like the standalone lua.
+  const memoryLimit = o.memoryLimit === undefined ? (trusted ? 0 : SAFE_DEFAULTS.memoryLimit)
+    : checkCount('options.memoryLimit', o.memoryLimit, 0);
   if (memoryLimit !== 0 && memoryLimit < 64 * 1024) {
     throw new RangeError(`options.memoryLimit must be 0 (none) or at least 65536 bytes, got ${memoryLimit}`);
   }
@@ -274,7 +325,7 @@ export function fillRunnerOptions(options: ScriptRunnerOptions | undefined): Fil
     sliceMs,
     libs,
     trusted,
-    timeoutMs: o.timeoutMs === undefined ? 0 : checkMs('options.timeoutMs', o.timeoutMs),
+    timeoutMs: o.timeoutMs === undefined ? (trusted ? 0 : SAFE_DEFAULTS.timeoutMs) : checkMs('options.timeoutMs', o.timeoutMs),
     memoryLimit,
     acquireTimeoutMs: o.acquireTimeoutMs === undefined ? 0 : checkTimer('options.acquireTimeoutMs', o.acquireTimeoutMs),
     maxQueue: o.maxQueue === undefined ? Infinity : checkCount('options.maxQueue', o.maxQueue, 0, true),
@@ -291,5 +342,7 @@ export function fillRunnerOptions(options: ScriptRunnerOptions | undefined): Fil
     generationalGc: (o.gcMode === undefined ? 'generational'
       : checkEnum('options.gcMode', o.gcMode, ['generational', 'incremental'] as const)) === 'generational',
     chunkCacheSize: o.chunkCacheSize === undefined ? 256 : checkCount('options.chunkCacheSize', o.chunkCacheSize, 1, false, MAX_UINT32),
+    sandboxLibs,
+    modules: fillModules(o.modules),
   };
 }

@@ -4,19 +4,22 @@ import { RunnerEmitter } from './events';
 import { RunnerClosedError } from './errors';
 import { ScriptContext } from './context';
 import type { JobFigures } from './job';
+import { CallManyOptions, SettledResult, runBatch } from './batch';
+import { CallColumnsOptions, Columns, checkColumns, runColumns } from './columns';
 import { EnqueueOptions, JobOptions, JobTable, checkName } from './job-table';
 import { FilledRunnerOptions, ScriptRunnerOptions, describe, fillRunnerOptions, isPlainObject } from './options';
 import type { RunStats } from './stats';
+import type { Profile } from './profile';
 
 export type { EnqueueOptions, JobOptions } from './job-table';
+export type { CallManyOptions, SettledResult } from './batch';
+export type { CallColumnsOptions, Columns } from './columns';
 
 /** What a job resolves with under `details: true`. */
 export interface JobDetails<T = unknown> extends JobFigures {
   /** What the job resolves with otherwise. */
   value: T;
 }
-
-const MAX_BATCH = 1 << 20; // calls per batch job
 
 /**
  * A pool of lua_States running Lua jobs off the main thread.
@@ -133,8 +136,11 @@ export class ScriptRunner extends RunnerEmitter {
   }
 
   /**
-   * Defines (or redefines) a named module: `source` must return a table of functions.
-   * Compiled lazily once per state; later calls use the newest version.
+   * Defines (or redefines) a named module. For `call()`/`callMany()` its chunk must return
+   * a table of functions, run once per state and version; `require(name)` in a job runs
+   * it in that job (its return value is what require returns) and finds it before any
+   * `modules` source of the same name. Compiled lazily once per state; later calls and
+   * requires use the newest version.
    *
    * @throws {LuaError} a syntax error (the previous version stays in force).
    * @throws {TypeError} an empty or ill-formed name, or a non-string source.
@@ -145,6 +151,21 @@ export class ScriptRunner extends RunnerEmitter {
     if (name.length === 0) throw new TypeError('define(name): name must be a non-empty string');
     if (typeof source !== 'string') throw new TypeError(`define(source): source must be a string, got ${describe(source)}`);
     this.#jobs.define(name, source);
+  }
+
+  /**
+   * Forgets what the `modules` function answered for `names` (for every name without
+   * arguments), misses included: the next `require` of such a name asks the function
+   * again. Jobs that already required a module keep what they have; the object form of
+   * `modules` is not affected (use `define()` to replace one of its sources).
+   *
+   * @throws {TypeError} a name that is not a string.
+   * @throws {RunnerClosedError} after close().
+   */
+  invalidateModules(...names: string[]): void {
+    for (const [i, name] of names.entries()) checkName(`invalidateModules(names[${i}])`, name);
+    if (this.closed) throw new RunnerClosedError();
+    this.#jobs.invalidateModules(names);
   }
 
   /**
@@ -163,31 +184,74 @@ export class ScriptRunner extends RunnerEmitter {
   /**
    * Calls an exported function once per argument list in a few round trips: the list is
    * split across the states and each part runs as one job. Resolves with one result per
-   * call, in order. `timeoutMs` applies to each part, not to each call.
+   * call, in order (each an array of every returned value with `multret`). A failing call
+   * rejects with its error, whose `index` is the failing entry's; with `settled: true`
+   * every entry runs and the promise resolves with one `{ status, value | reason }` per
+   * entry. `keys` routes entries with the same key to the same state on every call.
+   * `timeoutMs` applies to each part, not to each call.
    */
-  async callMany(name: string, fn: string, argsList: readonly (readonly unknown[])[], options?: JobOptions): Promise<unknown[]> {
+  callMany(name: string, fn: string, argsList: readonly (readonly unknown[])[],
+    options: CallManyOptions & { settled: true }): Promise<SettledResult[]>;
+  callMany(name: string, fn: string, argsList: readonly (readonly unknown[])[], options?: CallManyOptions): Promise<unknown[]>;
+  async callMany(name: string, fn: string, argsList: readonly (readonly unknown[])[], options?: CallManyOptions): Promise<unknown[]> {
     const bad = checkCall(this.#jobs, 'callMany', name, fn, []);
     if (bad) throw bad;
     if (!Array.isArray(argsList)) throw new TypeError(`callMany(argsList): argsList must be an array of arrays, got ${describe(argsList)}`);
     for (let i = 0; i < argsList.length; i++) {
       if (!Array.isArray(argsList[i])) throw new TypeError(`callMany(argsList): argsList[${i}] must be an array, got ${describe(argsList[i])}`);
     }
-    if (options !== undefined && isPlainObject(options)) {
-      if (options.args !== undefined) throw new TypeError('callMany(options): options.args is not allowed');
-      if (options.details !== undefined) throw new TypeError('callMany(options): options.details is not supported');
-    }
-    if (argsList.length === 0) return [];
-    // Several parts per thread Lua may use, so encoding, running and decoding overlap;
-    // each part a single job (one round trip), none bigger than MAX_BATCH calls.
-    const parts = Math.max(Math.min(this.#opts.threads * 4, Math.ceil(argsList.length / 2048)),
-      Math.ceil(argsList.length / MAX_BATCH), 1);
-    const size = Math.ceil(argsList.length / parts);
-    const jobs: Promise<unknown[]>[] = [];
-    for (let i = 0; i < argsList.length; i += size) {
-      const batch = { list: argsList, from: i, to: Math.min(argsList.length, i + size) };
-      jobs.push(this.#jobs.promise({ kind: 'call', module: name, fn, batch }, { ...options, multret: true }, 'callMany') as Promise<unknown[]>);
-    }
-    return (await Promise.all(jobs)).flat();
+    return runBatch(this.#jobs, this.#opts.threads, this.#opts.states, name, fn, argsList, options);
+  }
+
+  /**
+   * Calls `fn(e, ...options.args)` of module `name` once per row of typed-array columns,
+   * with `e` a row view: `e.x` reads `columns.x[row]`, `e.x = v` writes it (converted to
+   * the element type). Nothing is copied and the main thread does no work per row: the
+   * arrays are lent to the call until its promise settles (do not write them meanwhile,
+   * nor detach their buffers). Rows are split across the states like callMany. Rejects
+   * with the first failing part's error, whose `row` is the row it failed on.
+   */
+  async callColumns(name: string, fn: string, columns: Columns, options?: CallColumnsOptions): Promise<void> {
+    const bad = checkCall(this.#jobs, 'callColumns', name, fn, []);
+    if (bad) throw bad;
+    const checked = checkColumns(columns, options);
+    if (this.closed) throw new RunnerClosedError();
+    return runColumns(this.#jobs, this.#opts.threads, name, fn, checked);
+  }
+
+  /**
+   * Publishes `value` to every job as the read-only `engine.shared.<name>`, converted once
+   * per state (lazily, when the state's next job starts), not once per call. Sharing the
+   * same name again replaces it for jobs submitted afterwards; `undefined` removes it.
+   *
+   * @throws {TypeError} an empty or ill-formed name.
+   * @throws {MarshalError} a value that cannot be converted.
+   * @throws {RunnerClosedError} after close().
+   */
+  share(name: string, value: unknown): void {
+    checkName('share(name): name', name);
+    if (name.length === 0) throw new TypeError('share(name): name must be a non-empty string');
+    this.#jobs.share(name, value);
+  }
+
+  /**
+   * Starts a profile of the Lua code the runner runs: `sampleHz` times a second (default
+   * 1000, 1–10000), the stack of every job running Lua is recorded at its next interrupt
+   * check (no hook is installed). `stop()` resolves with the Profile: `.cpuprofile` for
+   * Chrome DevTools, VS Code or speedscope, and `summary()`. One profile at a time: a new
+   * call restarts the sampling.
+   *
+   * @throws {TypeError} / {RangeError} for a bad `sampleHz`; {RunnerClosedError} after close().
+   */
+  profile(options: { sampleHz?: number } = {}): { stop(): Promise<Profile> } {
+    if (!isPlainObject(options)) throw new TypeError(`profile(options) must be an object, got ${describe(options)}`);
+    const hz = options.sampleHz ?? 1000;
+    if (typeof hz !== 'number' || Number.isNaN(hz)) throw new TypeError(`options.sampleHz must be a number, got ${describe(hz)}`);
+    if (!Number.isInteger(hz) || hz < 1 || hz > 10000) throw new RangeError(`options.sampleHz must be an integer 1-10000, got ${hz}`);
+    if (this.closed) throw new RunnerClosedError();
+    const finish = this.#jobs.profile(hz);
+    let done: Promise<Profile> | undefined;
+    return { stop: () => (done ??= Promise.resolve().then(finish)) };
   }
 
   /** Pool statistics: per-state memory/jobs/GC, queue depth, wait/run-time percentiles. */

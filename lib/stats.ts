@@ -36,6 +36,16 @@ export interface Percentiles {
   max: number;
 }
 
+/** Calls into one defined module (`runner.stats().modules[name]`). */
+export interface ModuleStats {
+  /** Jobs that called it (a callMany or callColumns part counts once). */
+  jobs: number;
+  /** Their running time in milliseconds, host calls included. */
+  runMs: number;
+  /** Jobs that failed. */
+  errors: number;
+}
+
 /** What `runner.stats()` returns: a snapshot of the pool. */
 export interface RunStats {
   /** One entry per state, by index. */
@@ -66,6 +76,8 @@ export interface RunStats {
   waitMs: Percentiles;
   /** Milliseconds of execution, over the last 1024 jobs. */
   runMs: Percentiles;
+  /** Per defined module: the jobs that called it and their running time, since the runner started. */
+  modules: Record<string, ModuleStats>;
 }
 
 const WINDOW = 1024;
@@ -76,6 +88,20 @@ export class StatsWindow {
   #run = new Float64Array(WINDOW);
   #count = 0;
 
+  #modules = new Map<string, ModuleStats>();
+
+  /** Records a finished job that called a module. */
+  recordModule(name: string, runMs: number, failed: boolean): void {
+    let m = this.#modules.get(name);
+    if (!m) {
+      m = { jobs: 0, runMs: 0, errors: 0 };
+      this.#modules.set(name, m);
+    }
+    m.jobs++;
+    m.runMs += runMs;
+    if (failed) m.errors++;
+  }
+
   /** Records one finished job. */
   record(waitMs: number, runMs: number): void {
     const i = this.#count++ % WINDOW;
@@ -84,9 +110,11 @@ export class StatsWindow {
   }
 
   /** Jobs recorded so far and the percentiles of the window. */
-  summary(): { completed: number; waitMs: Percentiles; runMs: Percentiles } {
+  summary(): { completed: number; waitMs: Percentiles; runMs: Percentiles; modules: Record<string, ModuleStats> } {
     const n = Math.min(this.#count, WINDOW);
-    return { completed: this.#count, waitMs: percentiles(this.#wait, n), runMs: percentiles(this.#run, n) };
+    const modules: Record<string, ModuleStats> = {};
+    for (const [name, m] of this.#modules) modules[name] = { ...m };
+    return { completed: this.#count, waitMs: percentiles(this.#wait, n), runMs: percentiles(this.#run, n), modules };
   }
 }
 

@@ -31,7 +31,9 @@ int hostContinue(lua_State* L, int status, lua_KContext ctx) {
   return deliverReply(L, job);
 }
 
-int waitBlocking(lua_State* L, LuaState& state, Job& job) {
+// Waits on the worker thread for the main thread's answer; raises if the job is killed
+// (timeout, cancel, shutdown) meanwhile. The answer is in job.hostReply.
+void waitBlocking(lua_State* L, LuaState& state, Job& job) {
   {
     std::lock_guard<std::mutex> lock(job.hostMutex);
     job.hostAnswered = false;
@@ -52,8 +54,6 @@ int waitBlocking(lua_State* L, LuaState& state, Job& job) {
   // The deadline passed here before the watchdog fired: the outcome is the same timeout.
   if (!job.hostAnswered && !job.hostAbandoned) state.kill(job.id, KillReason::Timeout);
   lua_checkinterrupt(L);  // raises: the job was killed (timeout, cancel, shutdown)
-  lua_settop(L, 0);
-  return deliverReply(L, job);
 }
 
 int hostCall(lua_State* L) {
@@ -76,10 +76,40 @@ int hostCall(lua_State* L) {
     return lua_yieldk(L, 0, 0, hostContinue);
   }
   job->hostRequest.blocking = true;
-  return waitBlocking(L, state, *job);
+  waitBlocking(L, state, *job);
+  lua_settop(L, 0);
+  return deliverReply(L, *job);
 }
 
 }  // namespace
+
+int hostRoundTrip(lua_State* L, uint32_t function, std::string args, lua_KFunction k,
+                  lua_KContext ctx) {
+  LuaState& state = *LuaState::from(L);
+  Job* job = currentJob(state);
+  if (job == nullptr) return luaL_error(L, "luapool: no job is running");
+  job->hostRequest.jobId = job->id;
+  job->hostRequest.function = function;
+  job->hostRequest.args = std::move(args);
+  if (L == job->coroutine && lua_isyieldable(L)) {
+    job->hostRequest.blocking = false;
+    job->yieldForHost = true;
+    return lua_yieldk(L, 0, ctx, k);
+  }
+  job->hostRequest.blocking = true;
+  waitBlocking(L, state, *job);
+  return k(L, LUA_YIELD, ctx);
+}
+
+const HostReply& hostRoundTripReply(lua_State* L) {
+  Job& job = *currentJob(*LuaState::from(L));
+  lua_checkinterrupt(L);  // killed while suspended: stop here
+  if (!job.hostReply.ok) {
+    lua_pushlstring(L, job.hostReply.values.data(), job.hostReply.values.size());
+    lua_error(L);
+  }
+  return job.hostReply;
+}
 
 void registerHostFunctions(lua_State* L, int engineTable, const std::vector<std::string>& names) {
   engineTable = lua_absindex(L, engineTable);

@@ -2,10 +2,13 @@
 // results or error details. All Lua stack work that can raise runs in a protected call.
 #include "job.hpp"
 
+#include <cstdlib>
 #include <cstring>
 
+#include "columns.hpp"
 #include "lua-state.hpp"
 #include "sandbox.hpp"
+#include "shared.hpp"
 #include "value-lua.hpp"
 
 namespace luapool {
@@ -15,22 +18,52 @@ namespace {
 const char kChunkCacheKey = 0;
 const char kModulesKey = 0;
 const char kTracebackKey = 0;
-const char kBatchHelperKey = 0;
+const char kBatchHelperKeys[4] = {};  // one compiled helper per BatchMode
 
-// Calls fn once per argument list; the results come back as one value per call.
-const char kBatchHelper[] =
-    "local fn, flat, total, unpack = ...\n"
-    "local out, n, i = {}, 0, 1\n"
-    "while i <= total do\n"
-    "  local argc = flat[i]\n"
-    "  n = n + 1\n"
-    "  if argc == 1 then out[n] = fn(flat[i + 1])\n"
-    "  elseif argc == 2 then out[n] = fn(flat[i + 1], flat[i + 2])\n"
-    "  elseif argc == 0 then out[n] = fn()\n"
-    "  else out[n] = fn(unpack(flat, i + 1, i + argc)) end\n"
-    "  i = i + argc + 1\n"
-    "end\n"
-    "return out, n\n";
+// The batch helper: calls fn once per argument list of `flat` (per call: its argument count,
+// then its arguments) and collects the results; how depends on the BatchMode:
+//   Plain           out[n] = first result                       returns out, n
+//   Multret         out: count, results... per call (flat)       returns out, #flat
+//   Settled         out[n] = result or failure record, and       returns out, n + 1
+//                   out[n + 1] = the failed calls' numbers
+//   SettledMultret  flat, a failed call is -1, failure record    returns out, #flat
+// Each call of a settled batch runs under xpcall with a handler that records the failure
+// (message, traceback, position, value). The local `n` is the number of the call running:
+// on a failure the runtime reads it back (batchEntry) to name the failing call.
+std::string batchHelperSource(BatchMode mode) {
+  const bool settled = mode == BatchMode::Settled || mode == BatchMode::SettledMultret;
+  auto call = [&](const std::string& args) -> std::string {
+    switch (mode) {
+      case BatchMode::Plain: return "out[n] = fn(" + args + ")";
+      case BatchMode::Multret: return "k = append(out, k, fn(" + args + "))";
+      case BatchMode::Settled:
+        return "local ok, v = xpcall(fn, handler" + (args.empty() ? "" : ", " + args) +
+               ") out[n] = v if not ok then nf = nf + 1 fails[nf] = n end";
+      case BatchMode::SettledMultret:
+        return "k = appendp(out, k, xpcall(fn, handler" + (args.empty() ? "" : ", " + args) + "))";
+    }
+    return "";
+  };
+  std::string s =
+      "local fn, flat, total, unpack, xpcall, handler, append, appendp = ...\n"
+      "local out, n, k, i = {}, 0, 1, 1\n";
+  if (settled) s += "local fails, nf = {}, 0\n";
+  s += "while i <= total do\n"
+       "  local argc = flat[i]\n"
+       "  n = n + 1\n"
+       "  if argc == 1 then " + call("flat[i + 1]") + "\n"
+       "  elseif argc == 2 then " + call("flat[i + 1], flat[i + 2]") + "\n"
+       "  elseif argc == 0 then " + call("") + "\n"
+       "  else " + call("unpack(flat, i + 1, i + argc)") + " end\n"
+       "  i = i + argc + 1\n"
+       "end\n";
+  switch (mode) {
+    case BatchMode::Plain: s += "return out, n\n"; break;
+    case BatchMode::Settled: s += "if nf > 0 then out[n + 1] = fails end\nreturn out, n + 1\n"; break;
+    default: s += "return out, k - 1\n"; break;
+  }
+  return s;
+}
 
 using Clock = std::chrono::steady_clock;
 
@@ -50,8 +83,16 @@ void resetChunkCache(lua_State* L, LuaState& state) {
 // Returns LUA_OK, or a load status with the message on the stack. The cache holds at most
 // chunkCacheSize compiled sources; once full it is dropped whole (the sources a game runs
 // often come back at once).
+// `id` (non-zero: a module source's id) replaces the text as the inner key.
 int pushCompiled(lua_State* L, LuaState& state, const std::string& chunkName,
-                 const std::string& source) {
+                 const std::string& source, uint64_t id = 0) {
+  auto pushKey = [&] {
+    if (id != 0) {
+      lua_pushinteger(L, static_cast<lua_Integer>(id));
+    } else {
+      lua_pushlstring(L, source.data(), source.size());
+    }
+  };
   lua_rawgetp(L, LUA_REGISTRYINDEX, &kChunkCacheKey);  // { [chunkName] = { [source] = fn } }
   if (lua_isnil(L, -1)) {
     lua_pop(L, 1);
@@ -60,7 +101,7 @@ int pushCompiled(lua_State* L, LuaState& state, const std::string& chunkName,
   int cache = lua_gettop(L);
   lua_pushlstring(L, chunkName.data(), chunkName.size());
   if (lua_rawget(L, cache) == LUA_TTABLE) {
-    lua_pushlstring(L, source.data(), source.size());
+    pushKey();
     if (lua_rawget(L, -2) == LUA_TFUNCTION) {
       lua_replace(L, cache);
       lua_settop(L, cache);
@@ -91,7 +132,7 @@ int pushCompiled(lua_State* L, LuaState& state, const std::string& chunkName,
     lua_pushvalue(L, -2);
     lua_rawset(L, cache);
   }
-  lua_pushlstring(L, source.data(), source.size());
+  pushKey();
   lua_pushvalue(L, fn);
   lua_rawset(L, -3);
   state.cachedChunks++;
@@ -147,6 +188,9 @@ void releaseRefs(lua_State* L, Job& job) {
   job.threadRef = LUA_NOREF;
   luaL_unref(L, LUA_REGISTRYINDEX, job.envRef);
   job.envRef = LUA_NOREF;
+  luaL_unref(L, LUA_REGISTRYINDEX, job.packageRef);
+  job.packageRef = LUA_NOREF;
+  endRowView(L, job);  // a row view a script kept no longer reaches the arrays
 }
 
 // Protected: leaves the function to run and its arguments on the stack.
@@ -154,6 +198,7 @@ int setupRun(lua_State* L) {
   auto* s = static_cast<Setup*>(lua_touserdata(L, 1));
   lua_settop(L, 0);
   Job& job = *s->job;
+  applyShared(L, *s->state, job);
   pushEnvFor(L, *s);
   if (pushCompiled(L, *s->state, job.chunkName, job.source) != LUA_OK) return lua_error(L);
   bindEnv(L);
@@ -161,10 +206,128 @@ int setupRun(lua_State* L) {
   return lua_gettop(L);
 }
 
+int describeError(lua_State* L);
+
+void pushUnpack(lua_State* L) {
+  luaL_requiref(L, LUA_TABLIBNAME, luaopen_table, 0);
+  lua_getfield(L, -1, "unpack");
+  lua_remove(L, -2);
+}
+
+// The first Lua frame at or above `level` gives a chunk and line.
+bool framePosition(lua_State* L, int level, std::string& chunk, int& line) {
+  lua_Debug ar;
+  for (; lua_getstack(L, level, &ar); ++level) {
+    if (lua_getinfo(L, "Sl", &ar) && ar.currentline > 0) {
+      chunk = ar.short_src;
+      line = ar.currentline;
+      return true;
+    }
+  }
+  return false;
+}
+
+// The message handler of a settled batch's calls: the error becomes a failure record, a
+// sequence { 1, message, traceback, chunk, line [, value] } (value: a non-string error
+// object, when it can be converted), which the helper stores as the call's outcome.
+// Positional, so it converts whatever the job's bytes/tables options are.
+int batchFailure(lua_State* L) {
+  lua_settop(L, 1);
+  lua_createtable(L, 6, 0);
+  lua_pushinteger(L, 1);
+  lua_rawseti(L, 2, 1);
+  lua_pushcfunction(L, describeError);
+  lua_pushvalue(L, 1);
+  if (lua_pcall(L, 1, 1, 0) != LUA_OK || lua_type(L, -1) != LUA_TSTRING) {
+    lua_pop(L, 1);
+    lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+  }
+  lua_pushvalue(L, -1);
+  lua_rawseti(L, 2, 2);
+  luaL_traceback(L, L, lua_tostring(L, -1), 1);
+  lua_rawseti(L, 2, 3);
+  lua_pop(L, 1);
+  std::string chunk;
+  int line = -1;
+  framePosition(L, 1, chunk, line);
+  lua_pushlstring(L, chunk.data(), chunk.size());
+  lua_rawseti(L, 2, 4);
+  lua_pushinteger(L, line);
+  lua_rawseti(L, 2, 5);
+  if (lua_type(L, 1) != LUA_TSTRING && !lua_isnil(L, 1)) {
+    std::string tree, error;
+    if (encodeValues(L, 1, 1, "error", tree, error)) {
+      lua_pushvalue(L, 1);
+      lua_rawseti(L, 2, 6);
+    }
+  }
+  return 1;
+}
+
+// append(out, k, ...): out[k] = select('#', ...), then the values; returns the next k.
+int batchAppend(lua_State* L) {
+  int top = lua_gettop(L);
+  lua_Integer k = lua_tointeger(L, 2);
+  int count = top - 2;
+  lua_pushinteger(L, count);
+  lua_rawseti(L, 1, k);
+  for (int i = 0; i < count; ++i) {
+    lua_pushvalue(L, 3 + i);
+    lua_rawseti(L, 1, k + 1 + i);
+  }
+  lua_pushinteger(L, k + count + 1);
+  return 1;
+}
+
+// appendp(out, k, ok, ...): xpcall's outcome; a failure is -1 then its record.
+int batchAppendOutcome(lua_State* L) {
+  if (lua_toboolean(L, 3)) {
+    lua_remove(L, 3);
+    return batchAppend(L);
+  }
+  lua_Integer k = lua_tointeger(L, 2);
+  lua_settop(L, 4);
+  lua_pushinteger(L, -1);
+  lua_rawseti(L, 1, k);
+  lua_pushvalue(L, 4);
+  lua_rawseti(L, 1, k + 1);
+  lua_pushinteger(L, k + 2);
+  return 1;
+}
+
+// The call of a batch that was running when the job failed (0-based), read from the
+// helper's local `n` in the failed coroutine's stack, or -1.
+int64_t batchEntry(lua_State* T) {
+  lua_Debug ar;
+  for (int level = 0; lua_getstack(T, level, &ar); ++level) {
+    if (!lua_getinfo(T, "S", &ar) || std::strcmp(ar.source, "=(batch)") != 0) continue;
+    if (!lua_checkstack(T, 2)) return -1;
+    for (int i = 1;; ++i) {
+      const char* name = lua_getlocal(T, &ar, i);
+      if (name == nullptr) return -1;
+      bool isN = std::strcmp(name, "n") == 0;
+      int64_t n = isN && lua_isinteger(T, -1) ? static_cast<int64_t>(lua_tointeger(T, -1)) : 0;
+      lua_pop(T, 1);
+      if (isN) return n - 1;
+    }
+  }
+  return -1;
+}
+
+// Where a batch or columns job failed: the call or the row (see ErrorInfo::index).
+void noteFailedEntry(lua_State* L, lua_State* T, Job& job) {
+  if (job.kind == JobKind::Columns) {
+    job.error.index = rowViewRow(L, job);
+  } else if (job.kind == JobKind::Batch) {
+    job.error.index = batchEntry(T);
+  }
+}
+
 // Protected: loads (or reuses) the module and leaves its exported function + arguments.
 int setupCall(lua_State* L) {
   auto* s = static_cast<Setup*>(lua_touserdata(L, 1));
   lua_settop(L, 0);
+  applyShared(L, *s->state, *s->job);
   const ModuleSource& mod = *s->job->module;
   lua_rawgetp(L, LUA_REGISTRYINDEX, &kModulesKey);
   if (lua_isnil(L, -1)) {
@@ -188,9 +351,11 @@ int setupCall(lua_State* L) {
     pushJobEnv(L, s->state->config());
     setCurrentEnv(L, -1);
     std::string chunk = "@" + mod.name;
-    if (pushCompiled(L, *s->state, chunk, mod.source) != LUA_OK) return lua_error(L);
+    if (pushCompiled(L, *s->state, chunk, mod.source, mod.id) != LUA_OK) return lua_error(L);
     bindEnv(L);
-    lua_call(L, 0, 1);
+    lua_pushlstring(L, mod.name.data(), mod.name.size());  // ... is (name, ":define:"), as under require
+    lua_pushliteral(L, ":define:");
+    lua_call(L, 2, 1);
     if (!lua_istable(L, -1)) {
       return luaL_error(L, "module '%s' must return a table of functions (got %s)",
                         mod.name.c_str(), luaL_typename(L, -1));
@@ -213,22 +378,32 @@ int setupCall(lua_State* L) {
   lua_replace(L, 1);
   lua_settop(L, 1);
   if (s->job->kind == JobKind::Batch) {
-    // helper(fn, flat, total, table.unpack): the helper is compiled once per state
-    lua_rawgetp(L, LUA_REGISTRYINDEX, &kBatchHelperKey);
+    // helper(fn, flat, total, table.unpack, xpcall, handler, append, appendp): each helper
+    // is compiled once per state
+    const char* key = &kBatchHelperKeys[static_cast<int>(s->job->batchMode) & 3];
+    lua_rawgetp(L, LUA_REGISTRYINDEX, key);
     if (lua_isnil(L, -1)) {
       lua_pop(L, 1);
-      if (luaL_loadbufferx(L, kBatchHelper, sizeof(kBatchHelper) - 1, "=(batch)", "t") != LUA_OK) {
-        return lua_error(L);
-      }
+      std::string src = batchHelperSource(s->job->batchMode);
+      if (luaL_loadbufferx(L, src.data(), src.size(), "=(batch)", "t") != LUA_OK) return lua_error(L);
       lua_pushvalue(L, -1);
-      lua_rawsetp(L, LUA_REGISTRYINDEX, &kBatchHelperKey);
+      lua_rawsetp(L, LUA_REGISTRYINDEX, key);
     }
     lua_insert(L, 1);
     if (pushDecoded(L, s->job->args) != 2) return luaL_error(L, "luapool: bad batch");
-    luaL_requiref(L, LUA_TABLIBNAME, luaopen_table, 0);
-    lua_getfield(L, -1, "unpack");
+    pushUnpack(L);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);  // the state's own xpcall
+    lua_getfield(L, -1, "xpcall");
     lua_remove(L, -2);
-    s->nargs = 4;
+    lua_pushcfunction(L, batchFailure);
+    lua_pushcfunction(L, batchAppend);
+    lua_pushcfunction(L, batchAppendOutcome);
+    s->nargs = 8;
+    return lua_gettop(L);
+  }
+  if (s->job->kind == JobKind::Columns) {
+    // loop(fn, view, get, put, first, last, table.unpack, args, nargs), see columns.hpp
+    s->nargs = pushColumnsCall(L, *s->job);
     return lua_gettop(L);
   }
   s->nargs = pushDecoded(L, s->job->args);
@@ -237,6 +412,7 @@ int setupCall(lua_State* L) {
 
 // Message handler: keeps the error object as it is and records a traceback.
 int messageHandler(lua_State* L) {
+  if (Job* job = LuaState::from(L)->runningJob) noteFailedEntry(L, L, *job);
   const char* msg = lua_tostring(L, 1);
   if (msg == nullptr) msg = "(error object is not a string)";
   luaL_traceback(L, L, msg, 1);
@@ -299,16 +475,93 @@ JobStatus statusFor(int luaStatus) {
   }
 }
 
+// A batch's results: `out` holds n values (see batchHelperSource). A value that cannot be
+// converted fails the job (Plain, Multret) or, in a settled batch, only its own call: its
+// outcome becomes a marshal failure record and the rest is converted again.
+void collectBatch(lua_State* L, int out, lua_Integer n, Job& job) {
+  const bool settled = job.batchMode == BatchMode::Settled || job.batchMode == BatchMode::SettledMultret;
+  const bool flat = job.batchMode == BatchMode::Multret || job.batchMode == BatchMode::SettledMultret;
+  constexpr int kMaxRetries = 256;
+  out = lua_absindex(L, out);
+  for (int attempt = 0;; ++attempt) {
+    std::string error, path;
+    if (encodeSequence(L, out, n, "result", job.result, error, MarshalLimits(), &path)) {
+      job.status = JobStatus::Ok;
+      return;
+    }
+    // path is "result[p]..." with p the 0-based position in `out`
+    long long p = -1;
+    size_t close = path.find(']');
+    if (path.compare(0, 7, "result[") == 0 && close != std::string::npos) {
+      p = std::atoll(path.c_str() + 7);
+    }
+    std::string rest = close == std::string::npos ? std::string() : path.substr(close + 1);
+    std::string detail = error.size() > path.size() + 2 ? error.substr(path.size() + 2) : error;
+    lua_Integer start = p + 1, entry = p;  // the call's slot in `out`, and its number
+    lua_Integer span = 1;                  // flat: how many values the call returned
+    std::string where = "result[" + std::to_string(p) + "]";
+    if (flat && p >= 0) {
+      lua_Integer j = 1;
+      entry = 0;
+      while (j <= n) {
+        lua_rawgeti(L, out, j);
+        lua_Integer c = lua_tointeger(L, -1);
+        lua_pop(L, 1);
+        span = c >= 0 ? c : -c;
+        if (p + 1 <= j + span) break;
+        j += span + 1;
+        ++entry;
+      }
+      start = j;
+      where = "result[" + std::to_string(entry) + "][" + std::to_string(p + 1 - j - 1) + "]";
+    }
+    where += rest;
+    if (!settled || p < 0 || attempt >= kMaxRetries || !lua_checkstack(L, 4)) {
+      job.status = JobStatus::MarshalError;
+      job.error.message = where + ": " + detail;
+      job.error.chunk = where;
+      job.error.index = p < 0 ? -1 : entry;
+      job.result.clear();
+      return;
+    }
+    lua_createtable(L, 3, 0);  // a marshal failure record: { 2, path, detail }
+    lua_pushinteger(L, 2);
+    lua_rawseti(L, -2, 1);
+    lua_pushlstring(L, where.data(), where.size());
+    lua_rawseti(L, -2, 2);
+    lua_pushlstring(L, detail.data(), detail.size());
+    lua_rawseti(L, -2, 3);
+    if (flat) {
+      lua_pushinteger(L, -span);
+      lua_rawseti(L, out, start);
+      lua_rawseti(L, out, start + 1);
+      for (lua_Integer m = start + 2; m <= start + span; ++m) {
+        lua_pushnil(L);
+        lua_rawseti(L, out, m);
+      }
+    } else {
+      lua_rawseti(L, out, start);
+      if (lua_rawgeti(L, out, n) != LUA_TTABLE) {  // the list of failed calls
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_pushvalue(L, -1);
+        lua_rawseti(L, out, n);
+      }
+      lua_pushinteger(L, start);
+      lua_rawseti(L, -2, static_cast<lua_Integer>(lua_rawlen(L, -2)) + 1);
+      lua_pop(L, 1);
+    }
+  }
+}
+
 void collectResults(lua_State* L, int first, int count, Job& job) {
   std::string error;
   if (job.kind == JobKind::Batch && count == 2 && lua_istable(L, first)) {
-    // the batch helper returns (out, n): one result per call, read straight from `out`
-    lua_Integer n = lua_tointeger(L, first + 1);
-    if (!encodeSequence(L, first, n, "result", job.result, error, MarshalLimits(), &job.error.chunk)) {
-      job.status = JobStatus::MarshalError;
-      job.error.message = error;
-      return;
-    }
+    collectBatch(L, first, lua_tointeger(L, first + 1), job);
+    return;
+  }
+  if (job.kind == JobKind::Columns) {  // the rows were written in place: nothing to return
+    job.result.clear();
     job.status = JobStatus::Ok;
     return;
   }
@@ -437,6 +690,7 @@ StepResult runInCoroutine(LuaState& state, Job& job, Setup& setup) {
     ClosingGuard closing(state, job);
     job.status = statusFor(status);
     fillPosition(T, job.error);
+    noteFailedEntry(L, T, job);
     luaL_traceback(L, T, nullptr, 0);  // before closing: closing resets T's stack
     std::string traceback = lua_tostring(L, -1);
     lua_pop(L, 1);
@@ -475,6 +729,13 @@ int protectedReset(lua_State* L) {
 
 Job* currentJob(LuaState& state) { return state.runningJob; }
 
+int pushCompiledModule(lua_State* L, LuaState& state, const std::string& chunkName,
+                       const std::string& source, uint64_t id) {
+  return pushCompiled(L, state, chunkName, source, id);
+}
+
+void bindChunkEnv(lua_State* L) { bindEnv(L); }
+
 StepResult executeJob(LuaState& state, Job& job) {
   auto started = Clock::now();
   lua_State* L = state.L();
@@ -512,6 +773,7 @@ StepResult executeJob(LuaState& state, Job& job) {
     return setup.step;
   }
   releaseRefs(L, job);
+  flushJobOutput(job);  // an unfinished line written with io.write
   if (reason == KillReason::Timeout) {
     job.status = JobStatus::Timeout;
     state.stats.timeouts++;

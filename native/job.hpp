@@ -24,6 +24,41 @@ enum class JobKind : uint8_t {
   Call = 1,          // call an exported function of a defined module
   ResetContext = 2,  // drop a context's persistent environment
   Batch = 3,         // call a module function once per argument list, in one job
+  Columns = 4,       // call a module function once per row of typed-array columns
+};
+
+// Batch: how the results of the calls come back (lib/native.ts BatchMode).
+enum class BatchMode : uint8_t {
+  Plain = 0,    // one value per call; a failing call fails the job
+  Multret = 1,  // every value of every call (flat: count, values...)
+  Settled = 2,  // one value per call, each call under xpcall; failures listed at the end
+  SettledMultret = 3,
+};
+
+// Columns: element types of the typed arrays (lib/native.ts ElementType).
+enum class ElementType : uint8_t {
+  Int8 = 0, Uint8 = 1, Int16 = 2, Uint16 = 3, Int32 = 4, Uint32 = 5, Float32 = 6, Float64 = 7,
+};
+
+// One typed array lent to a Columns job: its memory belongs to JavaScript, which keeps the
+// array alive (and promises not to touch it) until the job is delivered.
+struct Column {
+  std::string name;
+  void* data = nullptr;
+  size_t length = 0;  // elements
+  ElementType type = ElementType::Float64;
+  bool readonly = false;
+};
+
+// Values published with runner.share(): one encoded tree per name, converted into a state
+// lazily (once per version) when a job that carries a newer set starts there.
+struct SharedValue {
+  uint64_t version;
+  std::string tree;  // encoded value tree holding one value
+};
+struct SharedSet {
+  uint64_t version = 0;  // grows with every share(); a state applies a set only once
+  std::vector<std::pair<std::string, std::shared_ptr<const SharedValue>>> values;  // sorted by name
 };
 
 // Status codes shared with lib/native.ts.
@@ -78,6 +113,7 @@ struct ErrorInfo {
   std::string chunk;
   int line = -1;
   std::string value;  // encoded error object when it is not a string
+  int64_t index = -1;  // Batch: the failing call (0-based in the job); Columns: the row
 };
 
 // Module source shared by every job that calls into it (never copied per call).
@@ -85,6 +121,7 @@ struct ModuleSource {
   std::string name;
   uint32_t version;
   std::string source;
+  uint64_t id = 0;  // unique per source text in the runner (ModuleCatalog::nextId): the chunk cache key
 };
 
 struct Job {
@@ -100,6 +137,11 @@ struct Job {
   std::string args;                            // encoded value tree
   std::string env;                             // encoded table, or empty
   bool multret = false;
+  BatchMode batchMode = BatchMode::Plain;  // Batch
+  std::vector<Column> columns;             // Columns: the arrays, by name
+  int64_t firstRow = 0;                    // Columns: rows firstRow .. firstRow + rowCount - 1
+  int64_t rowCount = 0;
+  std::shared_ptr<const SharedSet> shared;  // the runner's shared values at submission
   bool bytesAsBuffer = false;  // strings come back as Buffers (decided on the main thread)
   std::string contextKey;      // non-empty: persistent environment of that context
   int pinnedState = -1;        // -1: any state
@@ -125,6 +167,8 @@ struct Job {
   ::lua_State* coroutine = nullptr;  // the job's coroutine while a step runs
   int threadRef = -2;                // registry ref of its coroutine between steps (LUA_NOREF)
   int envRef = -2;                   // registry ref of its environment (for `load`)
+  int packageRef = -2;               // registry ref of its `package` record (require.cpp), once used
+  int viewRef = -2;                  // Columns: registry ref of its row view
   bool yieldForHost = false;         // set by engine.<host>() just before it yields
   bool yieldForSlice = false;        // set by the interrupt handler when it yields
   HostRequest hostRequest;           // filled by engine.<host>() before suspending/blocking
@@ -142,6 +186,12 @@ struct Job {
   int exitCode = 0;    // status Exit
   std::vector<Action> actions;
   size_t actionBytes = 0;
+  // The sandbox's io (sandbox-libs.cpp): the default input/output stream (0 stdin, 1 stdout,
+  // 2 stderr) and the unfinished line written to stdout and stderr, sent as a log action
+  // when it is finished, flushed, or the job ends.
+  uint8_t ioInput = 0;
+  uint8_t ioOutput = 1;
+  std::string ioPending[2];
   Clock::time_point lastFlush;  // when actions were last streamed
   double waitMs = 0;   // queued until its first step
   double runMs = 0;    // every step, host-call time included
@@ -155,6 +205,17 @@ StepResult executeJob(LuaState& state, Job& job);
 
 // The job currently running on a state (for engine.* functions), or null.
 Job* currentJob(LuaState& state);
+
+// Pushes the compiled chunk of a module source (chunk name and text), from the state's
+// chunk cache, where it is keyed by `id` (ModuleSource::id) instead of by its text, so a
+// cache hit costs no copy of the source. Returns LUA_OK, or a load status with the
+// message on the stack.
+int pushCompiledModule(lua_State* L, LuaState& state, const std::string& chunkName,
+                       const std::string& source, uint64_t id);
+
+// Replaces the function at the top with a private copy whose _ENV is the value below it.
+// Stack: env fn -> fn'
+void bindChunkEnv(lua_State* L);
 
 // Implemented by the scheduler, called from inside a running job.
 class HostBridge {

@@ -13,3 +13,6 @@ LUA_API void lua_clonefunction(lua_State* L, int idx);
 
 // Installs luaL_newstate's warning function (off until "@on") on a state we created.
 LUA_API void luapool_setdefaultwarnf(lua_State* L);
+
+// Whether Lua would retry an allocation refused now after an emergency collection.
+LUA_API int luapool_willretryalloc(lua_State* L);

@@ -34,9 +34,24 @@ void* LuaState::allocate(void* ud, void* ptr, size_t osize, size_t nsize) {
     if (self->reason_.load(std::memory_order_relaxed) != 0) return nullptr;
     size_t limit = self->config_.memoryLimit;
     if (limit != 0 && (self->memExceeded_ || used + growth > limit)) {
-      self->memExceeded_ = true;  // sticky: a script catching the error cannot go on growing
+      // Lua answers a refusal with an emergency full collection and one retry of the same
+      // request. The garbage of earlier jobs may fill the state: only when the retry is
+      // refused too is the limit really reached, and then it is sticky, so that a script
+      // catching the error cannot go on growing.
+      // (Where Lua will not retry -- stack growth, inside a collection step -- the first
+      // refusal is final.)
+      Refusal& r = self->refused_;
+      if (self->memExceeded_) return nullptr;
+      if ((r.pending && r.ptr == ptr && r.osize == osize && r.nsize == nsize) ||
+          self->L_ == nullptr || !luapool_willretryalloc(self->L_)) {
+        self->memExceeded_ = true;
+        r.pending = false;
+      } else {
+        r = Refusal{ptr, osize, nsize, true};
+      }
       return nullptr;
     }
+    self->refused_.pending = false;
     self->sinceGc_ += growth;
   }
   void* block = std::realloc(ptr, nsize);
@@ -68,17 +83,24 @@ static const char kKillMessagesKey = 0;
 int LuaState::onInterrupt(lua_State* L, int canyield) {
   LuaState* self = from(L);
   KillReason reason;
-  bool slice;
+  bool slice, sample;
   {
     std::lock_guard<std::mutex> lock(self->killMutex_);
     reason = static_cast<KillReason>(self->reason_.load(std::memory_order_relaxed));
     slice = self->sliceAsked_;
+    sample = self->sampleAsked_;
+    self->sampleAsked_ = false;
     if (reason == KillReason::None) {
       self->sliceAsked_ = false;
       __atomic_store_n(self->interruptFlag_, 0, __ATOMIC_RELEASE);
     }
   }
   if (reason == KillReason::None) {
+    if (sample) {
+      Job* job = self->runningJob;
+      bool call = job != nullptr && job->kind == JobKind::Call;
+      self->profile.sample(L, call ? job->function.c_str() : nullptr);
+    }
     Job* job = self->runningJob;
     if (slice && canyield && job != nullptr && L == job->coroutine) {
       job->yieldForSlice = true;
@@ -168,6 +190,7 @@ void LuaState::beginJob(Job& job, KillReason preset) {
   lastJobId_ = job.id;
   sliceAsked_ = false;
   memExceeded_ = false;
+  refused_.pending = false;
   stepPeak_.store(inUse_.load(std::memory_order_relaxed), std::memory_order_relaxed);
   reason_.store(static_cast<int>(preset), std::memory_order_release);
   __atomic_store_n(interruptFlag_, preset != KillReason::None ? 1 : 0, __ATOMIC_RELEASE);
@@ -206,10 +229,20 @@ KillReason LuaState::beginClosing() {
 
 void LuaState::endClosing(KillReason saved) {
   std::lock_guard<std::mutex> lock(killMutex_);
-  if (saved != KillReason::None) reason_.store(static_cast<int>(saved), std::memory_order_release);  // the first reason wins
+  // The job's outcome was decided before it unwound: a kill that arrived meanwhile (the
+  // grace period's, or a late cancel) only stopped the close handlers.
+  reason_.store(static_cast<int>(saved), std::memory_order_release);
   memExceeded_ = memExceeded_ || closingMemExceeded_;
   closingMemExceeded_ = false;
   __atomic_store_n(interruptFlag_, reason_.load(std::memory_order_relaxed) != 0 ? 1 : 0, __ATOMIC_RELEASE);
+}
+
+bool LuaState::requestSample(uint64_t jobId) {
+  std::lock_guard<std::mutex> lock(killMutex_);
+  if (currentJob_ != jobId || jobId == 0) return false;
+  sampleAsked_ = true;
+  __atomic_store_n(interruptFlag_, 1, __ATOMIC_RELEASE);
+  return true;
 }
 
 bool LuaState::requestSlice(uint64_t jobId) {

@@ -5,18 +5,21 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "lua-api.hpp"
+#include "profiler.hpp"
 #include "prng.hpp"
 
 namespace luapool {
 
 struct Job;
 class HostBridge;
+class ModuleCatalog;
 
 // Which standard libraries a state opens. Safe variants of base/string/os are used unless
 // the profile is "all".
@@ -42,6 +45,9 @@ struct StateConfig {
   bool generationalGc = true;
   size_t chunkCacheSize = 256; // compiled sources kept per state
   std::vector<std::string> hostFunctions;  // engine.<name> for each, in index order
+  bool sandboxIo = false;      // the restricted io of 'safe' (sandbox-libs.cpp)
+  bool sandboxDebug = false;   // the read-only debug subset of 'safe'
+  std::shared_ptr<ModuleCatalog> catalog;  // define() and `modules` sources, for require
 };
 
 // Why a job is interrupted. The first reason asked for wins.
@@ -91,6 +97,8 @@ class LuaState {
   // Asks the job, if it is still the one running here, to yield at its next yieldable
   // point (its time slice is over). Returns true if it was running here.
   bool requestSlice(uint64_t jobId);
+  // Asks the thread running the job to record its stack in `profile` at its next check.
+  bool requestSample(uint64_t jobId);
 
   // --- memory accounting (read from any thread for stats; approximate while running) ---
   size_t bytesInUse() const { return inUse_.load(std::memory_order_relaxed); }
@@ -112,11 +120,13 @@ class LuaState {
   void dropContextRandom(const char* key, size_t len);
 
   StateStats stats;  // written by the lease holder only, read under the runner's lock
+  StateProfile profile;  // samples for runner.profile() (its own lock)
   Job* runningJob = nullptr;  // the job being executed (lease holder only)
   int exitCode = 0;           // os.exit's code for the running job (lease holder only)
   HostBridge* bridge = nullptr;  // set by the runner before any job runs
   std::atomic<bool> quarantined{false};  // a job overran its deadline by far here
   size_t cachedChunks = 0;               // compiled sources in the chunk cache
+  uint64_t sharedSetVersion = 0;         // the newest runner.share() set applied here
 
   static LuaState* from(lua_State* L);
 
@@ -137,6 +147,14 @@ class LuaState {
   size_t sinceGc_ = 0;
   uint32_t jobsSinceGc_ = 0;
   bool memExceeded_ = false;  // sticky for the rest of a job once the limit was hit
+  // The growth request refused last (Lua retries the same request once after an
+  // emergency collection; only a refused retry makes the limit sticky).
+  struct Refusal {
+    void* ptr = nullptr;
+    size_t osize = 0;
+    size_t nsize = 0;
+    bool pending = false;
+  } refused_;
 
   Prng* random_ = nullptr;  // cache of random()'s answer for the running job
   std::unordered_map<uint64_t, Prng> jobRandom_;  // by job id, for jobs that drew
@@ -148,6 +166,7 @@ class LuaState {
   std::mutex killMutex_;
   uint64_t currentJob_ = 0;       // guarded by killMutex_
   bool sliceAsked_ = false;       // guarded by killMutex_
+  bool sampleAsked_ = false;      // guarded by killMutex_
   bool closingMemExceeded_ = false;  // memExceeded_ saved by beginClosing (lease holder)
   std::atomic<int> reason_{0};    // written under killMutex_, read by the allocator too
 };

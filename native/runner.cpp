@@ -3,10 +3,12 @@
 // deliveries to JavaScript through a thread-safe function.
 #include "runner.hpp"
 
+#include <algorithm>
 #include <chrono>
 
 #include "addon.hpp"
 #include "deliveries.hpp"
+#include "modules.hpp"
 #include "value.hpp"
 
 namespace luapool {
@@ -38,9 +40,9 @@ uint32_t libBit(const std::string& name) {
 // The layout of submit()'s `fields` (mirrored by RequestField in lib/native.ts).
 enum RequestField : uint32_t {
   kRequestId, kRequestKind, kRequestFlags, kRequestTimeoutMs, kRequestAcquireTimeoutMs, kRequestState,
-  kRequestFields
+  kRequestMode, kRequestFields
 };
-enum RequestKind : int { kKindRun = 0, kKindCall = 1, kKindBatch = 2, kKindReset = 3 };
+enum RequestKind : int { kKindRun = 0, kKindCall = 1, kKindBatch = 2, kKindReset = 3, kKindColumns = 4 };
 constexpr uint32_t kFlagMultret = 1;
 constexpr uint32_t kFlagBytesAsBuffer = 2;
 
@@ -79,12 +81,17 @@ Napi::Function Runner::Init(Napi::Env env) {
   return DefineClass(env, "NativeRunner", {
       InstanceMethod<&Runner::Submit>("submit"),
       InstanceMethod<&Runner::Define>("define"),
+      InstanceMethod<&Runner::SetModule>("setModule"),
+      InstanceMethod<&Runner::ForgetModules>("forgetModules"),
+      InstanceMethod<&Runner::Share>("share"),
       InstanceMethod<&Runner::CheckSyntax>("checkSyntax"),
       InstanceMethod<&Runner::Cancel>("cancel"),
       InstanceMethod<&Runner::AnswerHost>("answerHost"),
       InstanceMethod<&Runner::CloseJobs>("closeJobs"),
       InstanceMethod<&Runner::CloseStates>("closeStates"),
       InstanceMethod<&Runner::Stats>("stats"),
+      InstanceMethod<&Runner::ProfileStart>("profileStart"),
+      InstanceMethod<&Runner::ProfileStop>("profileStop"),
   });
 }
 
@@ -113,6 +120,18 @@ Runner::Runner(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Runner>(info) 
   config.state.gcEveryBytes = bytesOption(o, "gcEveryBytes");
   config.state.generationalGc = flag(o, "generationalGc");
   config.state.chunkCacheSize = u32(o, "chunkCacheSize", 256);
+  Napi::Value sandboxLibs = o.Get("sandboxLibs");
+  if (sandboxLibs.IsArray()) {
+    Napi::Array list = sandboxLibs.As<Napi::Array>();
+    for (uint32_t i = 0; i < list.Length(); ++i) {
+      std::string name = list.Get(i).ToString().Utf8Value();
+      if (name == "io") config.state.sandboxIo = true;
+      if (name == "debug") config.state.sandboxDebug = true;
+    }
+  }
+  catalog_ = std::make_shared<ModuleCatalog>();
+  catalog_->setFunctionForm(flag(o, "modulesFunction"));
+  config.state.catalog = catalog_;
   Napi::Value host = o.Get("hostFunctions");
   if (host.IsArray()) {
     Napi::Array list = host.As<Napi::Array>();
@@ -233,6 +252,7 @@ void Runner::jobsDelivered(size_t n) {
 //   fields: Float64Array of RequestField (lib/native.ts packs a NativeJobRequest into it)
 //   text: run: the source; call/batch: the module name.  name: run: chunk name; call: fn
 //   context, group: strings or undefined.  args, env: encoded value trees or null
+//   columns (callColumns only): { columns, names, readonly, first, count }
 Napi::Value Runner::Submit(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (tornDown_) throw Napi::Error::New(env, "runner is closed");
@@ -251,13 +271,23 @@ Napi::Value Runner::Submit(const Napi::CallbackInfo& info) {
       job->env = bytesOf(info[6]);
       break;
     case kKindCall:
-    case kKindBatch: {
-      job->kind = static_cast<int>(f[kRequestKind]) == kKindCall ? JobKind::Call : JobKind::Batch;
+    case kKindBatch:
+    case kKindColumns: {
+      int kind = static_cast<int>(f[kRequestKind]);
+      job->kind = kind == kKindCall ? JobKind::Call : kind == kKindBatch ? JobKind::Batch : JobKind::Columns;
       std::string name = bytesOf(info[1]);
       auto it = modules_.find(name);
       if (it == modules_.end()) throw Napi::Error::New(env, "module is not defined: " + name);
       job->module = it->second;
       job->function = bytesOf(info[2]);
+      if (job->kind == JobKind::Batch) {
+        job->batchMode = static_cast<BatchMode>(static_cast<int>(f[kRequestMode]) & 3);
+      } else if (job->kind == JobKind::Columns) {
+        // the arrays lent to the job: { columns, names, readonly, first, count }
+        if (!info[7].IsObject()) throw Napi::TypeError::New(env, "submit(columns): the column set");
+        Keys k(env, addon_->keys());
+        readColumns(env, k, info[7].As<Napi::Object>(), *job);
+      }
       break;
     }
     case kKindReset:
@@ -277,10 +307,95 @@ Napi::Value Runner::Submit(const Napi::CallbackInfo& info) {
   job->contextKey = bytesOf(info[3]);
   job->group = bytesOf(info[4]);
   job->args = bytesOf(info[5]);
+  job->shared = shared_;
   if (!scheduler_->submit(job)) return Napi::Boolean::New(env, false);
   jobsAdded(1);
   pump();
   return Napi::Boolean::New(env, true);
+}
+
+// The typed arrays of a columns request: { columns: TypedArray[], names: string[],
+// readonly: boolean[], first, count }. lib/script-runner.ts validated them; this checks
+// again what memory safety depends on (the element type, the length, a detached buffer).
+void Runner::readColumns(Napi::Env env, Keys& k, const Napi::Object& r, Job& job) {
+  Napi::Value arrays = r.Get(k(Key::columns));
+  Napi::Value names = r.Get(k(Key::names));
+  Napi::Value readonly = r.Get(k(Key::readonly));
+  if (!arrays.IsArray() || !names.IsArray() || !readonly.IsArray()) {
+    throw Napi::TypeError::New(env, "submit(request): bad columns");
+  }
+  Napi::Array a = arrays.As<Napi::Array>(), n = names.As<Napi::Array>(), ro = readonly.As<Napi::Array>();
+  double first = numberOf(r.Get(k(Key::first)), 0), count = numberOf(r.Get(k(Key::count)), 0);
+  if (!(first >= 0 && count >= 0 && first + count <= 9007199254740991.0)) {
+    throw Napi::RangeError::New(env, "submit(request): bad row range");
+  }
+  job.firstRow = static_cast<int64_t>(first);
+  job.rowCount = static_cast<int64_t>(count);
+  uint32_t len = a.Length();
+  job.columns.reserve(len);
+  for (uint32_t i = 0; i < len; ++i) {
+    Column c;
+    c.name = n.Get(i).As<Napi::String>().Utf8Value();
+    c.readonly = ro.Get(i).ToBoolean().Value();
+    Napi::Value v = a.Get(i);
+    napi_typedarray_type type;
+    size_t length = 0, offset = 0;
+    void* data = nullptr;
+    napi_value buffer;
+    if (!v.IsTypedArray() ||
+        napi_get_typedarray_info(env, v, &type, &length, &data, &buffer, &offset) != napi_ok) {
+      throw Napi::TypeError::New(env, "columns." + c.name + " must be a typed array");
+    }
+    switch (type) {
+      case napi_int8_array: c.type = ElementType::Int8; break;
+      case napi_uint8_array: c.type = ElementType::Uint8; break;
+      case napi_int16_array: c.type = ElementType::Int16; break;
+      case napi_uint16_array: c.type = ElementType::Uint16; break;
+      case napi_int32_array: c.type = ElementType::Int32; break;
+      case napi_uint32_array: c.type = ElementType::Uint32; break;
+      case napi_float32_array: c.type = ElementType::Float32; break;
+      case napi_float64_array: c.type = ElementType::Float64; break;
+      default: throw Napi::TypeError::New(env, "columns." + c.name + ": unsupported element type");
+    }
+    bool detached = false;
+    if (Napi::Value(env, buffer).IsArrayBuffer()) napi_is_detached_arraybuffer(env, buffer, &detached);
+    if (detached || (data == nullptr && length > 0)) {
+      throw Napi::TypeError::New(env, "columns." + c.name + ": its ArrayBuffer is detached");
+    }
+    if (static_cast<double>(length) < first + count) {
+      throw Napi::RangeError::New(env, "columns." + c.name + " is shorter than first + count");
+    }
+    c.data = data;
+    c.length = length;
+    job.columns.push_back(std::move(c));
+  }
+}
+
+// share(name, tree | undefined): publishes (or, without a tree, removes) engine.shared.<name>
+// for every job submitted from now on. The set is copied (shared pointers only) and
+// replaced, so jobs already submitted keep the one they carry.
+Napi::Value Runner::Share(const Napi::CallbackInfo& info) {
+  std::string name = info[0].As<Napi::String>().Utf8Value();
+  auto next = std::make_shared<SharedSet>();
+  if (shared_) next->values = shared_->values;
+  next->version = ++sharedVersion_;
+  auto it = std::lower_bound(next->values.begin(), next->values.end(), name,
+                             [](const auto& e, const std::string& n) { return e.first < n; });
+  bool present = it != next->values.end() && it->first == name;
+  if (info[1].IsUndefined()) {
+    if (present) next->values.erase(it);
+  } else {
+    auto value = std::make_shared<SharedValue>();
+    value->version = next->version;
+    value->tree = bytesOf(info[1]);
+    if (present) {
+      it->second = std::move(value);
+    } else {
+      next->values.insert(it, {name, std::move(value)});
+    }
+  }
+  shared_ = std::move(next);
+  return info.Env().Undefined();
 }
 
 // define(name, version, source)
@@ -289,7 +404,38 @@ Napi::Value Runner::Define(const Napi::CallbackInfo& info) {
   mod->name = info[0].As<Napi::String>().Utf8Value();
   mod->version = info[1].As<Napi::Number>().Uint32Value();
   mod->source = bytesOf(info[2]);
+  mod->id = catalog_->nextId();
+  catalog_->define(mod);
   modules_[mod->name] = std::move(mod);
+  return info.Env().Undefined();
+}
+
+// setModule(name, source | null, answer): a `modules` source (or, with null, a known miss);
+// `answer`: the function form's answer (forgetModules drops those). name: string or Buffer.
+Napi::Value Runner::SetModule(const Napi::CallbackInfo& info) {
+  std::string name = bytesOf(info[0]);
+  std::shared_ptr<const ModuleSource> source;
+  if (info[1].IsString() || info[1].IsBuffer()) {
+    auto mod = std::make_shared<ModuleSource>();
+    mod->name = name;
+    mod->version = 0;
+    mod->source = bytesOf(info[1]);
+    mod->id = catalog_->nextId();
+    source = std::move(mod);
+  }
+  catalog_->setModule(name, std::move(source), info[2].ToBoolean().Value());
+  return info.Env().Undefined();
+}
+
+// forgetModules(names?: (string | Buffer)[]): drops the function form's answers (all of
+// them without names), so the next require asks again.
+Napi::Value Runner::ForgetModules(const Napi::CallbackInfo& info) {
+  std::vector<std::string> names;
+  if (info[0].IsArray()) {
+    Napi::Array list = info[0].As<Napi::Array>();
+    for (uint32_t i = 0; i < list.Length(); ++i) names.push_back(bytesOf(list.Get(i)));
+  }
+  catalog_->forget(names);
   return info.Env().Undefined();
 }
 
@@ -378,6 +524,43 @@ Napi::Value Runner::Stats(const Napi::CallbackInfo& info) {
   out.Set("slices", Napi::Number::New(env, static_cast<double>(c.slices)));
   out.Set("overruns", Napi::Number::New(env, static_cast<double>(c.overruns)));
   out.Set("replacedStates", Napi::Number::New(env, static_cast<double>(c.replacedStates)));
+  return out;
+}
+
+// profileStart(hz): samples every running job's stack hz times a second (1..10000).
+Napi::Value Runner::ProfileStart(const Napi::CallbackInfo& info) {
+  double hz = info[0].As<Napi::Number>().DoubleValue();
+  scheduler_->startProfile(static_cast<uint32_t>(std::max(1.0, std::min(hz, 10000.0))));
+  return info.Env().Undefined();
+}
+
+// profileStop() -> [{ nodes: [{ parent, name, url, line }], samples: Int32Array,
+//                     deltasUs: Float64Array }] per state
+Napi::Value Runner::ProfileStop(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto snaps = scheduler_->stopProfile();
+  Napi::Array out = Napi::Array::New(env, snaps.size());
+  for (size_t i = 0; i < snaps.size(); ++i) {
+    const StateProfile::Snapshot& s = snaps[i];
+    Napi::Array nodes = Napi::Array::New(env, s.nodes.size());
+    for (size_t n = 0; n < s.nodes.size(); ++n) {
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("parent", Napi::Number::New(env, s.nodes[n].parent));
+      o.Set("name", Napi::String::New(env, s.nodes[n].name));
+      o.Set("url", Napi::String::New(env, s.nodes[n].url));
+      o.Set("line", Napi::Number::New(env, s.nodes[n].line));
+      nodes.Set(n, o);
+    }
+    auto samples = Napi::Int32Array::New(env, s.samples.size());
+    std::copy(s.samples.begin(), s.samples.end(), samples.Data());
+    auto deltas = Napi::Float64Array::New(env, s.deltasUs.size());
+    std::copy(s.deltasUs.begin(), s.deltasUs.end(), deltas.Data());
+    Napi::Object state = Napi::Object::New(env);
+    state.Set("nodes", nodes);
+    state.Set("samples", samples);
+    state.Set("deltasUs", deltas);
+    out.Set(i, state);
+  }
   return out;
 }
 

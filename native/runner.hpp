@@ -12,6 +12,7 @@
 #include <uv.h>
 
 #include "lua-api.hpp"
+#include "record-keys.hpp"
 #include "scheduler.hpp"
 
 namespace luapool {
@@ -48,12 +49,18 @@ class Runner : public Napi::ObjectWrap<Runner> {
 
   Napi::Value Submit(const Napi::CallbackInfo& info);
   Napi::Value Define(const Napi::CallbackInfo& info);
+  Napi::Value SetModule(const Napi::CallbackInfo& info);
+  Napi::Value ForgetModules(const Napi::CallbackInfo& info);
+  Napi::Value Share(const Napi::CallbackInfo& info);
+  void readColumns(Napi::Env env, Keys& k, const Napi::Object& request, Job& job);
   Napi::Value CheckSyntax(const Napi::CallbackInfo& info);
   Napi::Value Cancel(const Napi::CallbackInfo& info);
   Napi::Value AnswerHost(const Napi::CallbackInfo& info);
   Napi::Value CloseJobs(const Napi::CallbackInfo& info);
   Napi::Value CloseStates(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
+  Napi::Value ProfileStart(const Napi::CallbackInfo& info);
+  Napi::Value ProfileStop(const Napi::CallbackInfo& info);
 
   void pump();
   void jobsAdded(size_t n);
@@ -65,6 +72,9 @@ class Runner : public Napi::ObjectWrap<Runner> {
   std::shared_ptr<Scheduler> scheduler_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unordered_map<std::string, std::shared_ptr<const ModuleSource>> modules_;
+  std::shared_ptr<ModuleCatalog> catalog_;  // define() and `modules` sources, for require (any thread)
+  std::shared_ptr<const SharedSet> shared_;  // runner.share() values, replaced on each share
+  uint64_t sharedVersion_ = 0;
   Tsfn tsfn_;
   // The JS delivery handler: weak while no job is pending, so an idle runner dropped
   // without close() is garbage-collected; strong (with the wrapper) while jobs are pending.

@@ -7,6 +7,8 @@
 
 #include "host-call.hpp"
 #include "job.hpp"
+#include "require.hpp"
+#include "shared.hpp"
 #include "value-lua.hpp"
 
 namespace luapool {
@@ -103,7 +105,14 @@ int enginePost(lua_State* L) {
 }
 
 int sandboxPrint(lua_State* L) {
-  pushAction(L, ActionType::Log, "info", joinArgs(L, 1, "\t"));
+  Job& job = requireJob(L);
+  std::string text = joinArgs(L, 1, "\t");
+  // print and io.write share stdout: an unfinished io.write line starts this one
+  if (!job.ioPending[0].empty()) {
+    text.insert(0, job.ioPending[0]);
+    job.ioPending[0].clear();
+  }
+  pushAction(L, ActionType::Log, "info", std::move(text));
   return 0;
 }
 
@@ -347,6 +356,8 @@ void pushEngineTable(lua_State* L, const StateConfig& config) {
   lua_setfield(L, -2, "post");
   lua_pushcfunction(L, enginePost);
   lua_setfield(L, -2, "post_to_main_thread");
+  pushSharedRoot(L);  // engine.shared: runner.share() values, read-only
+  lua_setfield(L, -2, "shared");
 }
 
 }  // namespace
@@ -366,6 +377,7 @@ void installSandbox(lua_State* L, const StateConfig& config) {
     // Plain Lua: jobs use the global table, as under the standalone interpreter.
     pushEngineTable(L, config);
     lua_setglobal(L, "engine");
+    installTrustedSearchers(L);  // require also finds define() and `modules` sources
     return;
   }
 
@@ -401,8 +413,8 @@ void installSandbox(lua_State* L, const StateConfig& config) {
   }
   if (config.libs & kLibString) {
     openLib(L, "string", luaopen_string);
-    lua_pushnil(L);
-    lua_setfield(L, -2, "dump");  // no bytecode out of the sandbox
+    pushUnavailable(L, "string.dump");  // no bytecode out of the sandbox
+    lua_setfield(L, -2, "dump");
     // Hide the metatable shared by every string of the state; its __index is the private
     // library table, which scripts reach only through the read-only proxy below.
     lua_pushliteral(L, "");
@@ -417,7 +429,6 @@ void installSandbox(lua_State* L, const StateConfig& config) {
       {kLibTable, "table", luaopen_table},      {kLibMath, "math", luaopen_math},
       {kLibUtf8, "utf8", luaopen_utf8},         {kLibCoroutine, "coroutine", luaopen_coroutine},
       {kLibIo, "io", luaopen_io},               {kLibDebug, "debug", luaopen_debug},
-      {kLibPackage, "package", luaopen_package},
   };
   for (const auto& lib : libs) {
     if (!(config.libs & lib.bit)) continue;
@@ -431,18 +442,19 @@ void installSandbox(lua_State* L, const StateConfig& config) {
     makeReadonly(L, lib.name);
     lua_setfield(L, base, lib.name);
   }
-  if (config.libs & kLibPackage) {
-    lua_getfield(L, globals, "require");
-    lua_setfield(L, base, "require");
-  }
+  if (!(config.libs & kLibIo) && config.sandboxIo) installSandboxIo(L, base);
+  if (!(config.libs & kLibDebug) && config.sandboxDebug) installSandboxDebug(L, base);
   if (config.libs & kLibOs) {
     openLib(L, "os", luaopen_os);
-    lua_createtable(L, 0, 4);
+    lua_createtable(L, 0, 12);
     for (const char* name : {"time", "clock", "date", "difftime"}) copyField(L, -2, -1, name);
+    addSandboxOsStubs(L, lua_gettop(L));
     lua_remove(L, -2);
     makeReadonly(L, "os");
     lua_setfield(L, base, "os");
   }
+  if (config.libs & kLibBase) addSandboxBaseStubs(L, base);
+  if (config.libs & (kLibBase | kLibPackage)) installRequire(L, base, config);
   pushEngineTable(L, config);
   makeReadonly(L, "engine");
   lua_setfield(L, base, "engine");
@@ -500,12 +512,36 @@ void dropContextEnv(lua_State* L, const char* key, size_t len) {
   lua_pushnil(L);
   lua_rawset(L, -3);
   lua_pop(L, 1);
+  dropContextPackage(L, key, len);
   LuaState::from(L)->dropContextRandom(key, len);
 }
 
 void setCurrentEnv(lua_State* L, int envIndex) {
   lua_pushvalue(L, envIndex);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &kCurrentEnvKey);
+}
+
+void sendAction(lua_State* L, ActionType type, std::string name, std::string data) {
+  pushAction(L, type, std::move(name), std::move(data));
+}
+
+void pushModuleEnv(lua_State* L) { pushFreshEnv(L); }
+
+void pushCallerEnvironment(lua_State* L) { pushCallerEnv(L); }
+
+void pushSandboxBase(lua_State* L) { getRegistry(L, &kBaseKey); }
+
+void makeReadonlyProxy(lua_State* L, const char* name) { makeReadonly(L, name); }
+
+void freezeTable(lua_State* L, int idx) {
+  idx = lua_absindex(L, idx);
+  getRegistry(L, &kFrozenKey);
+  if (lua_istable(L, -1)) {
+    lua_pushvalue(L, idx);
+    lua_pushboolean(L, 1);
+    lua_rawset(L, -3);
+  }
+  lua_pop(L, 1);
 }
 
 }  // namespace luapool

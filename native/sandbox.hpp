@@ -2,6 +2,9 @@
 // hidden string metatable, the engine.* bridge, and the per-job environment.
 #pragma once
 
+#include <string>
+
+#include "job.hpp"
 #include "lua-api.hpp"
 #include "lua-state.hpp"
 
@@ -18,9 +21,35 @@ void pushJobEnv(lua_State* L, const StateConfig& config);
 void pushContextEnv(lua_State* L, const StateConfig& config, const char* key, size_t len);
 void dropContextEnv(lua_State* L, const char* key, size_t len);
 
+// Marks the table at `idx` read-only for the sandbox's rawset and setmetatable.
+void freezeTable(lua_State* L, int idx);
+
 // Records the environment of the chunk job that starts (its own, or its context's). load()
 // without an env takes its caller's _ENV, and falls back to this one only in chunk jobs
 // (in module calls it is stale: it is the last chunk job's).
 void setCurrentEnv(lua_State* L, int envIndex);
+
+// --- for the sandbox's other pieces (sandbox-libs.cpp, require.cpp) ---
+// Sends a log or post action of the running job (raises past the job's action budget).
+void sendAction(lua_State* L, ActionType type, std::string name, std::string data);
+// Pushes a fresh module environment: an empty table reading through to the base.
+void pushModuleEnv(lua_State* L);
+// Pushes the environment `load` without an env would use here (see sandbox.cpp).
+void pushCallerEnvironment(lua_State* L);
+// Pushes the state's private base table (what environments read through to).
+void pushSandboxBase(lua_State* L);
+// Replaces the table at the top with a read-only proxy for it (named in its error).
+void makeReadonlyProxy(lua_State* L, const char* name);
+
+// sandbox-libs.cpp: the restricted io and debug of 'safe', the stand-ins of what stays
+// absent, and the job's unfinished io lines.
+void installSandboxIo(lua_State* L, int base);
+void installSandboxDebug(lua_State* L, int base);
+void addSandboxOsStubs(lua_State* L, int osTable);
+void addSandboxBaseStubs(lua_State* L, int base);
+// Pushes a function that raises "<name> is not available in the sandbox".
+void pushUnavailable(lua_State* L, const char* name);
+// The job ends: what it wrote with io.write and did not finish with a newline is sent.
+void flushJobOutput(Job& job);
 
 }  // namespace luapool

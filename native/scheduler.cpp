@@ -85,6 +85,7 @@ bool Scheduler::submit(std::unique_ptr<Job>& job) {
   if (j.pinnedState >= static_cast<int>(states_.size())) j.pinnedState = -1;
   jobs_.emplace(j.id, std::move(job));
   ++queued_;
+  ++shares_[j.group].live;
   if (j.acquireTimeoutMs > 0) {
     watchdog_.arm(j.id | kKeyAcquire, j.queuedAt + std::chrono::milliseconds(j.acquireTimeoutMs));
   }
@@ -171,14 +172,17 @@ int Scheduler::stateForLocked(const Job& job) const {
 bool Scheduler::findInLevelLocked(Level level, Group*& group, std::deque<Job*>::iterator& at, int& index) {
   constexpr size_t kScan = 16;  // jobs looked at per group (the rest wait for their turn)
   group = nullptr;
+  uint64_t best = 0;
   for (auto& entry : groups_[level]) {
     Group& g = entry.second;
-    if (group != nullptr && g.lastServed >= group->lastServed) continue;
+    uint64_t served = shares_[g.name].lastServed;
+    if (group != nullptr && served >= best) continue;
     size_t scanned = 0;
     for (auto it = g.queue.begin(); it != g.queue.end() && scanned < kScan; ++it, ++scanned) {
       int i = stateForLocked(**it);
       if (i >= 0) {
         group = &g;
+        best = served;
         at = it;
         index = i;
         break;
@@ -211,7 +215,7 @@ Job* Scheduler::pickLocked(StateLease& lease) {
       if (!findInLevelLocked(level, g, at, index)) continue;
       picked = *at;
       g->queue.erase(at);
-      g->lastServed = ++served_;
+      shares_[g->name].lastServed = ++served_;
       --waitingAt_[level];
       if (level == kLong) {
         longServed_ = now;
@@ -320,6 +324,8 @@ void Scheduler::toDoneLocked(Job& job) {
   if (job.state == JobState::Suspended) --suspended_;
   if (job.started) --openJobs_[static_cast<size_t>(job.stateIndex)];
   job.state = JobState::Done;
+  auto share = shares_.find(job.group);
+  if (share != shares_.end() && --share->second.live == 0) shares_.erase(share);
   if (!job.contextKey.empty()) {
     auto lane = lanes_.find(job.contextKey);
     if (lane != lanes_.end() && lane->second.open == job.id) {
@@ -573,9 +579,37 @@ void Scheduler::onSliceTick() {
   watchdog_.arm(kKeySliceTick, next);
 }
 
+void Scheduler::startProfile(uint32_t hz) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto now = Clock::now();
+  for (auto& s : states_) s->profile.start(now);
+  bool armed = profileHz_ != 0;
+  profileHz_ = hz;
+  if (!armed) watchdog_.arm(kKeyProfileTick, now + std::chrono::microseconds(1000000 / hz));
+}
+
+std::vector<StateProfile::Snapshot> Scheduler::stopProfile() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  profileHz_ = 0;
+  watchdog_.disarm(kKeyProfileTick);
+  std::vector<StateProfile::Snapshot> out;
+  for (auto& s : states_) out.push_back(s->profile.stop());
+  return out;
+}
+
 void Scheduler::onWatchdog(uint64_t key) {
   if (key == kKeySliceTick) {
     onSliceTick();
+    return;
+  }
+  if (key == kKeyProfileTick) {
+    // Every state running Lua records its stack at its next interrupt check.
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (profileHz_ == 0) return;
+    for (Job* job : running_) {
+      if (job->state == JobState::Running) states_[static_cast<size_t>(job->stateIndex)]->requestSample(job->id);
+    }
+    watchdog_.arm(kKeyProfileTick, Clock::now() + std::chrono::microseconds(1000000 / profileHz_));
     return;
   }
   uint64_t id = key & ~kKeyMask;

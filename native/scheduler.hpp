@@ -123,6 +123,9 @@ class Scheduler : public HostBridge {
   // close(): settles Queued jobs as Cancelled, cancels jobs waiting for the host
   // (Suspended, Blocked), and with `force` every started job too.
   void close(bool force);
+  // runner.profile(): every running job's stack is sampled `hz` times a second.
+  void startProfile(uint32_t hz);
+  std::vector<StateProfile::Snapshot> stopProfile();
   // Process exit / environment teardown: interrupts everything, starts nothing more.
   void shutdown();
   // How many more workers to start now, at most `available` (each then calls work() on a
@@ -164,7 +167,12 @@ class Scheduler : public HostBridge {
   struct Group {
     std::string name;
     std::deque<Job*> queue;  // FIFO
-    uint64_t lastServed = 0; // served_ when it last got a thread (0: never: goes first)
+  };
+  // A group's share, kept while any of its jobs is not Done (so a tenant that always has
+  // work cannot look new), dropped with its last job.
+  struct GroupShare {
+    uint64_t lastServed = 0;  // served_ when a job of it last got a thread (0: never: first)
+    size_t live = 0;          // its jobs not yet Done
   };
   // Jobs of one context run one at a time, in submission order.
   struct Lane {
@@ -177,7 +185,8 @@ class Scheduler : public HostBridge {
   static constexpr uint64_t kKeyAcquire = 1ull << 62;
   static constexpr uint64_t kKeySliceTick = 1ull << 61;
   static constexpr uint64_t kKeyGrace = 1ull << 60;
-  static constexpr uint64_t kKeyMask = kKeyOverrun | kKeyAcquire | kKeySliceTick | kKeyGrace;
+  static constexpr uint64_t kKeyProfileTick = 1ull << 59;
+  static constexpr uint64_t kKeyMask = kKeyOverrun | kKeyAcquire | kKeySliceTick | kKeyGrace | kKeyProfileTick;
   static constexpr std::chrono::milliseconds kCloseGrace{100};  // a killed job's __close handlers
   static constexpr std::chrono::milliseconds kOverrunGrace{2000};
 
@@ -218,7 +227,8 @@ class Scheduler : public HostBridge {
   std::unordered_map<std::string, Group> groups_[2];  // by level, then name: waiting groups only
   std::deque<Job*> urgent_;     // killed while waiting: unwind before anything else
   size_t waitingAt_[2] = {0, 0};  // jobs in groups_ by level
-  uint64_t served_ = 0;           // picks so far (Group::lastServed)
+  uint64_t served_ = 0;           // picks so far (GroupShare::lastServed)
+  std::unordered_map<std::string, GroupShare> shares_;  // by group name
   Clock::time_point longServed_;  // a long job last got a thread, or long jobs began to wait
   std::unordered_map<std::string, Lane> lanes_;  // by context key
   std::vector<Job*> running_;   // Running and Blocked jobs
@@ -227,6 +237,7 @@ class Scheduler : public HostBridge {
   size_t suspended_ = 0;
   size_t activeWorkers_ = 0;
   bool tickArmed_ = false;
+  uint32_t profileHz_ = 0;      // 0: not profiling
   bool stopping_ = false;       // shutdown(): nothing starts any more
   Deliveries deliveries_;
   bool notifyPending_ = false;

@@ -4,11 +4,12 @@
 'use strict';
 const fs = require('fs');
 const path = require('path');
-const { execFileSync } = require('child_process');
+const { spawnSync } = require('child_process');
 
 const root = path.join(__dirname, '..');
 const tsc = require.resolve('typescript/bin/tsc', { paths: [root] });
-execFileSync(process.execPath, [tsc, '-p', path.join(root, 'tsconfig.json')], { stdio: 'inherit' });
+const r = spawnSync(process.execPath, [tsc, '-p', path.join(root, 'tsconfig.json')], { stdio: 'inherit' });
+if (r.status !== 0) process.exit(r.status || 1); // tsc has printed the errors
 
 const cjs = require(path.join(root, 'dist', 'cjs', 'index.js'));
 const names = Object.keys(cjs).filter((n) => n !== 'default' && n !== '__esModule');

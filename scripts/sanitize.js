@@ -161,6 +161,8 @@ async function stepJs(filter) {
   await run(process.execPath, [runner, ...filter], { env });
 }
 
+let testFilters = [];  // after `--`: passed on to test/run.js
+
 function parseArgs(argv) {
   let only = STEPS;
   let filter = [];

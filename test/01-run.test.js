@@ -128,7 +128,8 @@ test('bad arguments throw TypeError/RangeError naming the argument', async () =>
 });
 
 test('close() settles queued jobs and later calls reject with RunnerClosedError', async () => {
-  const r = new ScriptRunner({ states: 1 });
+  // no time slices: the jobs behind the running one stay queued until close()
+  const r = new ScriptRunner({ states: 1, sliceMs: 0 });
   const jobs = [r.run('local s = 0 for i = 1, 3e6 do s = s + i end return s')];
   while (r.stats().running === 0) await new Promise((res) => setImmediate(res));
   for (let i = 0; i < 50; i++) jobs.push(r.run('local s = 0 for i = 1, 1e5 do s = s + i end return s'));

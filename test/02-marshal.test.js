@@ -466,7 +466,7 @@ test('a long string shared by many slots is encoded once (arguments, env, host c
 });
 
 test('without a memory limit, a value encoding to more than 64 MiB is a MarshalError naming its path', async () => {
-  const r = new ScriptRunner({ states: 1, host: { f: () => 1 } });
+  const r = new ScriptRunner({ states: 1, memoryLimit: 0, host: { f: () => 1 } });
   try {
     const big = 'local s = ("x"):rep(65 << 20) ';
     let e = await r.run(big + 'return { ok = 1, big = s }').catch((x) => x);

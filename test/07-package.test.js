@@ -5,7 +5,7 @@ const assert = require('uvu/assert');
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
-const { execFileSync } = require('child_process');
+const { execFileSync, spawnSync } = require('child_process');
 
 const root = path.join(__dirname, '..');
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
@@ -30,7 +30,7 @@ test('the tarball holds the prebuild, dist, types and verified Lua sources, and 
   for (const f of ['dist/cjs/index.js', 'dist/cjs/index.d.ts', 'dist/esm/index.mjs', 'deps/lua/src/lvm.c',
     'deps/lua/src/.luapool-manifest.json', 'deps/lua/fetch.js', 'deps/lua/patch.js', 'deps/lua/lua-all.cpp',
     'deps/lua/luapool-ext.c', 'native/runner.cpp', 'scripts/install.js', 'scripts/build.js', 'binding.gyp', 'README.md',
-    'LICENSE', 'package.json']) {
+    'LICENSE', 'package.json', 'types/luapool-engine.lua', 'types/luapool-safe.lua']) {
     assert.ok(files.includes(f), `${f} is packed`);
   }
   assert.ok(files.some((f) => /^prebuilds\/[^/]+\/luapool\.node$/.test(f)), 'a prebuilt binary is packed');
@@ -72,6 +72,11 @@ test('without a matching prebuild, install builds from the packed sources (no do
   const project = path.join(tmp, 'app');
   const pkg = path.join(project, 'node_modules', 'luapool');
   fs.rmSync(path.join(pkg, 'prebuilds'), { recursive: true, force: true });
+  // installed with --ignore-scripts, so now there is no binary at all: the error says what to run
+  const noAddon = spawnSync(process.execPath, ['cjs.js'], { cwd: project, encoding: 'utf8' });
+  assert.is.not(noAddon.status, 0);
+  assert.match(noAddon.stderr, 'luapool: no native addon for');
+  assert.match(noAddon.stderr, 'Build it with `npm rebuild luapool`');
   // npm runs the package's install script: fetch.js finds the packed, verified sources
   const out = execFileSync(npm, ['rebuild', 'luapool', '--foreground-scripts'], { cwd: project, encoding: 'utf8', stdio: 'pipe' });
   assert.ok(fs.existsSync(path.join(pkg, 'build', 'Release', 'luapool.node')), out);

@@ -197,7 +197,7 @@ test("MemoryLimitError: code 'ERR_MEMORY_LIMIT'; the state is reused afterwards"
 
 // ------------------------------------------------------------------------ CancelledError
 test('CancelledError: runner.cancel(id) on a queued job rejects at once', async () => {
-  const r = new ScriptRunner({ states: 1 });
+  const r = new ScriptRunner({ states: 1, sliceMs: 0 }); // the job behind the spinning one stays queued
   const busy = enqueued(r, SPIN);
   await untilRunning(r);
   const queued = enqueued(r, 'return "should not run"');
@@ -320,7 +320,7 @@ test('MarshalError: the documented size limits hold (64 MiB without a memory lim
   // limit, and is returned whole by one whose memoryLimit (160 MiB: string.rep briefly needs
   // two copies) gives a budget of 4 x 160 MiB
   const src = 'return ("s"):rep(65 << 20)';
-  const unlimited = new ScriptRunner({ states: 1 });
+  const unlimited = new ScriptRunner({ states: 1, memoryLimit: 0 });
   const e = await rejection(unlimited.run(src));
   checkError(e, MarshalError, 'ERR_MARSHAL');
   assert.is(e.path, 'result[0]');
@@ -388,7 +388,7 @@ test('RunnerClosedError: every entry point after close()', async () => {
 
 // -------------------------------------------------------------------------------- close
 test('close() with running and queued jobs settles every one of them', async () => {
-  const r = new ScriptRunner({ states: 1 });
+  const r = new ScriptRunner({ states: 1, sliceMs: 0 }); // queued jobs stay queued until close()
   const running = rejection(r.run('local t = os.clock() while os.clock() - t < 0.2 do end return "finished"'));
   await untilRunning(r);
   const queued = [];

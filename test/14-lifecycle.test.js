@@ -249,7 +249,7 @@ test('a host result that cannot be converted raises in the script; the job goes 
 });
 
 test('an error message longer than a JavaScript string can hold still settles the job', async () => {
-  const r = new ScriptRunner({ states: 1 });
+  const r = new ScriptRunner({ states: 1, memoryLimit: 0, timeoutMs: 0 });
   const e = await outcome(r.run('error(string.rep("x", 550000000), 0)'));
   assert.instance(e.error, LuaError);
   assert.ok(e.error.message.length < 2 << 20 && e.error.message.startsWith('xxxx'), String(e.error.message.length));
@@ -417,6 +417,19 @@ test('options.threads and options.sliceMs are validated; the default pool has mo
   assert.throws(() => new ScriptRunner({ sliceMs: -1 }), (e) => e instanceof RangeError && /options\.sliceMs/.test(e.message));
   assert.throws(() => new ScriptRunner({ sliceMs: 1e9 }), (e) => e instanceof RangeError && /options\.sliceMs/.test(e.message));
   assert.throws(() => new ScriptRunner().context('a\ud800'), (e) => e instanceof TypeError && /lone surrogate/.test(e.message));
+});
+
+test('the sandbox is bounded by default: a memory cap and a time budget; 0 opts out; trusted code is not', async () => {
+  const r = new ScriptRunner({ states: 1 });
+  const bomb = await outcome(r.run('local t = {} for i = 1, 1e9 do t[i] = i end'));
+  assert.is(bomb.error.code, 'ERR_MEMORY_LIMIT');
+  const spin = await withDeadline(outcome(r.run(SPIN)), 30000, 'an endless loop under the default budget');
+  assert.instance(spin.error, TimeoutError);
+  assert.ok(spin.error.runMs >= 9000, String(spin.error.runMs));
+  await r.close();
+  const open = new ScriptRunner({ states: 1, memoryLimit: 0, timeoutMs: 0 });
+  assert.is(await open.run('local t = {} for i = 1, 4e7 do t[i] = i end return #t'), 4e7); // ~640 MB
+  await open.close();
 });
 
 test.run();

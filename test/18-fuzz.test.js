@@ -65,8 +65,9 @@ const runner = new ScriptRunner({ states: 1, host: { get: () => Buffer.from([0xf
 
 // FOUND BY FUZZER (marshal seeds 1916115237, 3263361666; known 'scalar-strict'):
 // strict: true is not applied to one string result without multret; the native fast path
-// for scalar results (native/deliveries.cpp fastScalar) never looks at strict.
-test.skip('FOUND BY FUZZER: strict refuses a single invalid UTF-8 string result (no multret)', async () => {
+// for scalar results (native/deliveries.cpp fastScalar) never looked at strict. Fixed: bytes
+// that are not UTF-8 take the tree path, where the JS decoder applies strict.
+test('FOUND BY FUZZER: strict refuses a single invalid UTF-8 string result (no multret)', async () => {
   for (const [src, opts] of [['return "\\xff"', {}], ['return ...', { args: [Buffer.from([0xff])] }], ['return engine.get()', {}]]) {
     const e = await runner.run(src, { strict: true, ...opts }).catch((x) => x);
     assert.instance(e, MarshalError, src);

@@ -1,5 +1,7 @@
 // The examples: each runs as a user would start it and prints what it promises; the
 // game-loop simulation is also driven through its world.js API (spawns, logs, hot reload).
+// Every JavaScript snippet of README.md and docs/*.md runs as written, as a file of its own
+// (test/doc-snippets.js has the conventions), and prints what its comments say.
 const { test } = require('uvu');
 const assert = require('uvu/assert');
 const fs = require('fs');
@@ -184,5 +186,44 @@ test('world.js: a behaviour that fails at run time costs its batch one frame, no
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+// --- documentation snippets ---------------------------------------------------------------
+const snippets = require('./doc-snippets');
+const DOCS = ['README.md', ...fs.readdirSync(path.join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).sort()
+  .map((f) => path.join('docs', f))];
+const allSnippets = DOCS.flatMap((f) => snippets.extract(path.join(ROOT, f)));
+
+test('docs: README.md and docs/api.md have runnable snippets; fragments stay rare', () => {
+  const count = (file) => allSnippets.filter((s) => s.file === file && !s.fragment).length;
+  assert.ok(count('README.md') >= 1, 'README.md');
+  assert.ok(count(path.join('docs', 'api.md')) >= 20, 'docs/api.md');
+  const fragments = allSnippets.filter((s) => s.fragment);
+  assert.ok(fragments.length <= 2, `fragments: ${fragments.map((s) => `${s.file}:${s.line}`).join(', ')}`);
+  for (const s of allSnippets) {
+    if (/^\s*import\s/m.test(s.code) || /^await\s/m.test(s.code)) {
+      assert.ok(s.esm || s.fragment, `${s.file}:${s.line} uses import or top-level await: its first line must name a .mjs file`);
+    }
+  }
+  // the checker's own rules
+  assert.ok(snippets.matches('[ 9, 4 ]', '[ 9, 4 ]'));
+  assert.ok(snippets.matches('[9, 4]', '[ 9, 4 ]'), 'spaces next to brackets do not matter');
+  assert.ok(snippets.matches('1 true  (it did not wait)', '1 true'), 'an explanation may follow');
+  assert.not.ok(snippets.matches('10', '1'));
+  assert.not.ok(snippets.matches('[ 9, 4 ]', '[ 9, 5 ]'));
+  assert.is(snippets.trailingComment("console.log('a // b');   // a // b"), 'a // b');
+  assert.is(snippets.trailingComment('// just a comment'), null);
+  const md = path.join(os.tmpdir(), `luapool-snippets-${process.pid}.md`);
+  fs.writeFileSync(md, '```json\n{ "a": 1 }\n```\n\n```js\n// x.mjs\nconsole.log(1);   // 1\n```\n\n```lua\nprint(1)\n```\n');
+  const found = snippets.extract(md);
+  fs.rmSync(md);
+  assert.equal(found.map((x) => [x.line, x.esm, x.expected.length]), [[5, true, 1]], 'only the js block is a snippet');
+});
+
+for (const s of allSnippets.filter((x) => !x.fragment)) {
+  test(`docs: ${s.file}:${s.line} runs as written (${s.esm ? 'ES module' : 'CommonJS'}, ${s.expected.length} stated outputs)`, () => {
+    const problems = snippets.run(s, { timeoutMs: 30000 });
+    assert.ok(problems.length === 0, problems.join('\n'));
+  });
+}
 
 test.run();

@@ -132,7 +132,9 @@ function markdown(res, { svgPath }) {
   L.push(`![luapool speed relative to the floor and each peer](${svgPath})`);
   L.push('');
 
-  L.push('## Targets (issue 5)');
+  L.push('## Goals');
+  L.push('');
+  L.push('What luapool aims for on a 2-core machine, and where this run stands (reported here, never asserted in tests):');
   L.push('');
   L.push(table(['target', 'goal', 'measured', 'status'], a.targets.map((t) => [
     t.name, t.goal, t.measured || '–', `**${t.status}**${t.detail ? ` — ${t.detail}` : ''}`]), 'llll'));
@@ -344,7 +346,7 @@ function fairnessMarkdown(res) {
     ]));
     L.push('');
   }
-  L.push('Targets (from the fairness issue; reported here, never asserted in tests):');
+  L.push('Goals (reported here, never asserted in tests):');
   L.push('');
   L.push(table(['target', 'goal', 'measured', 'status'], f.targets.map((t) => [
     t.name, t.goal, t.measured || '–', `**${t.status}**${t.detail ? ` — ${t.detail}` : ''}`]), 'llll'));
@@ -360,6 +362,21 @@ const COLORS = { lua: '#1f77b4', 'libuv-noop': '#1f77b4', wasmoon: '#ff7f0e', fe
 
 function esc(s) {
   return String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+// The colour key, one line at y (the SVG's last line).
+const LEGEND = [['lua', 'the floor: standalone lua / a no-op native job'], ['wasmoon', 'wasmoon'], ['fengari', 'fengari'],
+  ['piscina', 'piscina + wasmoon']];
+function legend(W, y) {
+  const o = [];
+  const widths = LEGEND.map(([, label]) => 40 + label.length * 7);
+  let xx = (W - widths.reduce((a, b) => a + b, 0)) / 2;
+  LEGEND.forEach(([peer, label], i) => {
+    o.push(`<rect x="${xx.toFixed(1)}" y="${y - 10}" width="12" height="12" fill="${COLORS[peer]}" opacity="0.85"/>`);
+    o.push(`<text x="${(xx + 17).toFixed(1)}" y="${y}" fill="#222">${esc(label)}</text>`);
+    xx += widths[i];
+  });
+  return o;
 }
 
 function svg(res) {
@@ -395,7 +412,7 @@ function svg(res) {
   const lmin = Math.floor(Math.log10(lo));
   const lmax = Math.ceil(Math.log10(hi));
   const x = (v) => labelW + ((Math.log10(v) - lmin) / (lmax - lmin)) * plotW;
-  const H = top + Math.max(1, rows.length) * rowH + 50;
+  const H = top + Math.max(1, rows.length) * rowH + 74;
   const o = [];
   o.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="Helvetica, Arial, sans-serif" font-size="12">`);
   o.push(`<rect width="${W}" height="${H}" fill="#ffffff"/>`);
@@ -424,8 +441,9 @@ function svg(res) {
   });
   o.push(`<line x1="${x1}" y1="${top - 6}" x2="${x1}" y2="${top + rows.length * rowH}" stroke="#000" stroke-width="1.5"/>`);
   if (!rows.length) o.push(`<text x="${W / 2}" y="${top + 20}" text-anchor="middle" fill="#a00">no luapool ratios in this run (${esc(res.luapoolStatus.ok ? 'no trials' : res.luapoolStatus.reason)})</text>`);
+  o.push(...legend(W, H - 14));
   o.push('</svg>');
   return o.join('\n') + '\n';
 }
 
-module.exports = { markdown, svg };
+module.exports = { markdown, svg, legend };

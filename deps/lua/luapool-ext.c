@@ -26,3 +26,12 @@ LUA_API void lua_clonefunction (lua_State *L, int idx) {
 LUA_API void luapool_setdefaultwarnf (lua_State *L) {
   lua_setwarnf(L, warnfoff, L);
 }
+
+/* Whether an allocation refused now would be retried by Lua after an emergency collection
+** (lmem.c's 'tryagain': a complete state, not inside a collection step, and -- patch 0022 --
+** no interrupt pending). The allocator uses it to tell a refusal Lua will retry from a
+** final one. Reads only fields of the global state; callable from the allocator. */
+LUA_API int luapool_willretryalloc (lua_State *L) {
+  global_State *g = G(L);
+  return completestate(g) && !g->gcstopem && !luai_loadinterrupt(&g->interruptflag);
+}

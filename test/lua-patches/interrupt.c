@@ -1,17 +1,22 @@
 /*
-** Smoke test of patches 0009 and 0015 (lua_setinterrupthandler /
-** lua_interruptflag / lua_checkinterrupt, and yielding from the handler).
-** Part 1: another thread sets the flag after 50 ms; every script below
-** would otherwise run (nearly) for ever. The handler leaves the flag set,
-** so 'pcall' cannot swallow the interrupt.
-** Part 2: coroutines whose every interrupt check yields (the handler asks
-** for a yield whenever it can): each script must compute the same result as
-** without interrupts, proving that a resumed coroutine re-runs the
-** interrupted instruction correctly.
+** Smoke test of patch 0009 (lua_setinterrupthandler / lua_interruptflag /
+** lua_checkinterrupt) and of the patches that extend its checks (0010,
+** 0020, 0021, 0023): another thread sets the flag after 50 ms; every
+** script below would otherwise run (nearly) for ever, or for seconds past
+** the interrupt. The handler leaves the flag set, so 'pcall' cannot
+** swallow the interrupt. A script still running 20 s after its start is
+** reported as hung and ends the program (exit 1).
+** Also patch 0022: no emergency collection while the flag is set.
+** Part 2 (patch 0015): coroutines whose every interrupt check yields (the
+** handler asks for a yield whenever it can): each script must compute the
+** same result as without interrupts, proving that a resumed coroutine
+** re-runs the interrupted instruction correctly.
 ** Build: gcc -O2 -Ideps/lua/src test/lua-patches/interrupt.c build-lua/lua-cli/liblua.a -lm -ldl -lpthread
 */
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -106,8 +111,20 @@ static int sliced_tests (void) {
   return failures;
 }
 
+static int current = -1;  /* index of the script running (for the alarm) */
+
+static void hung (int sig) {
+  char msg[64];
+  int n = snprintf(msg, sizeof(msg), "FAIL %d: hung (no interrupt in 20 s)\n", current);
+  (void)sig;
+  if (n > 0) { ssize_t w = write(1, msg, (size_t)n); (void)w; }
+  _exit(1);
+}
+
+static int delay_ms = 50;  /* when the setter sets the flag */
+
 static void *setter (void *p) {
-  usleep(50000);
+  usleep((useconds_t)delay_ms * 1000);
   __atomic_store_n((int *)p, 1, __ATOMIC_RELEASE);
   return NULL;
 }
@@ -134,19 +151,108 @@ static const char *scripts[] = {
   "assert(not xpcall(error, function(m) while true do end end)) while true do end",
   "local co = coroutine.wrap(function() while true do coroutine.yield() end end) while true do co() end",
   "local s = string.rep('', 1 << 50)  while true do end",
+  /* patch 0020: metamethods and callbacks called from C, table shifts */
+  "local t = setmetatable({}, {__len = function() return math.maxinteger // 2 end,"
+  "  __index = function(t, k) return k end, __newindex = function() end})"
+  "  table.insert(t, 1, 0)",
+  "local t = setmetatable({}, {__len = function() return math.maxinteger // 2 end,"
+  "  __index = rawlen, __newindex = rawequal})  table.remove(t, 1)",
+  "local t = setmetatable({}, {__len = function() return math.maxinteger // 2 end,"
+  "  __index = {}, __newindex = {}})  table.insert(t, 1, 0)",
+  "local t = setmetatable({}, {__len = function() return math.maxinteger // 2 end})"
+  "  table.remove(t, 1)",
+  "local mt = {} for i = 1, 1900 do mt = {__index = setmetatable({}, mt)} end"
+  "  table.unpack(setmetatable({}, mt), 1, 990000)",
+  "assert(load(function() return ' ' end))",  /* load returns the error */
+  "table.sort(setmetatable({}, {__len = function() return 1 << 30 end,"
+  "  __index = function(t, i) return i end, __newindex = function() end}),"
+  "  function(a, b) return true end)",
+  /* patch 0021: work inside one matcher step, plain search (subjects are
+     built in large blocks, so that building them takes ~1 ms) */
+  "local K = ('a'):rep(1024)"
+  "  string.find(K:rep(2048), K:rep(1023) .. ('a'):rep(1023) .. 'b', 1, true)",
+  "string.find(('('):rep(1024):rep(8192), '%b()')",
+  "local K = ('a'):rep(1024)"
+  "  string.find(K:rep(1024), '[' .. ('b'):rep(1024):rep(1024) .. 'a]*x')",
+  "local K = ('a'):rep(1024)"
+  "  string.find(K:rep(1024), '%f[' .. ('b'):rep(1024):rep(1024) .. ']')",
+  "string.gsub(('b'):rep(1024):rep(1024), '(a*)', ('%1'):rep(1024):rep(4096))",
+  /* patch 0023: ephemeron chain (the collector gives up precision); the
+     interrupt comes after the chain is built */
+  "--delay 1500\n"
+  "local n = 300000 local keys = {} for i = 1, n do keys[i] = {} end"
+  "  for i = n, 2, -1 do local j = math.random(i) keys[i], keys[j] = keys[j], keys[i] end"
+  "  local e = setmetatable({}, {__mode = 'k'})"
+  "  for i = 1, n - 1 do e[keys[i]] = keys[i + 1] end"
+  "  local head = keys[1] keys = nil  while true do collectgarbage() end",
   NULL
 };
 
-int main (void) {
-  int failures = 0, i;
+
+/*
+** Patch 0022: while the flag is set, a failed allocation is final (no
+** emergency collection). A value only weakly referenced survives a failed
+** allocation made with the flag set; without the patch the emergency
+** collection clears it.
+*/
+static int refuse = 0;
+
+static void *refusing_alloc (void *ud, void *ptr, size_t osize, size_t nsize) {
+  (void)ud;
+  if (nsize == 0) { free(ptr); return NULL; }
+  if (ptr == NULL) osize = 0;
+  if (refuse && nsize > osize) return NULL;
+  return realloc(ptr, nsize);
+}
+
+static int no_emergency_gc (int index) {
+  lua_State *L = lua_newstate(refusing_alloc, NULL);
+  int *flag = lua_interruptflag(L);
+  int status, ok;
+  luaL_openlibs(L);  /* no interrupt handler: checks do nothing */
+  ok = luaL_dostring(L, "collectgarbage('stop')"
+    " weak = setmetatable({}, {__mode = 'v'}); weak[1] = {}") == LUA_OK;
+  ok = ok && luaL_loadstring(L, "local t = {} for i = 1, 100 do t[i] = {} end") == LUA_OK;
+  __atomic_store_n(flag, 1, __ATOMIC_RELEASE);
+  refuse = 1;
+  status = lua_pcall(L, 0, 0, 0);  /* fails: memory */
+  refuse = 0;
+  __atomic_store_n(flag, 0, __ATOMIC_RELEASE);
+  ok = ok && status == LUA_ERRMEM;
+  lua_settop(L, 0);
+  ok = ok && luaL_dostring(L, "return weak[1] ~= nil") == LUA_OK;
+  ok = ok && lua_toboolean(L, -1);
+  printf("%s %2d no emergency collection while interrupted (status %d, weak value %s)\n",
+         ok ? "ok  " : "FAIL", index, status, lua_toboolean(L, -1) ? "kept" : "collected");
+  lua_close(L);
+  return ok;
+}
+
+/* usage: interrupt [N...]: all scripts, or only the scripts numbered N */
+static int selected (int argc, char **argv, int i) {
+  int k;
+  if (argc <= 1) return 1;
+  for (k = 1; k < argc; k++)
+    if (atoi(argv[k]) == i) return 1;
+  return 0;
+}
+
+int main (int argc, char **argv) {
+  int failures = 0, i, ran = 0;
+  signal(SIGALRM, hung);
   for (i = 0; scripts[i]; i++) {
     lua_State *L = luaL_newstate();
     int *flag = lua_interruptflag(L);
     pthread_t th;
     int status;
     struct timespec t0, t1;
+    if (!selected(argc, argv, i)) { lua_close(L); continue; }
+    ran++;
     luaL_openlibs(L);
     lua_setinterrupthandler(L, handler);
+    current = i;
+    delay_ms = strncmp(scripts[i], "--delay ", 8) == 0 ? atoi(scripts[i] + 8) : 50;
+    alarm(20);
     clock_gettime(CLOCK_MONOTONIC, &t0);
     pthread_create(&th, NULL, setter, flag);
     status = luaL_dostring(L, scripts[i]);
@@ -156,21 +262,25 @@ int main (void) {
       double ms = (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6;
       const char *msg = status ? lua_tostring(L, -1) : "(no error)";
       /* an interrupted message handler ends as "error in error handling" (LUA_ERRERR) */
-      int ok = status != LUA_OK && msg && ms < 2000 &&
+      int ok = status != LUA_OK && msg && ms < delay_ms + 2000 &&
                (strstr(msg, "interrupted") != NULL || strstr(msg, "error in error handling") != NULL);
       if (!ok) failures++;
-      printf("%s %6.1f ms  %s\n     -> %s\n", ok ? "ok  " : "FAIL", ms, scripts[i], msg ? msg : "?");
+      printf("%s %2d %6.1f ms  %s\n     -> %s\n", ok ? "ok  " : "FAIL", i, ms, scripts[i], msg ? msg : "?");
     }
+    alarm(0);
     __atomic_store_n(flag, 0, __ATOMIC_RELAXED);
     lua_close(L);  /* __gc loops must not hang here either: the flag is clear */
   }
-  {
-    int total = i;
-    int sfail = sliced_tests();
-    int k;
-    for (k = 0; sliced[k]; k++) total++;
-    failures += sfail;
-    printf("%d passed, %d failed\n", total - failures, failures);
+  if (selected(argc, argv, i)) {
+    ran++;
+    if (!no_emergency_gc(i)) failures++;
   }
+  if (argc < 2) {  /* part 2 runs with no script selection */
+    int k;
+    int sfail = sliced_tests();
+    for (k = 0; sliced[k]; k++) ran++;
+    failures += sfail;
+  }
+  printf("%d passed, %d failed\n", ran - failures, failures);
   return failures != 0;
 }

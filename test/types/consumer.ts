@@ -3,6 +3,7 @@
 // this file proves both what compiles and what does not.
 import {
   ScriptRunner, ActionQueue, ExitError, TimeoutError, type JobDetails, type OverrunInfo, type LogAction,
+  type ModuleSources,
 } from 'luapool';
 
 async function main(): Promise<void> {
@@ -36,6 +37,18 @@ async function main(): Promise<void> {
     if (e instanceof ExitError) console.log(e.exitCode, e.runMs);
     if (e instanceof TimeoutError) console.log(e.code);
   }
+  // modules: sources by name, or a function (sync or async) answering a source or undefined
+  const files: ModuleSources = { 'pl.utils': 'return {}', bytes: Buffer.from('return 1') };
+  const libs = new ScriptRunner({ modules: files });
+  const lazy = new ScriptRunner({ modules: async (name: string) => (name === 'x' ? 'return 1' : undefined) });
+  lazy.invalidateModules();
+  lazy.invalidateModules('x', 'y');
+  // @ts-expect-error: a module source is text or bytes
+  new ScriptRunner({ modules: { n: 1 } });
+  // @ts-expect-error: module names are strings
+  lazy.invalidateModules(1);
+  await Promise.all([libs.close(), lazy.close()]);
+
   // @ts-expect-error: internal hooks are not part of the typed API
   runner.jobs;
   console.log(v, s, n);

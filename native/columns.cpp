@@ -1,0 +1,389 @@
+// Row views for callColumns (see columns.hpp). Reads and writes go straight to the typed
+// arrays' memory from the worker thread: the main thread does nothing per row. Parts of
+// one call run on several threads at once, each on its own rows, so they never touch the
+// same bytes (lib/script-runner.ts refuses written columns that overlap other columns).
+#include "columns.hpp"
+
+#include "value-lua.hpp"
+
+#include <algorithm>
+#include <cfloat>
+#include <cstdio>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+namespace luapool {
+
+namespace {
+
+constexpr uint32_t kGroup = 32;  // columns fetched or stored by one get/put call
+
+struct RowView {
+  const Column* cols;  // job.columns (the job outlives the view's live period)
+  uint32_t ncols;
+  bool live;           // false once the job has ended
+  int64_t row;         // the current row
+  int64_t first;
+  int64_t end;         // one past the last row
+};
+
+const char kHelpersKey = 0;  // registry: { [signature] = compiled loop, [0] = how many }
+
+RowView& viewOf(lua_State* L) { return *static_cast<RowView*>(lua_touserdata(L, lua_upvalueindex(1))); }
+
+void checkRow(lua_State* L, const RowView& v, lua_Integer row) {
+  if (!v.live) {
+    luaL_error(L, "row view: its callColumns call has ended (a row view is valid only during its call)");
+  }
+  if (row < v.first || row >= v.end) luaL_error(L, "row view: row %I is outside the call", row);
+}
+
+void pushElement(lua_State* L, const Column& c, size_t row) {
+  switch (c.type) {
+    case ElementType::Int8: lua_pushinteger(L, static_cast<const int8_t*>(c.data)[row]); return;
+    case ElementType::Uint8: lua_pushinteger(L, static_cast<const uint8_t*>(c.data)[row]); return;
+    case ElementType::Int16: lua_pushinteger(L, static_cast<const int16_t*>(c.data)[row]); return;
+    case ElementType::Uint16: lua_pushinteger(L, static_cast<const uint16_t*>(c.data)[row]); return;
+    case ElementType::Int32: lua_pushinteger(L, static_cast<const int32_t*>(c.data)[row]); return;
+    case ElementType::Uint32: lua_pushinteger(L, static_cast<const uint32_t*>(c.data)[row]); return;
+    case ElementType::Float32: lua_pushnumber(L, static_cast<const float*>(c.data)[row]); return;
+    case ElementType::Float64: lua_pushnumber(L, static_cast<const double*>(c.data)[row]); return;
+  }
+}
+
+// Whether the value at `idx` is still the element (a read-only column left alone).
+bool sameElement(lua_State* L, const Column& c, size_t row, int idx) {
+  if (lua_type(L, idx) != LUA_TNUMBER) return false;
+  if (c.type == ElementType::Float32 || c.type == ElementType::Float64) {
+    double a = c.type == ElementType::Float32 ? static_cast<const float*>(c.data)[row]
+                                              : static_cast<const double*>(c.data)[row];
+    double b = lua_tonumber(L, idx);
+    return a == b || (std::isnan(a) && std::isnan(b));
+  }
+  pushElement(L, c, row);
+  bool same = lua_rawequal(L, -1, idx);
+  lua_pop(L, 1);
+  return same;
+}
+
+// get(row, from) -> the row's elements of columns from .. from + kGroup - 1
+int rowGet(lua_State* L) {
+  RowView& v = viewOf(L);
+  lua_Integer row = lua_tointeger(L, 1);
+  checkRow(L, v, row);
+  v.row = row;
+  uint32_t from = static_cast<uint32_t>(lua_tointeger(L, 2)) - 1;
+  uint32_t to = std::min(from + kGroup, v.ncols);
+  luaL_checkstack(L, static_cast<int>(kGroup), "row view");
+  for (uint32_t i = from; i < to; ++i) pushElement(L, v.cols[i], static_cast<size_t>(row));
+  return static_cast<int>(to - from);
+}
+
+// put(row, from, values...): stores the row's elements of columns from ..
+int rowPut(lua_State* L) {
+  RowView& v = viewOf(L);
+  lua_Integer row = lua_tointeger(L, 1);
+  checkRow(L, v, row);
+  uint32_t from = static_cast<uint32_t>(lua_tointeger(L, 2)) - 1;
+  uint32_t to = std::min(from + kGroup, v.ncols);
+  size_t r = static_cast<size_t>(row);
+  for (uint32_t i = from; i < to; ++i) {
+    const Column& c = v.cols[i];
+    int idx = 3 + static_cast<int>(i - from);
+    if (c.readonly) {
+      if (!sameElement(L, c, r, idx)) {
+        lua_pushfstring(L, "row view: column '%s' is read-only (row %I)", c.name.c_str(), row);
+        return lua_error(L);
+      }
+    } else if (lua_isinteger(L, idx)) {
+      storeInteger(c.data, r, c.type, lua_tointeger(L, idx));
+    } else if (lua_type(L, idx) == LUA_TNUMBER) {
+      storeNumber(c.data, r, c.type, lua_tonumber(L, idx));
+    } else {
+      lua_pushfstring(L, "row view: column '%s' takes a number, got %s (row %I)", c.name.c_str(),
+                      luaL_typename(L, idx), row);
+      return lua_error(L);
+    }
+  }
+  return 0;
+}
+
+// e.k where k is not in the table: a column set to nil in this row reads nil (as on any
+// table); anything else is not a column. Upvalues: the view, name -> index.
+int viewIndex(lua_State* L) {
+  RowView& v = viewOf(L);
+  if (!v.live) checkRow(L, v, v.row);
+  lua_settop(L, 2);
+  lua_pushvalue(L, 2);
+  if (lua_rawget(L, lua_upvalueindex(2)) != LUA_TNIL) {
+    lua_pushnil(L);
+    return 1;
+  }
+  if (lua_type(L, 2) == LUA_TSTRING) {
+    return luaL_error(L, "row view: no column named '%s' (row %I)", lua_tostring(L, 2),
+                      static_cast<lua_Integer>(v.row));
+  }
+  return luaL_error(L, "row view: no column named by a %s key (row %I)", luaL_typename(L, 2),
+                    static_cast<lua_Integer>(v.row));
+}
+
+// e.k = value where k is not in the table: only a column (set to nil earlier) may come back.
+int viewNewindex(lua_State* L) {
+  RowView& v = viewOf(L);
+  if (!v.live) checkRow(L, v, v.row);
+  lua_settop(L, 3);
+  lua_pushvalue(L, 2);
+  if (lua_rawget(L, lua_upvalueindex(2)) != LUA_TNIL) {
+    lua_pop(L, 1);
+    lua_rawset(L, 1);
+    return 0;
+  }
+  if (lua_type(L, 2) == LUA_TSTRING) {
+    return luaL_error(L, "row view: no column named '%s' (row %I)", lua_tostring(L, 2),
+                      static_cast<lua_Integer>(v.row));
+  }
+  return luaL_error(L, "row view: no column named by a %s key (row %I)", luaL_typename(L, 2),
+                    static_cast<lua_Integer>(v.row));
+}
+
+// A Lua string literal for any bytes.
+std::string literal(const std::string& s) {
+  std::string out = "\"";
+  for (unsigned char ch : s) {
+    if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_') {
+      out += static_cast<char>(ch);
+    } else {
+      char buf[5];
+      std::snprintf(buf, sizeof buf, "\\%03u", ch);
+      out += buf;
+    }
+  }
+  return out + "\"";
+}
+
+// The loop for these columns and this many extra arguments (see columns.hpp).
+std::string loopSource(const Job& job, int nargs) {
+  const auto& cols = job.columns;
+  std::string s = "local fn, e, get, put, first, last, unpack, args, nargs = ...\n";
+  int direct = nargs <= 4 ? nargs : 0;
+  std::string call = "fn(e";
+  for (int i = 1; i <= direct; ++i) {
+    s += "local a" + std::to_string(i) + " = args[" + std::to_string(i) + "]\n";
+    call += ", a" + std::to_string(i);
+  }
+  call += nargs <= 4 ? ")" : ", unpack(args, 1, nargs))";
+  std::string fetch, store;
+  for (size_t g = 0; g < cols.size(); g += kGroup) {
+    std::string fields;
+    for (size_t i = g; i < std::min(cols.size(), g + kGroup); ++i) {
+      fields += (i > g ? ", e[" : "e[") + literal(cols[i].name) + "]";
+    }
+    fetch += "  " + fields + " = get(row, " + std::to_string(g + 1) + ")\n";
+    store += "  put(row, " + std::to_string(g + 1) + ", " + fields + ")\n";
+  }
+  s += "for row = first, last do\n" + fetch + "  " + call + "\n" + store + "end\n";
+  return s;
+}
+
+// Pushes the compiled loop for the job, from the state's cache (bounded: dropped whole
+// once it holds 64 column sets).
+void pushLoop(lua_State* L, const Job& job, int nargs) {
+  std::string sig = std::to_string(nargs <= 4 ? nargs : 5);
+  for (const Column& c : job.columns) {
+    sig += '\0';
+    sig += c.name;
+  }
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &kHelpersKey) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    lua_newtable(L);
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &kHelpersKey);
+  }
+  lua_pushlstring(L, sig.data(), sig.size());
+  if (lua_rawget(L, -2) == LUA_TFUNCTION) {
+    lua_remove(L, -2);
+    return;
+  }
+  lua_pop(L, 1);
+  lua_rawgeti(L, -1, 0);
+  lua_Integer count = lua_tointeger(L, -1);
+  lua_pop(L, 1);
+  if (count >= 64) {
+    lua_pop(L, 1);
+    lua_newtable(L);
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &kHelpersKey);
+    count = 0;
+  }
+  std::string src = loopSource(job, nargs);
+  if (luaL_loadbufferx(L, src.data(), src.size(), "=(columns)", "t") != LUA_OK) lua_error(L);
+  lua_pushlstring(L, sig.data(), sig.size());
+  lua_pushvalue(L, -2);
+  lua_rawset(L, -4);
+  lua_pushinteger(L, count + 1);
+  lua_rawseti(L, -3, 0);
+  lua_remove(L, -2);
+}
+
+// The low 32 bits of trunc(d), as ECMAScript's ToUint32 computes them (NaN, ±Inf -> 0).
+uint32_t wrap32(double d) {
+  if (!std::isfinite(d)) return 0;
+  double m = std::fmod(std::trunc(d), 4294967296.0);  // exact
+  if (m < 0) m += 4294967296.0;
+  return static_cast<uint32_t>(m);
+}
+
+float toFloat32(double d) {
+  if (std::isnan(d)) return std::numeric_limits<float>::quiet_NaN();
+  double a = std::fabs(d);
+  if (a <= FLT_MAX) return static_cast<float>(d);  // rounds to nearest
+  // past FLT_MAX: below the midpoint to 2^128 it rounds down to FLT_MAX, from it on to infinity
+  float r = a < 0x1.ffffffp127 ? FLT_MAX : std::numeric_limits<float>::infinity();
+  return d < 0 ? -r : r;
+}
+
+template <class T>
+void put(void* data, size_t index, T v) {
+  static_cast<T*>(data)[index] = v;
+}
+
+void storeBits(void* data, size_t index, ElementType type, uint32_t bits) {
+  switch (type) {
+    case ElementType::Int8: put(data, index, static_cast<int8_t>(static_cast<uint8_t>(bits))); return;
+    case ElementType::Uint8: put(data, index, static_cast<uint8_t>(bits)); return;
+    case ElementType::Int16: put(data, index, static_cast<int16_t>(static_cast<uint16_t>(bits))); return;
+    case ElementType::Uint16: put(data, index, static_cast<uint16_t>(bits)); return;
+    case ElementType::Int32: put(data, index, static_cast<int32_t>(bits)); return;
+    case ElementType::Uint32: put(data, index, bits); return;
+    default: return;
+  }
+}
+
+}  // namespace
+
+void storeInteger(void* data, size_t index, ElementType type, lua_Integer v) {
+  switch (type) {
+    case ElementType::Float64: put(data, index, static_cast<double>(v)); return;
+    case ElementType::Float32: put(data, index, toFloat32(static_cast<double>(v))); return;
+    default: storeBits(data, index, type, static_cast<uint32_t>(static_cast<lua_Unsigned>(v)));
+  }
+}
+
+void storeNumber(void* data, size_t index, ElementType type, lua_Number v) {
+  switch (type) {
+    case ElementType::Float64: put(data, index, static_cast<double>(v)); return;
+    case ElementType::Float32: put(data, index, toFloat32(v)); return;
+    default: storeBits(data, index, type, wrap32(v));
+  }
+}
+
+int pushColumnsCall(lua_State* L, Job& job) {
+  luaL_checkstack(L, 16, "row view");
+  int fn = lua_gettop(L);
+  int nargs = pushDecoded(L, job.args);  // the extra arguments, packed in a table
+  lua_createtable(L, nargs, 0);
+  for (int i = 1; i <= nargs; ++i) {
+    lua_pushvalue(L, fn + i);
+    lua_rawseti(L, -2, i);
+  }
+  if (nargs > 0) {
+    lua_replace(L, fn + 1);
+    lua_settop(L, fn + 1);
+  }
+  int args = fn + 1;
+
+  pushLoop(L, job, nargs);
+  lua_insert(L, fn);  // loop fn args
+  ++fn;
+  ++args;
+
+  auto* v = static_cast<RowView*>(lua_newuserdatauv(L, sizeof(RowView), 1));
+  v->cols = job.columns.data();
+  v->ncols = static_cast<uint32_t>(job.columns.size());
+  v->live = true;
+  v->first = job.firstRow;
+  v->row = job.firstRow;
+  v->end = job.firstRow + job.rowCount;
+  int view = lua_gettop(L);
+  lua_createtable(L, 0, static_cast<int>(job.columns.size()));  // name -> index
+  int names = lua_gettop(L);
+  lua_createtable(L, 0, static_cast<int>(job.columns.size()));  // e: every column present
+  int e = lua_gettop(L);
+  for (size_t i = 0; i < job.columns.size(); ++i) {
+    lua_pushlstring(L, job.columns[i].name.data(), job.columns[i].name.size());
+    lua_pushvalue(L, -1);
+    lua_pushinteger(L, static_cast<lua_Integer>(i));
+    lua_rawset(L, names);
+    lua_pushinteger(L, 0);
+    lua_rawset(L, e);
+  }
+  lua_createtable(L, 0, 3);
+  lua_pushvalue(L, view);
+  lua_pushvalue(L, names);
+  lua_pushcclosure(L, viewIndex, 2);
+  lua_setfield(L, -2, "__index");
+  lua_pushvalue(L, view);
+  lua_pushvalue(L, names);
+  lua_pushcclosure(L, viewNewindex, 2);
+  lua_setfield(L, -2, "__newindex");
+  lua_pushboolean(L, 0);
+  lua_setfield(L, -2, "__metatable");
+  lua_setmetatable(L, e);
+  lua_pushvalue(L, e);
+  lua_setiuservalue(L, view, 1);
+  lua_pushvalue(L, view);
+  job.viewRef = luaL_ref(L, LUA_REGISTRYINDEX);
+
+  // loop fn args view names e -> loop fn e get put first last unpack args nargs
+  lua_pushvalue(L, view);
+  lua_pushcclosure(L, rowGet, 1);
+  lua_pushvalue(L, view);
+  lua_pushcclosure(L, rowPut, 1);
+  lua_pushinteger(L, job.firstRow);
+  lua_pushinteger(L, job.firstRow + job.rowCount - 1);
+  luaL_requiref(L, LUA_TABLIBNAME, luaopen_table, 0);
+  lua_getfield(L, -1, "unpack");
+  lua_remove(L, -2);
+  lua_pushvalue(L, args);
+  lua_pushinteger(L, nargs);
+  // drop the originals of args, view and names (e stays, moved into place)
+  lua_remove(L, names);
+  lua_remove(L, view);
+  lua_remove(L, args);  // now: loop fn e get put first last unpack args nargs
+  return lua_gettop(L) - (fn - 1);  // the loop's arguments
+}
+
+int64_t rowViewRow(lua_State* L, const Job& job) {
+  if (job.viewRef == LUA_NOREF || job.viewRef == LUA_REFNIL) return -1;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, job.viewRef);
+  int64_t row = -1;
+  if (lua_type(L, -1) == LUA_TUSERDATA) {
+    const RowView& v = *static_cast<const RowView*>(lua_touserdata(L, -1));
+    if (v.row >= v.first && v.row < v.end) row = v.row;
+  }
+  lua_pop(L, 1);
+  return row;
+}
+
+void endRowView(lua_State* L, Job& job) {
+  if (job.viewRef == LUA_NOREF || job.viewRef == LUA_REFNIL) return;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, job.viewRef);
+  if (lua_type(L, -1) == LUA_TUSERDATA) {
+    static_cast<RowView*>(lua_touserdata(L, -1))->live = false;
+    // empty the view, so that a script that kept it reads an error, not a stale row
+    if (lua_getiuservalue(L, -1, 1) == LUA_TTABLE) {
+      for (const Column& c : job.columns) {
+        lua_pushlstring(L, c.name.data(), c.name.size());
+        lua_pushnil(L);
+        lua_rawset(L, -3);
+      }
+    }
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+  luaL_unref(L, LUA_REGISTRYINDEX, job.viewRef);
+  job.viewRef = LUA_NOREF;
+}
+
+}  // namespace luapool
