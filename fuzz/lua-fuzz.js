@@ -87,14 +87,21 @@ class LuaFuzzer {
     this.stats.memory = { baseline: await this.memory() };
   }
 
+  knownHit(name) { this.stats.knownHits[name] = (this.stats.knownHits[name] || 0) + 1; }
+
   /** Each state's memory after its chunk cache is flushed and a full collection. */
   async memory() {
     const out = [];
+    const run = (ctx, src) => ctx.run(src, { timeoutMs: 5000 }).catch((e) => {
+      if (e.code !== 'ERR_MEMORY_LIMIT' || this.known) throw e;
+      this.knownHit('garbage-at-limit'); // KNOWN garbage-at-limit: the failed job collected the state
+      return ctx.run(src, { timeoutMs: 5000 });
+    });
     for (const ctx of this.pings) {
       // chunkCacheSize + 1 distinct sources: the cache is dropped and holds only these
-      for (let i = 0; i <= CHUNK_CACHE; i++) await ctx.run(`return ${i}`, { timeoutMs: 5000 });
+      for (let i = 0; i <= CHUNK_CACHE; i++) await run(ctx, `return ${i}`);
       // (each full cycle halves an oversized string table at most once)
-      await ctx.run('for i = 1, 4 do collectgarbage() end', { timeoutMs: 5000 });
+      await run(ctx, 'for i = 1, 4 do collectgarbage() end');
       out[ctx.state] = this.runner.stats().states[ctx.state].memory;
     }
     return out;
@@ -206,11 +213,11 @@ class LuaFuzzer {
     for (let i = 0; i < results.length; i++) {
       let r = results[i];
       if (r.e && r.e.code === 'ERR_MEMORY_LIMIT' && !this.known) {
-        // KNOWN memory-error-lost: the state was left full; the failed ping collected it
+        // KNOWN garbage-at-limit: the state was left full of garbage; the failed ping collected it
         r = await once(this.pings[i]);
         if (r.v === 1) {
-          this.stats.knownHits['memory-error-lost'] = (this.stats.knownHits['memory-error-lost'] || 0) + 1;
-          this.log(`LUA FUZZER: known memory-error-lost: state ${this.pings[i].state} was left full after seeds ${who}`);
+          this.knownHit('garbage-at-limit');
+          this.log(`LUA FUZZER: known garbage-at-limit: state ${this.pings[i].state} was left full after seeds ${who}`);
           continue;
         }
       }
@@ -257,7 +264,7 @@ function formatFailure(f) {
  * Runs rounds of two programs until `deadline`, seeds derived from `base` (round i runs
  * seedFor(base, 2 * i) and seedFor(base, 2 * i + 1)); or only `seed`. Returns the stats.
  */
-async function fuzzLua(lib, { deadline = Infinity, count = Infinity, base = 1, seed, known = false, log = () => {}, trace, strictTime = false, verbose = false } = {}) {
+async function fuzzLua(lib, { deadline = Infinity, count = Infinity, base = 1, seed, known = false, log = () => {}, trace, strictTime = false, verbose = false, memoryEvery = 0 } = {}) {
   const f = new LuaFuzzer(lib, { known, log, strictTime });
   f.verbose = verbose;
   let hung = false;
@@ -276,11 +283,37 @@ async function fuzzLua(lib, { deadline = Infinity, count = Infinity, base = 1, s
       hung = await round(Array.isArray(seed) ? seed : [seed]);
     } else {
       // rounds of two programs at once (one per state, usually), then the pings
+      let since = [];
       for (let i = 0; !hung && !broken && 2 * i < count && Date.now() < deadline && f.stats.failures.length < 5; i++) {
-        hung = await round([seedFor(base, 2 * i), seedFor(base, 2 * i + 1)]);
+        const seeds = [seedFor(base, 2 * i), seedFor(base, 2 * i + 1)];
+        hung = await round(seeds);
+        since.push(...seeds);
+        // --memory-every N: measure every N rounds, to find the programs that leave memory behind
+        if (!hung && memoryEvery > 0 && (i + 1) % memoryEvery === 0) {
+          let now;
+          try {
+            now = await f.memory();
+          } catch (e) {
+            f.failure(since.join(' or '), `measuring memory after these programs failed: ${e && e.name}: ${e && e.message}`, '');
+            broken = true;
+            break;
+          }
+          const grew = now.findIndex((m, k) => m > f.stats.memory.baseline[k] + MEMORY_SLACK);
+          if (grew >= 0) {
+            f.failure(since.join(' or '), `state ${grew} holds ${now[grew]} bytes after a full collection (${f.stats.memory.baseline[grew]} at the start) after these programs`, '');
+            broken = true;
+          }
+          since = [];
+        }
       }
     }
-    if (!hung) await f.tearDown();
+    if (!hung) {
+      try {
+        await f.tearDown();
+      } catch (e) {
+        f.failure(null, `measuring memory at the end failed: ${e && e.name}: ${e && e.message}`, '');
+      }
+    }
   } finally {
     // a hung job keeps its thread: close without waiting for it
     if (hung) f.close().catch(() => {});

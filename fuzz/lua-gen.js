@@ -5,11 +5,9 @@
 // each other (in pcall, coroutines, metamethods, __close, callbacks).
 'use strict';
 
-/** Patterns that hit known, reported bugs (issue 12): generated only with --known. */
+/** Known, reported bugs the Lua fuzzer meets (tolerated and counted unless --known). */
 const KNOWN_PATTERNS = {
-  'memory-error-lost': 'not a pattern but an outcome: a job that catches a memory error (a bomb in pcall) and then calls a host function (the job suspends and resumes) loses the memory error: it succeeds, or ends with TimeoutError when killed while suspended, no full collection follows, and the next innocent job on that state fails with MemoryLimitError (the fuzzer retries the ping and counts it, or fails with --known)',
-  balance: 'string.find(s, "%b()") over a subject of a few MB of "(": quadratic matchbalance, seconds past the budget and an overrun (issue 12: "%b() over an 8 MB subject: 4.7 s")',
-  'plain-find': 'string.find(s, needle, 1, true) with a long needle in a long subject (quadratic lmemfind): seconds past the budget (issue 12)',
+  'garbage-at-limit': 'not a pattern but an outcome: a job that leaves garbage near the memory limit (even one that succeeds) makes the next innocent job on that state fail with MemoryLimitError: its first refused allocation fails it instead of collecting the garbage first (the fuzzer retries the ping and counts it, or fails with --known)',
 };
 
 const LUA_TOKENS = ['local', 'function', 'end', 'if', 'then', 'else', 'elseif', 'while', 'do', 'for', 'in', 'repeat',
@@ -159,14 +157,9 @@ class LuaGen {
       `pcall(string.find, "x", ("("):rep(${this.n(300)}))`,
       `string.format(("%s"):rep(${this.n(300)}), ${Array.from({ length: r.range(0, 5) }, (_, i) => i).join(', ') || '1'})`,
     ];
-    if (this.known && r.chance(0.2)) {
-      this.used.add('KNOWN plain-find');
-      list.push(`string.find(("a"):rep(${this.n(1 << 21)}), ("a"):rep(${this.n(1 << 20)}) .. "b", 1, true)`);
-    }
-    if (this.known && r.chance(0.2)) {
-      this.used.add('KNOWN balance');
-      list.push(`string.find(("("):rep(${this.n(1 << 22)}), "%b()")`);
-    }
+    // (both ran seconds past the budget until the issue 12 fixes)
+    list.push(`string.find(("a"):rep(${this.n(1 << 21)}), ("a"):rep(${this.n(1 << 20)}) .. "b", 1, true)`);
+    list.push(`string.find(("("):rep(${this.n(1 << 22)}), "%b()")`);
     return r.pick(list);
   }
 
@@ -226,8 +219,8 @@ class LuaGen {
       `local ${t} = setmetatable({}, { __len = function() return ${this.n(1e7)} end }) local _ = { table.unpack(${t}) }`,
       `local ${t} = setmetatable({}, { __index = function(t, i) return i end, __len = function() return ${this.n(1e9)} end }) for i, v in ipairs(${t}) do end`,
     ];
-    if (this.known && r.chance(0.2)) {
-      this.used.add('KNOWN insert-huge-len');
+    if (r.chance(0.5)) {
+      // (never settled until the issue 12 fixes)
       list.push(`local ${t} = setmetatable({}, { __len = function() return math.maxinteger // 2 end, __index = function() return 1 end, __newindex = function() end }) table.${r.pick(['insert', 'remove'])}(${t}, 1${r.chance(0.5) ? ', 5' : ''})`);
     }
     return r.pick(list);

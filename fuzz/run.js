@@ -4,7 +4,7 @@
 // which runs this file in a child process (or under the sanitizers).
 //
 //   node fuzz/run.js [--seconds N | --minutes N] [--only marshal|lua] [--seed N[,M]]
-//                    [--base N] [--known] [--strict-time] [--trace FILE] [--json FILE]
+//                    [--base N] [--known] [--strict-time] [--memory-every N] [--trace FILE] [--json FILE]
 'use strict';
 
 const fs = require('fs');
@@ -40,7 +40,7 @@ async function runFuzzers(lib, options) {
   if (only !== 'marshal') {
     const t = Date.now();
     out.lua = await fuzzLua(lib, {
-      deadline: Math.max(t + 5000, started + seconds * 1000), base, seed, known, log, strictTime, trace: trace('lua'),
+      deadline: Math.max(t + 5000, started + seconds * 1000), base, seed, known, log, strictTime, trace: trace('lua'), memoryEvery: options.memoryEvery,
       verbose: seed !== undefined,
     });
     out.lua.ms = Date.now() - t;
@@ -80,6 +80,7 @@ function parseArgs(argv) {
       case '--strict-time': o.strictTime = true; break;
       case '--trace': o.trace = next(); break;
       case '--json': o.json = next(); break;
+      case '--memory-every': o.memoryEvery = Number(next()); break;
       default: throw new Error(`unknown argument ${a}`);
     }
   }

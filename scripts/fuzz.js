@@ -8,6 +8,7 @@
 //   npm run fuzz -- --minutes 5 --base 42           the same run again (same seeds)
 //   npm run fuzz -- --minutes 5 --known             known, reported bugs count as failures
 //   npm run fuzz -- --minutes 5 --asan              against the ASan+UBSan addon
+//   npm run fuzz -- --minutes 5 --memory-every 10   check state memory every 10 rounds of the Lua fuzzer
 //
 // --asan builds and loads the sanitizer addon exactly as `npm run test:asan` does: it runs
 // `scripts/sanitize.js --only=js --filter=18-fuzz`, and test/18-fuzz.test.js takes its run
@@ -49,6 +50,7 @@ function main() {
     if (options.base !== undefined) env.LUAPOOL_FUZZ_BASE = String(options.base);
     if (options.known) env.LUAPOOL_FUZZ_KNOWN = '1';
     if (options.strictTime) env.LUAPOOL_FUZZ_STRICT_TIME = '1';
+    if (options.memoryEvery) env.LUAPOOL_FUZZ_MEMORY_EVERY = String(options.memoryEvery);
     child = spawn(process.execPath, [path.join(root, 'scripts', 'sanitize.js'), '--only=js', '--filter=18-fuzz'], { cwd: root, env, stdio: 'inherit' });
   } else {
     const args = [...rest];

@@ -26,6 +26,7 @@ const run = () => {
     base: env.LUAPOOL_FUZZ_BASE === undefined ? undefined : Number(env.LUAPOOL_FUZZ_BASE),
     known: env.LUAPOOL_FUZZ_KNOWN === '1',
     strictTime: env.LUAPOOL_FUZZ_STRICT_TIME === '1',
+    memoryEvery: Number(env.LUAPOOL_FUZZ_MEMORY_EVERY || 0),
     trace: env.LUAPOOL_FUZZ_TRACE,
     log: (s) => console.log(s),
   });
@@ -134,10 +135,31 @@ test.skip('FOUND BY FUZZER: a Lua-side conversion error keeps its whole message 
   }
 });
 
-// FOUND BY FUZZER (Lua seeds 3933159672,1859027516; known 'memory-error-lost'): a job that
+// FOUND BY FUZZER (Lua seeds 3933159672,1859027516 and 3164933438,2635957590 under ASan;
+// known 'garbage-at-limit'): a job that leaves garbage near the memory limit, even one that
+// succeeds, made the next innocent job fail with MemoryLimitError. Since 983a74b many small
+// allocations are fine (Lua's emergency collection reclaims the garbage); one large buffer
+// still fails: lauxlib's luaL_Buffer (string.rep, table.concat, gsub, format) calls the
+// allocator directly, with no emergency collection, and nothing collects between the jobs.
+test.skip('FOUND BY FUZZER: the next job reclaims the garbage an earlier job left near the memory limit', async () => {
+  const r = new ScriptRunner({ states: 1, timeoutMs: 5000, memoryLimit: 8 << 20 });
+  try {
+    const fill = 'local t = {} while collectgarbage("count") < 8000 do t[#t + 1] = ("x"):rep(100) .. #t end return 1';
+    for (const [next, want] of [['local t = {} for i = 1, 20000 do t[i] = {} end return #t', 20000], ['return #("y"):rep(500000)', 500000]]) {
+      assert.is(await r.run(fill), 1);
+      const got = await r.run(next).catch((x) => x);
+      assert.is(got, want, `${next}: ${got}`);
+    }
+  } finally {
+    await r.close();
+  }
+});
+
+// FOUND BY FUZZER (while reducing the seeds above; known 'memory-error-lost'): a job that
 // catches a memory error and then calls a host function (it suspends and resumes) loses the
-// memory error: it succeeds (or, killed while suspended, ends with TimeoutError), its state
-// is not collected, and the next innocent job fails with MemoryLimitError.
+// memory error: it succeeds (or, killed while suspended, ends with TimeoutError) though the
+// documented rule is MemoryLimitError even when the script caught the error. (That the next
+// job then failed too is fixed since 983a74b.)
 test.skip('FOUND BY FUZZER: a memory error caught before a host call still fails the job, and the next job runs', async () => {
   const r = new ScriptRunner({ states: 1, timeoutMs: 5000, memoryLimit: 1 << 20, host: { quick: () => 1 } });
   try {
