@@ -534,11 +534,21 @@ void Scheduler::pauseBudgetLocked(Job& job) {
 }
 
 // When a running job must give its thread up: a long job (one that used a whole slice
-// before) as soon as a fresh job waits, unless the starvation rule picked it; any job once
-// it has run a whole slice while others wait.
+// before) as soon as a fresh job waits, unless the starvation rule picked it; a fresh job
+// after its first quantum (a fraction of a slice) while other fresh jobs wait, so a short
+// job waits for a short quantum rather than a whole slice of an endless loop that arrived
+// just before it (in its own group too); any job once it has run a whole slice while
+// others wait.
 Scheduler::Clock::time_point Scheduler::sliceEndLocked(const Job& job) const {
-  if (job.demoted && !job.guarded && waitingAt_[kFresh] > 0) return job.sliceStart;
+  if (waitingAt_[kFresh] > 0) {
+    if (job.demoted && !job.guarded) return job.sliceStart;
+    if (!job.demoted) return job.sliceStart + firstQuantum();
+  }
   return job.sliceStart + std::chrono::milliseconds(config_.sliceMs);
+}
+
+Scheduler::Clock::duration Scheduler::firstQuantum() const {
+  return std::chrono::microseconds(config_.sliceMs * 1000 / kFirstQuantumParts);
 }
 
 // Asks every running job whose slice is over (sliceEndLocked) to yield; returns the next

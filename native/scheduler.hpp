@@ -35,8 +35,9 @@
 // Fairness: runnable jobs wait in per-group FIFO queues at two levels — fresh jobs (not
 // yet sliced out) before long ones — served least-recently-served group first. While jobs
 // wait, the slice tick (on the watchdog) asks a job that has run `sliceMs` to yield at its
-// next yieldable point (patch 0015), and a long job at once when a fresh job waits; it goes
-// to the back of its group's queue.
+// next yieldable point (patch 0015), a fresh job once it has run its first quantum
+// (sliceMs / kFirstQuantumParts) while fresh jobs wait, and a long job at once when a
+// fresh job waits; it goes to the back of its group's queue (a sliced job is long).
 //
 // Budgets: a job's deadline runs while it is Running, Blocked or Suspended (host-call time
 // counts), and pauses while it waits for a thread (Queued, Runnable).
@@ -164,6 +165,9 @@ class Scheduler : public HostBridge {
   // used a whole slice) and long jobs (sliced out before). See pickLocked.
   enum Level { kFresh = 0, kLong = 1 };
   static constexpr int kStarveSlices = 4;  // long jobs get a thread at least this often
+  // A fresh job's first quantum while other fresh jobs wait: sliceMs / kFirstQuantumParts.
+  static constexpr uint32_t kFirstQuantumParts = 8;
+  Clock::duration firstQuantum() const;
   struct Group {
     std::string name;
     std::deque<Job*> queue;  // FIFO
