@@ -162,6 +162,9 @@ struct Job {
   // The first kill asked for (KillReason). Atomic: LuaState::beginJob reads it under its
   // own lock, so a kill that arrives between pick() and beginJob() is not lost.
   std::atomic<int> killRequest{0};
+  // A slice request for this step that came before beginJob() (LuaState::requestSlice):
+  // taken there, under the state's kill lock. Cleared when a step is picked.
+  std::atomic<bool> sliceRequest{false};
 
   // --- execution: the thread running the step (handed over under Scheduler::mutex_) ---
   ::lua_State* coroutine = nullptr;  // the job's coroutine while a step runs

@@ -188,12 +188,12 @@ void LuaState::beginJob(Job& job, KillReason preset) {
   if (preset == KillReason::None) preset = static_cast<KillReason>(requested);
   currentJob_ = job.id;
   lastJobId_ = job.id;
-  sliceAsked_ = false;
+  sliceAsked_ = job.sliceRequest.exchange(false, std::memory_order_relaxed);
   memExceeded_ = false;
   refused_.pending = false;
   stepPeak_.store(inUse_.load(std::memory_order_relaxed), std::memory_order_relaxed);
   reason_.store(static_cast<int>(preset), std::memory_order_release);
-  __atomic_store_n(interruptFlag_, preset != KillReason::None ? 1 : 0, __ATOMIC_RELEASE);
+  __atomic_store_n(interruptFlag_, preset != KillReason::None || sliceAsked_ ? 1 : 0, __ATOMIC_RELEASE);
 }
 
 KillReason LuaState::endJob() {
@@ -245,9 +245,12 @@ bool LuaState::requestSample(uint64_t jobId) {
   return true;
 }
 
-bool LuaState::requestSlice(uint64_t jobId) {
+bool LuaState::requestSlice(Job& job) {
   std::lock_guard<std::mutex> lock(killMutex_);
-  if (currentJob_ != jobId || jobId == 0) return false;
+  if (currentJob_ != job.id) {
+    job.sliceRequest.store(true, std::memory_order_relaxed);  // taken by beginJob
+    return false;
+  }
   sliceAsked_ = true;
   __atomic_store_n(interruptFlag_, 1, __ATOMIC_RELEASE);
   return true;

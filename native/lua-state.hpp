@@ -96,7 +96,8 @@ class LuaState {
   void endClosing(KillReason saved);
   // Asks the job, if it is still the one running here, to yield at its next yieldable
   // point (its time slice is over). Returns true if it was running here.
-  bool requestSlice(uint64_t jobId);
+  // A job picked whose step has not begun yet keeps the request for beginJob().
+  bool requestSlice(Job& job);
   // Asks the thread running the job to record its stack in `profile` at its next check.
   bool requestSample(uint64_t jobId);
 

@@ -164,7 +164,7 @@ class Scheduler : public HostBridge {
   // Two levels of run queues: fresh jobs (new, or back from a host call, that have not
   // used a whole slice) and long jobs (sliced out before). See pickLocked.
   enum Level { kFresh = 0, kLong = 1 };
-  static constexpr int kStarveSlices = 4;  // long jobs get a thread at least this often
+  static constexpr int kStarveSlices = 4;  // long jobs get a thread after fresh jobs ran this many slices
   // A fresh job's first quantum while other fresh jobs wait: sliceMs / kFirstQuantumParts.
   static constexpr uint32_t kFirstQuantumParts = 8;
   Clock::duration firstQuantum() const;
@@ -233,7 +233,9 @@ class Scheduler : public HostBridge {
   size_t waitingAt_[2] = {0, 0};  // jobs in groups_ by level
   uint64_t served_ = 0;           // picks so far (GroupShare::lastServed)
   std::unordered_map<std::string, GroupShare> shares_;  // by group name
-  Clock::time_point longServed_;  // a long job last got a thread, or long jobs began to wait
+  // Running time of fresh jobs' steps since a long job last got a thread (or long jobs
+  // began to wait): the starvation rule (pickLocked).
+  Clock::duration freshRunSinceLong_{};
   std::unordered_map<std::string, Lane> lanes_;  // by context key
   std::vector<Job*> running_;   // Running and Blocked jobs
   size_t queued_ = 0;           // jobs in state Queued
