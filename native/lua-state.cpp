@@ -9,6 +9,7 @@
 #endif
 
 #include "job.hpp"
+#include "lua-error.hpp"
 #include "sandbox.hpp"
 
 namespace luapool {
@@ -99,7 +100,8 @@ int LuaState::onInterrupt(lua_State* L, int canyield) {
     if (sample) {
       Job* job = self->runningJob;
       bool call = job != nullptr && job->kind == JobKind::Call;
-      self->profile.sample(L, call ? job->function.c_str() : nullptr);
+      // C++ only (its lock, its tables): a cppIsland, so no exception reaches the VM
+      cppIsland([&] { self->profile.sample(L, call ? job->function.c_str() : nullptr); });
     }
     Job* job = self->runningJob;
     if (slice && canyield && job != nullptr && L == job->coroutine) {
