@@ -83,9 +83,9 @@ static const char kKillMessagesKey = 0;
 // dropped until the scheduler's next slice tick asks again.
 int LuaState::onInterrupt(lua_State* L, int canyield) {
   LuaState* self = from(L);
-  KillReason reason;
-  bool slice, sample;
-  {
+  KillReason reason = KillReason::None;
+  bool slice = false, sample = false;
+  cppIsland([&] {  // the lock is released before anything below can raise
     std::lock_guard<std::mutex> lock(self->killMutex_);
     reason = static_cast<KillReason>(self->reason_.load(std::memory_order_relaxed));
     slice = self->sliceAsked_;
@@ -95,7 +95,7 @@ int LuaState::onInterrupt(lua_State* L, int canyield) {
       self->sliceAsked_ = false;
       __atomic_store_n(self->interruptFlag_, 0, __ATOMIC_RELEASE);
     }
-  }
+  });
   if (reason == KillReason::None) {
     if (sample) {
       Job* job = self->runningJob;
