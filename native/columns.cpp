@@ -4,6 +4,7 @@
 // same bytes (lib/script-runner.ts refuses written columns that overlap other columns).
 #include "columns.hpp"
 
+#include "lua-state.hpp"
 #include "value-lua.hpp"
 
 #include <algorithm>
@@ -189,7 +190,10 @@ std::string loopSource(const Job& job, int nargs) {
 // Pushes the compiled loop for the job, from the state's cache (bounded: dropped whole
 // once it holds 64 column sets).
 void pushLoop(lua_State* L, const Job& job, int nargs) {
-  std::string sig = std::to_string(nargs <= 4 ? nargs : 5);
+  // The state's scratch strings, not locals: a Lua error below is a longjmp (lua-error.hpp).
+  // A C++ exception here is caught by setupCall's `guarded` boundary.
+  std::string& sig = LuaState::from(L)->scratch;
+  sig = std::to_string(nargs <= 4 ? nargs : 5);
   for (const Column& c : job.columns) {
     sig += '\0';
     sig += c.name;
@@ -216,7 +220,8 @@ void pushLoop(lua_State* L, const Job& job, int nargs) {
     lua_rawsetp(L, LUA_REGISTRYINDEX, &kHelpersKey);
     count = 0;
   }
-  std::string src = loopSource(job, nargs);
+  std::string& src = LuaState::from(L)->scratch2;
+  src = loopSource(job, nargs);
   if (luaL_loadbufferx(L, src.data(), src.size(), "=(columns)", "t") != LUA_OK) lua_error(L);
   lua_pushlstring(L, sig.data(), sig.size());
   lua_pushvalue(L, -2);

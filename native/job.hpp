@@ -213,8 +213,8 @@ Job* currentJob(LuaState& state);
 // chunk cache, where it is keyed by `id` (ModuleSource::id) instead of by its text, so a
 // cache hit costs no copy of the source. Returns LUA_OK, or a load status with the
 // message on the stack.
-int pushCompiledModule(lua_State* L, LuaState& state, const std::string& chunkName,
-                       const std::string& source, uint64_t id);
+// Its chunk name is "@" .. mod.name.
+int pushCompiledModule(lua_State* L, LuaState& state, const ModuleSource& mod);
 
 // Replaces the function at the top with a private copy whose _ENV is the value below it.
 // Stack: env fn -> fn'

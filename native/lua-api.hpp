@@ -1,5 +1,5 @@
 // The Lua API as the addon sees it. Lua is compiled as C++ (deps/lua/lua-all.cpp), so its
-// headers are included without extern "C" and Lua errors are C++ exceptions.
+// headers are included without extern "C"; Lua errors are longjmps (see lua-error.hpp).
 #pragma once
 
 #include "lua.h"
@@ -16,3 +16,6 @@ LUA_API void luapool_setdefaultwarnf(lua_State* L);
 
 // Whether Lua would retry an allocation refused now after an emergency collection.
 LUA_API int luapool_willretryalloc(lua_State* L);
+
+// Raises LUA_ERRMEM ("not enough memory"), as a failed Lua allocation does. Never returns.
+LUA_API int luapool_memerror(lua_State* L);

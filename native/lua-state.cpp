@@ -9,6 +9,7 @@
 #endif
 
 #include "job.hpp"
+#include "lua-error.hpp"
 #include "sandbox.hpp"
 
 namespace luapool {
@@ -82,9 +83,9 @@ static const char kKillMessagesKey = 0;
 // dropped until the scheduler's next slice tick asks again.
 int LuaState::onInterrupt(lua_State* L, int canyield) {
   LuaState* self = from(L);
-  KillReason reason;
-  bool slice, sample;
-  {
+  KillReason reason = KillReason::None;
+  bool slice = false, sample = false;
+  cppIsland([&] {  // the lock is released before anything below can raise
     std::lock_guard<std::mutex> lock(self->killMutex_);
     reason = static_cast<KillReason>(self->reason_.load(std::memory_order_relaxed));
     slice = self->sliceAsked_;
@@ -94,12 +95,13 @@ int LuaState::onInterrupt(lua_State* L, int canyield) {
       self->sliceAsked_ = false;
       __atomic_store_n(self->interruptFlag_, 0, __ATOMIC_RELEASE);
     }
-  }
+  });
   if (reason == KillReason::None) {
     if (sample) {
       Job* job = self->runningJob;
       bool call = job != nullptr && job->kind == JobKind::Call;
-      self->profile.sample(L, call ? job->function.c_str() : nullptr);
+      // C++ only (its lock, its tables): a cppIsland, so no exception reaches the VM
+      cppIsland([&] { self->profile.sample(L, call ? job->function.c_str() : nullptr); });
     }
     Job* job = self->runningJob;
     if (slice && canyield && job != nullptr && L == job->coroutine) {
