@@ -16,3 +16,6 @@ LUA_API void luapool_setdefaultwarnf(lua_State* L);
 
 // Whether Lua would retry an allocation refused now after an emergency collection.
 LUA_API int luapool_willretryalloc(lua_State* L);
+
+// registry[p] = nil without allocating or using the stack (for the emergency callback).
+LUA_API void luapool_dropregistryp(lua_State* L, const void* p);

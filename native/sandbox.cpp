@@ -521,6 +521,8 @@ void setCurrentEnv(lua_State* L, int envIndex) {
   lua_rawsetp(L, LUA_REGISTRYINDEX, &kCurrentEnvKey);
 }
 
+void clearCurrentEnv(lua_State* L) { luapool_dropregistryp(L, &kCurrentEnvKey); }
+
 void sendAction(lua_State* L, ActionType type, std::string name, std::string data) {
   pushAction(L, type, std::move(name), std::move(data));
 }
