@@ -276,7 +276,6 @@ void LuaState::onEmergency(void* ud, lua_State* L) {
   dropChunkCache(L);
   self->cachedChunks = 0;
   self->cachedChunkBytes = 0;
-  self->cacheDrops++;
 }
 
 void LuaState::afterJob(bool hadMemoryError) {

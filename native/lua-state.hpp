@@ -121,7 +121,6 @@ class LuaState {
   void dropContextRandom(const char* key, size_t len);
 
   StateStats stats;  // written by the lease holder only, read under the runner's lock
-  uint64_t cacheDrops = 0;  // emergency collections that dropped the caches (lease holder)
   StateProfile profile;  // samples for runner.profile() (its own lock)
   Job* runningJob = nullptr;  // the job being executed (lease holder only)
   int exitCode = 0;           // os.exit's code for the running job (lease holder only)
