@@ -126,8 +126,8 @@ class LuaState {
   int exitCode = 0;           // os.exit's code for the running job (lease holder only)
   HostBridge* bridge = nullptr;  // set by the runner before any job runs
   std::atomic<bool> quarantined{false};  // a job overran its deadline by far here
-  size_t cachedChunks = 0;               // compiled sources in the chunk cache (chunk-cache.cpp)
-  size_t cachedChunkBytes = 0;           // their estimated size, bounded by a share of the limit
+  size_t cachedChunks = 0;               // compiled sources in the chunk cache (chunk-cache.cpp; lease holder only)
+  size_t cachedChunkBytes = 0;           // their estimated size, bounded by a share of the limit (lease holder only)
   uint64_t sharedSetVersion = 0;         // the newest runner.share() set applied here
 
   static LuaState* from(lua_State* L);
