@@ -2,6 +2,7 @@
   "variables": {
     "luapool_sources": [
       "native/addon.cpp",
+      "native/chunk-cache.cpp",
       "native/columns.cpp",
       "native/deliveries.cpp",
       "native/host-call.cpp",

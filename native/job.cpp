@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "chunk-cache.hpp"
 #include "columns.hpp"
 #include "lua-error.hpp"
 #include "lua-state.hpp"
@@ -16,7 +17,6 @@ namespace luapool {
 
 namespace {
 
-const char kChunkCacheKey = 0;
 const char kModulesKey = 0;
 const char kTracebackKey = 0;
 const char kBatchHelperKeys[4] = {};  // one compiled helper per BatchMode
@@ -72,76 +72,6 @@ double msBetween(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double, std::milli>(b - a).count();
 }
 
-// Pushes a fresh, empty chunk cache and makes it the state's (the old one is garbage).
-void resetChunkCache(lua_State* L, LuaState& state) {
-  lua_createtable(L, 0, 2);
-  lua_pushvalue(L, -1);
-  lua_rawsetp(L, LUA_REGISTRYINDEX, &kChunkCacheKey);
-  state.cachedChunks = 0;
-}
-
-// Pushes the compiled chunk for (chunkName, source), compiling it on a cache miss.
-// Returns LUA_OK, or a load status with the message on the stack. The cache holds at most
-// chunkCacheSize compiled sources; once full it is dropped whole (the sources a game runs
-// often come back at once).
-// `id` (non-zero: a module source's id) replaces the text as the inner key.
-int pushCompiled(lua_State* L, LuaState& state, const char* chunkName, size_t chunkLen,
-                 const std::string& source, uint64_t id = 0) {
-  auto pushKey = [&] {
-    if (id != 0) {
-      lua_pushinteger(L, static_cast<lua_Integer>(id));
-    } else {
-      lua_pushlstring(L, source.data(), source.size());
-    }
-  };
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &kChunkCacheKey);  // { [chunkName] = { [source] = fn } }
-  if (lua_isnil(L, -1)) {
-    lua_pop(L, 1);
-    resetChunkCache(L, state);
-  }
-  int cache = lua_gettop(L);
-  lua_pushlstring(L, chunkName, chunkLen);
-  if (lua_rawget(L, cache) == LUA_TTABLE) {
-    pushKey();
-    if (lua_rawget(L, -2) == LUA_TFUNCTION) {
-      lua_replace(L, cache);
-      lua_settop(L, cache);
-      return LUA_OK;
-    }
-    lua_pop(L, 1);
-  }
-  lua_pop(L, 1);
-  const char* name = chunkLen == 0 ? source.c_str() : chunkName;
-  // Text only: binary chunks can crash the interpreter (SAFETY.md), except in trusted states.
-  const char* mode = state.config().trusted ? "bt" : "t";
-  int status = luaL_loadbufferx(L, source.data(), source.size(), name, mode);
-  if (status != LUA_OK) {
-    lua_replace(L, cache);
-    lua_settop(L, cache);
-    return status;
-  }
-  int fn = lua_gettop(L);
-  if (state.cachedChunks >= state.config().chunkCacheSize) {
-    resetChunkCache(L, state);
-    lua_replace(L, cache);
-  }
-  lua_pushlstring(L, chunkName, chunkLen);
-  if (lua_rawget(L, cache) != LUA_TTABLE) {
-    lua_pop(L, 1);
-    lua_newtable(L);
-    lua_pushlstring(L, chunkName, chunkLen);
-    lua_pushvalue(L, -2);
-    lua_rawset(L, cache);
-  }
-  pushKey();
-  lua_pushvalue(L, fn);
-  lua_rawset(L, -3);
-  state.cachedChunks++;
-  lua_settop(L, fn);
-  lua_replace(L, cache);
-  return LUA_OK;
-}
-
 // Replaces the function at the top with a private copy whose _ENV is the value below it.
 // Stack: env fn -> fn'
 void bindEnv(lua_State* L) {
@@ -193,6 +123,7 @@ void releaseRefs(lua_State* L, Job& job) {
   job.envRef = LUA_NOREF;
   luaL_unref(L, LUA_REGISTRYINDEX, job.packageRef);
   job.packageRef = LUA_NOREF;
+  clearCurrentEnv(L);  // the finished job's globals are garbage now
   endRowView(L, job);  // a row view a script kept no longer reaches the arrays
 }
 
@@ -203,7 +134,7 @@ int setupRun(lua_State* L) {
   Job& job = *s->job;
   applyShared(L, *s->state, job);
   pushEnvFor(L, *s);
-  if (pushCompiled(L, *s->state, job.chunkName.data(), job.chunkName.size(), job.source) != LUA_OK) {
+  if (pushCompiledChunk(L, *s->state, job.chunkName.data(), job.chunkName.size(), job.source) != LUA_OK) {
     return lua_error(L);
   }
   bindEnv(L);
@@ -767,7 +698,7 @@ int pushCompiledModule(lua_State* L, LuaState& state, const ModuleSource& mod) {
   lua_concat(L, 2);
   size_t len;
   const char* chunk = lua_tolstring(L, -1, &len);
-  int status = pushCompiled(L, state, chunk, len, mod.source, mod.id);
+  int status = pushCompiledChunk(L, state, chunk, len, mod.source, mod.id);
   lua_remove(L, -2);
   return status;
 }
@@ -801,7 +732,9 @@ StepResult executeJob(LuaState& state, Job& job) {
   }
   lua_settop(L, top);
 
-  bool memoryHit = state.memoryExceeded();
+  // Sticky for the whole job: the next step (after a slice or a host call) starts with it.
+  job.memoryHit = job.memoryHit || state.memoryExceeded();
+  bool memoryHit = job.memoryHit;
   KillReason reason = state.endJob();
   state.runningJob = nullptr;
   job.runMs += msBetween(started, Clock::now());

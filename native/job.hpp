@@ -174,6 +174,9 @@ struct Job {
   int viewRef = -2;                  // Columns: registry ref of its row view
   bool yieldForHost = false;         // set by engine.<host>() just before it yields
   bool yieldForSlice = false;        // set by the interrupt handler when it yields
+  // The job hit its memory limit in an earlier step: LuaState::beginJob makes the limit
+  // sticky again from the start of every later step (a slice or host call in between).
+  bool memoryHit = false;
   HostRequest hostRequest;           // filled by engine.<host>() before suspending/blocking
   HostReply hostReply;               // filled by the main thread (or the cancel)
   // blocking host calls (where Lua cannot yield): guarded by hostMutex

@@ -19,3 +19,5 @@ LUA_API int luapool_willretryalloc(lua_State* L);
 
 // Raises LUA_ERRMEM ("not enough memory"), as a failed Lua allocation does. Never returns.
 LUA_API int luapool_memerror(lua_State* L);
+// registry[p] = nil without allocating or using the stack (for the emergency callback).
+LUA_API void luapool_dropregistryp(lua_State* L, const void* p);

@@ -8,6 +8,7 @@
 #include <malloc.h>
 #endif
 
+#include "chunk-cache.hpp"
 #include "job.hpp"
 #include "lua-error.hpp"
 #include "sandbox.hpp"
@@ -93,7 +94,7 @@ int LuaState::onInterrupt(lua_State* L, int canyield) {
     self->sampleAsked_ = false;
     if (reason == KillReason::None) {
       self->sliceAsked_ = false;
-      __atomic_store_n(self->interruptFlag_, 0, __ATOMIC_RELEASE);
+      self->publishFlagLocked();  // 0: nothing else can be pending without a kill
     }
   });
   if (reason == KillReason::None) {
@@ -126,6 +127,7 @@ LuaState::LuaState(const StateConfig& config, size_t index) : config_(config), i
   *static_cast<LuaState**>(lua_getextraspace(L_)) = this;
   interruptFlag_ = lua_interruptflag(L_);
   lua_setinterrupthandler(L_, &LuaState::onInterrupt);
+  lua_setemergencyf(L_, &LuaState::onEmergency, this);
   luapool_setdefaultwarnf(L_);
   if (config_.generationalGc) lua_gc(L_, LUA_GCGEN, 0, 0);
   openLibraries();
@@ -191,11 +193,12 @@ void LuaState::beginJob(Job& job, KillReason preset) {
   currentJob_ = job.id;
   lastJobId_ = job.id;
   sliceAsked_ = job.sliceRequest.exchange(false, std::memory_order_relaxed);
-  memExceeded_ = false;
+  sampleAsked_ = false;
+  memExceeded_ = job.memoryHit;  // sticky across the job's steps
   refused_.pending = false;
   stepPeak_.store(inUse_.load(std::memory_order_relaxed), std::memory_order_relaxed);
   reason_.store(static_cast<int>(preset), std::memory_order_release);
-  __atomic_store_n(interruptFlag_, preset != KillReason::None || sliceAsked_ ? 1 : 0, __ATOMIC_RELEASE);
+  publishFlagLocked();
 }
 
 KillReason LuaState::endJob() {
@@ -203,8 +206,9 @@ KillReason LuaState::endJob() {
   auto reason = static_cast<KillReason>(reason_.load(std::memory_order_acquire));
   currentJob_ = 0;
   sliceAsked_ = false;
+  sampleAsked_ = false;
   reason_.store(0, std::memory_order_release);
-  __atomic_store_n(interruptFlag_, 0, __ATOMIC_RELEASE);
+  publishFlagLocked();
   return reason;
 }
 
@@ -214,7 +218,7 @@ bool LuaState::kill(uint64_t jobId, KillReason reason) {
   if (reason_.load(std::memory_order_relaxed) == 0) {
     reason_.store(static_cast<int>(reason), std::memory_order_release);
   }
-  __atomic_store_n(interruptFlag_, 1, __ATOMIC_RELEASE);
+  publishFlagLocked();
   return true;
 }
 
@@ -223,7 +227,7 @@ KillReason LuaState::beginClosing() {
   auto saved = static_cast<KillReason>(reason_.load(std::memory_order_relaxed));
   reason_.store(0, std::memory_order_release);
   sliceAsked_ = false;
-  __atomic_store_n(interruptFlag_, 0, __ATOMIC_RELEASE);
+  publishFlagLocked();
   closingMemExceeded_ = memExceeded_;
   memExceeded_ = false;
   return saved;
@@ -236,14 +240,14 @@ void LuaState::endClosing(KillReason saved) {
   reason_.store(static_cast<int>(saved), std::memory_order_release);
   memExceeded_ = memExceeded_ || closingMemExceeded_;
   closingMemExceeded_ = false;
-  __atomic_store_n(interruptFlag_, reason_.load(std::memory_order_relaxed) != 0 ? 1 : 0, __ATOMIC_RELEASE);
+  publishFlagLocked();
 }
 
 bool LuaState::requestSample(uint64_t jobId) {
   std::lock_guard<std::mutex> lock(killMutex_);
   if (currentJob_ != jobId || jobId == 0) return false;
   sampleAsked_ = true;
-  __atomic_store_n(interruptFlag_, 1, __ATOMIC_RELEASE);
+  publishFlagLocked();
   return true;
 }
 
@@ -254,8 +258,29 @@ bool LuaState::requestSlice(Job& job) {
     return false;
   }
   sliceAsked_ = true;
-  __atomic_store_n(interruptFlag_, 1, __ATOMIC_RELEASE);
+  publishFlagLocked();
   return true;
+}
+
+int LuaState::flagValueLocked() const {
+  if (reason_.load(std::memory_order_relaxed) != 0) return LUA_INTERRUPT_STOP | LUA_INTERRUPT_REQUEST;
+  return sliceAsked_ || sampleAsked_ ? LUA_INTERRUPT_REQUEST : 0;
+}
+
+void LuaState::publishFlagLocked() {
+  __atomic_store_n(interruptFlag_, flagValueLocked(), __ATOMIC_RELEASE);
+}
+
+// Patch 0025: an allocation failed and Lua is about to run an emergency collection (then
+// retry). The caches that can be rebuilt go first, so that their memory is the job's:
+// the chunk cache (compiled sources, also of required and defined modules' sources). Runs
+// where the allocation failed: allocates nothing, raises nothing, leaves the stack alone.
+void LuaState::onEmergency(void* ud, lua_State* L) {
+  auto* self = static_cast<LuaState*>(ud);
+  if (self->cachedChunks == 0) return;
+  dropChunkCache(L);
+  self->cachedChunks = 0;
+  self->cachedChunkBytes = 0;
 }
 
 void LuaState::afterJob(bool hadMemoryError) {

@@ -78,7 +78,8 @@ class LuaState {
 
   // --- job bracket (called by the thread holding the lease) ---
   // Marks `jobId` as the job running here; a kill requested for another id is ignored.
-  // A kill asked for before this call (`job.killRequest`) applies at once.
+  // A kill asked for before this call (`job.killRequest`) applies at once, and so does a
+  // memory limit the job hit in an earlier step (`job.memoryHit`).
   void beginJob(Job& job, KillReason preset);
   // Clears the interrupt and the sticky memory flag; returns why the job was killed.
   KillReason endJob();
@@ -136,13 +137,20 @@ class LuaState {
   int exitCode = 0;           // os.exit's code for the running job (lease holder only)
   HostBridge* bridge = nullptr;  // set by the runner before any job runs
   std::atomic<bool> quarantined{false};  // a job overran its deadline by far here
-  size_t cachedChunks = 0;               // compiled sources in the chunk cache
+  size_t cachedChunks = 0;               // compiled sources in the chunk cache (chunk-cache.cpp; lease holder only)
+  size_t cachedChunkBytes = 0;           // their estimated size, bounded by a share of the limit (lease holder only)
   uint64_t sharedSetVersion = 0;         // the newest runner.share() set applied here
 
   static LuaState* from(lua_State* L);
 
  private:
   static void* allocate(void* ud, void* ptr, size_t osize, size_t nsize);
+  static void onEmergency(void* ud, lua_State* L);
+  // The interrupt flag's value for the requests now pending (killMutex_ held): a kill is
+  // LUA_INTERRUPT_STOP | LUA_INTERRUPT_REQUEST, a slice or sample only the request bit, so
+  // that Lua never takes one for the other (patch 0024).
+  int flagValueLocked() const;
+  void publishFlagLocked();
   static int onInterrupt(lua_State* L, int canyield);
   void openLibraries();
 

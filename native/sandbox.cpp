@@ -553,6 +553,8 @@ void setCurrentEnv(lua_State* L, int envIndex) {
   lua_rawsetp(L, LUA_REGISTRYINDEX, &kCurrentEnvKey);
 }
 
+void clearCurrentEnv(lua_State* L) { luapool_dropregistryp(L, &kCurrentEnvKey); }
+
 int raiseAction(lua_State* L, ActionStatus status) {
   switch (status) {
     case ActionStatus::Ok: return 0;

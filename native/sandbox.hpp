@@ -28,6 +28,9 @@ void freezeTable(lua_State* L, int idx);
 // without an env takes its caller's _ENV, and falls back to this one only in chunk jobs
 // (in module calls it is stale: it is the last chunk job's).
 void setCurrentEnv(lua_State* L, int envIndex);
+// Forgets it when the job ends, so that its globals can be collected (allocates nothing:
+// safe outside a protected call).
+void clearCurrentEnv(lua_State* L);
 
 // --- for the sandbox's other pieces (sandbox-libs.cpp, require.cpp) ---
 // Appends a log or post action to the job. Raises nothing (callable from a cppIsland): the

@@ -529,6 +529,29 @@ test('the state is intact after every escape attempt', async () => {
   await stateIsIntact();
 });
 
+test('module names that differ only in lone surrogates or U+FFFD never select the same module', async () => {
+  const r = new ScriptRunner({ states: 1, modules: (name) => (name === 'b\ufffd' ? 'return "fffd module"' : undefined) });
+  try {
+    assert.throws(() => r.define('a\ud800', 'return {}'), (e) => e instanceof TypeError && /well-formed/.test(e.message));
+    r.define('a\ufffd', 'return { f = function() return "fffd" end }');
+    assert.is(await r.call('a\ufffd', 'f'), 'fffd');
+    // a lone surrogate is not U+FFFD: no module of that name
+    const e = await r.call('a\ud800', 'f').catch((x) => x);
+    assert.instance(e, TypeError);
+    // from Lua, names are bytes: the UTF-8 of U+FFFD is found, the bytes of a lone surrogate (CESU) are not
+    assert.is(await r.run('return require("b\\u{FFFD}")'), 'fffd module');
+    const miss = await r.run('return require(...)', { args: [Buffer.from([0x62, 0xed, 0xa0, 0x80])] }).catch((x) => x);
+    assert.instance(miss, LuaError);
+    assert.match(miss.message, 'not found');
+    // contexts: the same rule
+    assert.throws(() => r.context('c\udc00'), (x) => x instanceof TypeError && /lone surrogate/.test(x.message));
+    await r.context('c\ufffd').run('x = 1');
+    assert.is(await r.context('c').run('return x'), undefined);
+  } finally {
+    await r.close();
+  }
+});
+
 test.after(async () => {
   await runner.close();
 });

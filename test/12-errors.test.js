@@ -457,4 +457,27 @@ test('after close() the process exits on its own', async () => {
   assert.ok(Date.now() - started < 15000);
 });
 
+
+test('ctx.call checks its arguments exactly like runner.call (same classes, same messages)', async () => {
+  const r = new ScriptRunner({ states: 1 });
+  try {
+    r.define('m', 'return { f = function() return 1 end }');
+    const ctx = r.context('k');
+    const outcome = (p) => Promise.resolve().then(p).then(
+      (v) => ({ v }),
+      (e) => ({ cls: e.constructor.name, code: e.code, message: e.message }));
+    for (const args of [['nomodule', 'f'], [42, 'f'], ['m', ''], ['m', 42], ['m', 'nofn'], [undefined, 'f']]) {
+      const a = await outcome(() => r.call(...args));
+      const b = await outcome(() => ctx.call(...args));
+      assert.equal(b, a, `call(${args.map((x) => JSON.stringify(x)).join(', ')})`);
+      assert.ok(a.cls !== undefined && a.cls !== 'Error', `a typed error: ${JSON.stringify(a)}`);
+      if (typeof args[0] !== 'string') assert.match(a.message, 'name');
+      if (args[0] === 'm' && typeof args[1] !== 'string' || args[1] === '') assert.match(a.message, 'fn');
+    }
+    assert.is(await ctx.call('m', 'f'), 1);
+  } finally {
+    await r.close();
+  }
+});
+
 test.run();

@@ -28,12 +28,24 @@ LUA_API void luapool_setdefaultwarnf (lua_State *L) {
 }
 
 /* Whether an allocation refused now would be retried by Lua after an emergency collection
-** (lmem.c's 'tryagain': a complete state, not inside a collection step, and -- patch 0022 --
-** no interrupt pending). The allocator uses it to tell a refusal Lua will retry from a
+** (lmem.c's 'tryagain': a complete state, not inside a collection step, and -- patches 0022,
+** 0024 -- no kill pending). The allocator uses it to tell a refusal Lua will retry from a
 ** final one. Reads only fields of the global state; callable from the allocator. */
 LUA_API int luapool_willretryalloc (lua_State *L) {
   global_State *g = G(L);
-  return completestate(g) && !g->gcstopem && !luai_loadinterrupt(&g->interruptflag);
+  return completestate(g) && !g->gcstopem && !luaE_stoppending(g);
+}
+
+/* Sets registry[p] (a light userdata key) to nil without allocating, raising or touching
+** the stack: for the emergency callback of patch 0025, which runs where an allocation
+** failed. An absent key is left absent. */
+LUA_API void luapool_dropregistryp (lua_State *L, const void *p) {
+  Table *reg = hvalue(&G(L)->l_registry);
+  TValue k;
+  const TValue *slot;
+  setpvalue(&k, cast_voidp(p));
+  slot = luaH_get(reg, &k);
+  if (!isabstkey(slot)) setnilvalue(cast(TValue *, slot));
 }
 
 /* Raises Lua's own memory error (LUA_ERRMEM with the preallocated "not enough memory"
