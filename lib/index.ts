@@ -17,7 +17,7 @@ export type {
 export { ScriptContext } from './context';
 export { ActionQueue } from './action-queue';
 export type { Action, ResultAction, ErrorAction, PostAction, LogAction } from './action-queue';
-export type { ScriptRunnerOptions, LibName, HostFunction, ModuleSources } from './options';
+export type { ScriptRunnerOptions, LibName, HostFunction, ModuleSources, AbortSignalLike } from './options';
 export type { ScriptRunnerEvents, OverrunInfo, TypedEmitter } from './events';
 export { Profile } from './profile';
 export type { CpuProfile, CpuProfileNode, ProfileEntry, ProfileSummary } from './profile';

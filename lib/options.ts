@@ -30,6 +30,18 @@ export type ModuleSources =
  */
 export type HostFunction = (...args: any[]) => unknown; // eslint-disable-line @typescript-eslint/no-explicit-any
 
+/**
+ * What job options take as `signal`: an `AbortSignal` (`new AbortController().signal`,
+ * `AbortSignal.timeout(ms)`). Declared by its shape, so the package's types need neither
+ * `@types/node` nor the DOM library; at run time it must be a real `AbortSignal`.
+ */
+export interface AbortSignalLike {
+  readonly aborted: boolean;
+  readonly reason?: unknown;
+  addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void;
+  removeEventListener(type: 'abort', listener: () => void): void;
+}
+
 /** Options of `new ScriptRunner(options)`; every one is optional. See docs/api.md. */
 export interface ScriptRunnerOptions {
   /**
