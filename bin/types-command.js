@@ -5,7 +5,7 @@
 const fs = require('fs');
 const path = require('path');
 const { pathToFileURL } = require('url');
-const { EXIT, UsageError, parseLibs } = require('./common');
+const { EXIT, UsageError, LIB_NAMES } = require('./common');
 
 const HELP = `usage: luapool types [--host module.js] [--libs LIBS] [-o file]
 
@@ -22,6 +22,17 @@ options:
   --libs LIBS     safe (default), all, or a list: base,string,table,math,utf8,coroutine,os,io,debug,package
   -o, --output F  write to F (default: stdout)
   --help          show this help`;
+
+/** `safe`, `all` or a comma-separated list of library names (any list: these are definitions). */
+function parseLibs(text) {
+  if (text === 'safe' || text === 'all') return text;
+  const list = String(text).split(',').map((s) => s.trim()).filter(Boolean);
+  const bad = list.find((name) => !LIB_NAMES.includes(name));
+  if (bad !== undefined || list.length === 0) {
+    throw new UsageError(`--libs: unknown library '${bad ?? text}' (expected safe, all or a list of ${LIB_NAMES.join(', ')})`);
+  }
+  return list;
+}
 
 function parse(argv) {
   const o = { host: undefined, libs: 'safe', output: undefined };

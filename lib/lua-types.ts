@@ -127,9 +127,10 @@ function hostDeclarations(host: Record<string, HostFunction>): string {
 function disabledBuiltins(libs: 'safe' | 'all' | readonly LibName[]): string[] {
   if (libs === 'all') return [];
   if (libs === 'safe') return ['debug', 'io', 'os'];
+  // LuaLS calls the base functions "basic"; a listed 'os' is the sandbox's (this file's)
   const off = ['coroutine', 'debug', 'io', 'math', 'os', 'package', 'string', 'table', 'utf8']
     .filter((l) => !libs.includes(l as LibName) || l === 'os');
-  return off;
+  return libs.includes('base') ? off : ['basic', ...off];
 }
 
 function checkLibs(v: unknown): 'safe' | 'all' | readonly LibName[] {
@@ -172,7 +173,7 @@ export function luaTypes(options?: LuaTypesOptions): string {
     '',
     body('luapool-engine.lua') + hostDeclarations(host),
   ];
-  if (libs !== 'all') parts.push('', body('luapool-safe.lua'));
+  if (libs === 'safe' || (libs !== 'all' && libs.includes('os'))) parts.push('', body('luapool-safe.lua'));
   if (libs === 'safe') parts.push('', body('luapool-safe-io.lua'));
   return parts.join('\n') + '\n';
 }

@@ -86,7 +86,10 @@ test("luapool types --libs all | list: no sandbox libraries for 'all'; a list ge
   const list = cli(['--libs', 'base,string,os']);
   assert.match(list.out, 'function os.clock(');
   assert.not.match(list.out, 'function io.write(');
-  assert.match(list.out, '"coroutine": "disable", "debug": "disable", "io": "disable", "math": "disable", "os": "disable", "package": "disable", "table": "disable", "utf8": "disable"');
+  assert.match(list.out, '"builtin": { "coroutine": "disable", "debug": "disable", "io": "disable", "math": "disable", "os": "disable", "package": "disable", "table": "disable", "utf8": "disable" }');
+  const noBase = cli(['--libs', 'string']);
+  assert.match(noBase.out, '"builtin": { "basic": "disable", "coroutine": "disable"');
+  assert.not.match(noBase.out, 'function os.clock(', 'no os listed: none declared');
 });
 
 test('luapool types -o file; ES modules and a named export `host`; bad input exits with 2', () => {
