@@ -1,5 +1,6 @@
 {
   "variables": {
+    "luapool_test_hooks%": "0",
     "luapool_sources": [
       "native/addon.cpp",
       "native/chunk-cache.cpp",
@@ -43,7 +44,8 @@
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
       "cflags_cc": ["-std=c++17", "-fexceptions", "-fvisibility=hidden", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
       "ldflags": ["-Wl,--exclude-libs,ALL"],
-      "libraries": ["-ldl", "-lpthread"]
+      "libraries": ["-ldl", "-lpthread"],
+      "conditions": [["luapool_test_hooks==1", { "defines": ["LUAPOOL_TEST_HOOKS"] }]]
     }
   ]
 }

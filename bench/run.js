@@ -4,13 +4,12 @@
 //
 //   node bench/run.js [--quick] [--rounds N] [--drivers lua,luapool,wasmoon,fengari,piscina]
 //                     [--workloads fib,tables,strings,nbody] [--sections cpu,errors,trivial,calls,scaling,health,memory,game-loop,fairness]
-//                     [--no-write] [--write-docs] [--out-dir DIR] [--update-checksums] [--report results.json]
+//                     [--write-docs] [--no-write] [--out-dir DIR] [--update-checksums] [--report results.json]
 //
-// Only a full run rewrites the committed report (docs/benchmark.md, bench/results/latest.svg,
-// latest.json); --quick is a smoke run that keeps just its raw bench/results/<date>.json;
-// --write-docs rewrites docs/benchmark.md from any preset (a quick run never does by itself);
-// --out-dir DIR writes every output (benchmark.md included) into DIR instead (with --report
-// too); --no-write nothing.
+// A run writes its raw results to bench/results/<date>.json (not committed) and nothing else.
+// Only --write-docs (a full run, or --report) rewrites the committed report: docs/benchmark.md
+// and bench/results/latest.svg, the README chart (and latest.json); --out-dir DIR writes
+// every output (benchmark.md included) into DIR instead; --no-write nothing.
 //
 // Every trial (one driver × one measurement × one round) runs in a fresh child process
 // (bench/drivers/<driver>.js, argv[2] = JSON params) that prints one JSON line. Every CPU
@@ -296,6 +295,7 @@ function cellSummary(raw, section, key, id, get) {
 async function runBench(options = {}) {
   const t0 = Date.now();
   const preset = options.tiny ? 'tiny' : options.quick ? 'quick' : 'full';
+  if (options.writeDocs && preset !== 'full') throw new Error(`--write-docs needs a full run, not a ${preset} one`);
   const cfg = JSON.parse(JSON.stringify(presets[preset]));
   if (options.rounds) cfg.rounds = options.rounds;
   const log = options.log || ((s) => process.stderr.write(s + '\n'));
@@ -365,25 +365,26 @@ async function runBench(options = {}) {
     }
     const rel = (f) => path.relative(ROOT, f);
     log(`wrote ${[out.raw, out.latestJson, out.svg, out.doc].filter(Boolean).map(rel).join(', ')}` +
-      (out.doc ? '' : ` (a ${preset} run is a smoke run: docs/benchmark.md and bench/results/latest.* are left alone)`));
+      (out.doc ? '' : ' (docs/benchmark.md and bench/results/latest.* are left alone: --write-docs rewrites them)'));
   }
   log(`done in ${result.durationS.toFixed(1)} s` + (failures.length ? `; ${failures.length} FAILED trial(s)` : ''));
   return result;
 }
 
 // Which files a run writes. The committed report (docs/benchmark.md and
-// bench/results/latest.svg, which the README shows) and latest.json come from full runs
-// only; a quick or tiny run is a smoke run and keeps just its raw <stamp>.json. outDir
-// sends every output (benchmark.md included) there instead; docPath names the page.
+// bench/results/latest.svg, which the README shows) and latest.json are written only with
+// writeDocs (--write-docs, full runs only); any other run keeps just its raw <stamp>.json.
+// outDir sends every output (benchmark.md included) there instead; docPath names the page.
 function outputPlan(preset, options, stamp) {
   const custom = Boolean(options.outDir);
+  if (options.writeDocs && preset !== 'full') throw new Error(`--write-docs needs a full run, not a ${preset} one`);
   const dir = options.outDir || path.join(BENCH_DIR, 'results');
   const out = { dir, raw: path.join(dir, `${stamp}.json`), latestJson: null, svg: null, doc: null };
-  if (preset === 'full' || custom) {
+  if (options.writeDocs || custom) {
     out.latestJson = path.join(dir, 'latest.json');
     out.svg = path.join(dir, 'latest.svg');
   }
-  if (preset === 'full' || custom || options.docPath) {
+  if (options.writeDocs || custom || options.docPath) {
     out.doc = options.docPath || (custom ? path.join(dir, 'benchmark.md') : path.join(ROOT, 'docs', 'benchmark.md'));
   }
   return out;
@@ -743,7 +744,7 @@ function parseArgs(argv) {
     else if (name === '--workloads') o.workloads = val().split(',').filter(Boolean);
     else if (name === '--sections') o.sections = val().split(',').filter(Boolean);
     else if (name === '--no-write') o.write = false;
-    else if (name === '--write-docs') o.docPath = path.join(ROOT, 'docs', 'benchmark.md');
+    else if (name === '--write-docs') o.writeDocs = true;
     else if (name === '--out-dir') o.outDir = path.resolve(val());
     else if (name === '--update-checksums') o.updateChecksums = true;
     else if (name === '--report') o.report = val();
@@ -763,8 +764,12 @@ if (require.main === module) {
     process.exit(2);
   }
   if (o.help) {
-    process.stdout.write(fs.readFileSync(__filename, 'utf8').split('\n').slice(2, 12).map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n');
+    process.stdout.write(fs.readFileSync(__filename, 'utf8').split('\n').slice(2, 13).map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n');
     process.exit(0);
+  }
+  if (o.report && !o.writeDocs && !o.outDir) {
+    process.stderr.write('--report re-renders docs/benchmark.md and the chart: give --write-docs (or --out-dir DIR)\n');
+    process.exit(2);
   }
   if (o.report) {
     // re-render docs/benchmark.md and bench/results/latest.svg from a saved results file

@@ -51,7 +51,8 @@ ${usageText(progname)}${LUAPOOL_OPTIONS}
 other commands:
   ${progname} run [options] file.lua [args]   run a file, print its results as JSON
   ${progname} repl [options]                  interactive console into a context
-  (${progname} run --help for their options; a script named run or repl: ${progname} ./run)
+  ${progname} types [--host module.js] [-o f] Lua Language Server definitions for scripts
+  (${progname} run --help for their options; a script named run, repl or types: ${progname} ./run)
 
 As with lua: 'arg' holds the command line (arg[0] the script, arg[-1].. the options and
 the interpreter), the script's arguments are its '...', LUA_INIT_5_4 or LUA_INIT (or

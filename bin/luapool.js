@@ -14,6 +14,7 @@ const {
   exitCodeFor, logLine, isExit,
 } = require('./common');
 const { luaMain } = require('./lua-mode');
+const { typesMain } = require('./types-command');
 
 const PKG = require('../package.json');
 
@@ -22,6 +23,7 @@ const HELP = `luapool ${PKG.version}: genuine Lua 5.4 on a pool of native lua_St
 usage:
   luapool run [options] file.lua [args…]   run a file (- for stdin), print its results as JSON
   luapool repl [options]                    interactive console into a context
+  luapool types [--host module.js] [-o file] Lua Language Server definitions (luapool types --help)
   luapool [options] [script [args]]         lua's command line (luapool --help)
 
 options (run and repl):
@@ -503,6 +505,7 @@ function programNames() {
 }
 
 async function main(argv) {
+  if (argv[0] === 'types') return typesMain(argv.slice(1));
   if (argv[0] !== 'run' && argv[0] !== 'repl') return luaMain(argv, programNames());
   let o;
   try {

@@ -6,7 +6,7 @@ import { types } from 'util';
 import type { JobOptions, JobTable } from './job-table';
 import { checkName } from './job-table';
 import type { ColumnArray } from './native';
-import { describe, isPlainObject } from './options';
+import { AbortSignalLike, describe, isPlainObject } from './options';
 
 /** The typed arrays `callColumns()` reads and writes, by column name. */
 export type Columns = Record<string, ColumnArray>;
@@ -24,7 +24,7 @@ export interface CallColumnsOptions {
   /** Budget of each part (a few per thread), not of one row; see JobOptions. */
   timeoutMs?: number;
   /** Cancels every part (CancelledError). */
-  signal?: AbortSignal;
+  signal?: AbortSignalLike;
   acquireTimeoutMs?: number;
   group?: string;
 }

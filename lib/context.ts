@@ -3,7 +3,7 @@
 import type { EnqueueOptions, JobOptions, JobTable } from './job-table';
 import { RunnerClosedError } from './errors';
 import { describe } from './options';
-import { checkCall } from './script-runner';
+import { checkCall, type JobDetails, type Result } from './script-runner';
 
 /**
  * Jobs pinned to one state, run one at a time in submission order, sharing a persistent
@@ -37,6 +37,8 @@ export class ScriptContext {
    * like `ScriptRunner.run()`. `options.env` values are written into the persistent
    * environment. Rejects with `RunnerClosedError` once the context or runner is closed.
    */
+  run<T = unknown>(source: string, options: JobOptions & { details: true }): Promise<JobDetails<Result<T>>>;
+  run<T = unknown>(source: string, options?: JobOptions): Promise<Result<T>>;
   run(source: string, options?: JobOptions): Promise<unknown> {
     if (this.#closed) return Promise.reject(new RunnerClosedError(`context '${this.key}' is closed`));
     if (typeof source !== 'string') return Promise.reject(new TypeError(`run(source): source must be a string, got ${describe(source)}`));
@@ -60,6 +62,8 @@ export class ScriptContext {
    * context's order. The function runs in the module's own environment, not in the
    * context's (it does not see the context's globals). Fails like `runner.call()`.
    */
+  call<T = unknown>(name: string, fn: string, args: readonly unknown[], options: JobOptions & { details: true }): Promise<JobDetails<Result<T>>>;
+  call<T = unknown>(name: string, fn: string, args?: readonly unknown[], options?: JobOptions): Promise<Result<T>>;
   call(name: string, fn: string, args: readonly unknown[] = [], options?: JobOptions): Promise<unknown> {
     if (this.#closed) return Promise.reject(new RunnerClosedError(`context '${this.key}' is closed`));
     const bad = checkCall(this.#jobs, 'call', name, fn, args);

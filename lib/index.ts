@@ -17,19 +17,22 @@ export type {
 export { ScriptContext } from './context';
 export { ActionQueue } from './action-queue';
 export type { Action, ResultAction, ErrorAction, PostAction, LogAction } from './action-queue';
-export type { ScriptRunnerOptions, LibName, HostFunction, ModuleSources } from './options';
+export type { ScriptRunnerOptions, LibName, HostFunction, ModuleSources, AbortSignalLike } from './options';
 export type { ScriptRunnerEvents, OverrunInfo, TypedEmitter } from './events';
 export { Profile } from './profile';
 export type { CpuProfile, CpuProfileNode, ProfileEntry, ProfileSummary } from './profile';
 export type { RunStats, StateStats, Percentiles, ModuleStats } from './stats';
+export { luaTypes, writeLuaTypes } from './lua-types';
+export type { LuaTypesOptions } from './lua-types';
 export {
   LuapoolError, LuaError, TimeoutError, MemoryLimitError, CancelledError, QueueFullError, AcquireTimeoutError,
   MarshalError, RunnerClosedError, ExitError,
 } from './errors';
 
+// The addon's test hooks (binding.testing) are not exported: tests reach them through
+// dist/cjs/native.js, which the package's "exports" map does not publish.
+
 /** The Lua release compiled into the addon, e.g. "Lua 5.4.7". */
 export const luaVersion: string = binding.luaVersion;
 /** The Node-API version the addon was built for. */
 export const napiVersion: number = binding.napiVersion;
-/** @internal Test hooks of the native addon (StatePool scenarios, the no-op floor job). */
-export const _testing = binding.testing;

@@ -15,7 +15,7 @@ import {
   NativeJobRequest, NativeRunner, Status, submitJob, unpackDone,
 } from './native';
 import {
-  FilledRunnerOptions, checkBoolean, checkEnum, checkMs, checkTimer, describe, isPlainObject, moduleSource,
+  AbortSignalLike, FilledRunnerOptions, checkBoolean, checkEnum, checkMs, checkTimer, describe, isPlainObject, moduleSource,
 } from './options';
 import { Profile } from './profile';
 import { RunStats, StatsWindow } from './stats';
@@ -43,7 +43,7 @@ export interface JobOptions {
    */
   timeoutMs?: number;
   /** Cancels the job (CancelledError) when aborted, in whatever state it is. */
-  signal?: AbortSignal;
+  signal?: AbortSignalLike;
   /** How long this job may wait to start; overrides the runner's `acquireTimeoutMs`. */
   acquireTimeoutMs?: number;
   /**

@@ -280,7 +280,7 @@ class Encoder {
   }
 }
 
-/**
+/** @internal
  * Encodes a list of values. The result is a view of a shared scratch buffer: the native
  * side copies it synchronously, so it must be used before the next encode.
  */
@@ -302,7 +302,7 @@ export function encodeList(values: readonly unknown[], root: string, strict = fa
   }
 }
 
-/**
+/** @internal
  * Encodes calls[from..to) for a batch job as two values: one flat sequence holding, per
  * call, its argument count then its arguments, and the flat sequence's length. One table
  * per batch instead of one per call.
@@ -352,7 +352,7 @@ export function encodeBatch(calls: readonly (readonly unknown[])[], from: number
   }
 }
 
-/** Encodes one table-like value (the `env` option) as a single-value tree. */
+/** @internal Encodes one table-like value (the `env` option) as a single-value tree. */
 export function encodeTable(value: object, root: string, strict = false): Buffer {
   const e = new Encoder(strict, root);
   try {
@@ -609,7 +609,7 @@ export function formatPath(root: string, path: readonly (string | number)[]): st
   return s;
 }
 
-/** Decodes a value tree into its list of values. */
+/** @internal Decodes a value tree into its list of values. */
 export function decodeList(buf: Buffer, opts: DecodeOptions, root: string): unknown[] {
   const d = new Decoder(buf, opts, root);
   d.need(5);

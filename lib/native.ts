@@ -239,8 +239,8 @@ export interface NativeBinding {
   valueFormat: number;
   /** Interrupts every running job of this environment (the process is exiting). */
   processExiting(): void;
-  /** Test hooks (native/testing.cpp). */
-  testing: {
+  /** Test hooks (native/testing.cpp): only in builds for the test suite (LUAPOOL_TEST_HOOKS). */
+  testing?: {
     hammer(slots: number, threads: number, iterations: number): { acquisitions: number; violations: number };
     scenario(name: string): Record<string, unknown>;
     noop(callback: () => void): void;

@@ -9,7 +9,8 @@ import type { DecodeOptions } from './marshal';
  * give up the sandbox's protection (trusted code only).
  */
 export type LibName = 'base' | 'string' | 'table' | 'math' | 'utf8' | 'coroutine' | 'os' | 'io' | 'debug' | 'package';
-const LIB_NAMES: readonly LibName[] = ['base', 'string', 'table', 'math', 'utf8', 'coroutine', 'os', 'io', 'debug', 'package'];
+/** @internal */
+export const LIB_NAMES: readonly LibName[] = ['base', 'string', 'table', 'math', 'utf8', 'coroutine', 'os', 'io', 'debug', 'package'];
 const SAFE_LIBS: readonly LibName[] = ['base', 'string', 'table', 'math', 'utf8', 'coroutine', 'os'];
 
 /**
@@ -28,6 +29,18 @@ export type ModuleSources =
  * A throw or rejection becomes the Lua error `engine.<name>: <message>`.
  */
 export type HostFunction = (...args: any[]) => unknown; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/**
+ * What job options take as `signal`: an `AbortSignal` (`new AbortController().signal`,
+ * `AbortSignal.timeout(ms)`). Declared by its shape, so the package's types need neither
+ * `@types/node` nor the DOM library; at run time it must be a real `AbortSignal`.
+ */
+export interface AbortSignalLike {
+  readonly aborted: boolean;
+  readonly reason?: unknown;
+  addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void;
+  removeEventListener(type: 'abort', listener: () => void): void;
+}
 
 /** Options of `new ScriptRunner(options)`; every one is optional. See docs/api.md. */
 export interface ScriptRunnerOptions {
@@ -254,6 +267,22 @@ function fillModules(v: unknown): FilledRunnerOptions['modules'] {
   return { sources };
 }
 
+/** @internal Validates an object of host functions (`options.host`, `luaTypes({ host })`), naming `name`. */
+export function fillHost(v: unknown, name: string): Record<string, HostFunction> {
+  const host: Record<string, HostFunction> = {};
+  if (v === undefined) return host;
+  if (!isPlainObject(v)) throw new TypeError(`${name} must be an object of functions, got ${describe(v)}`);
+  for (const [key, fn] of Object.entries(v)) {
+    if (typeof fn !== 'function') throw new TypeError(`${name}.${key} must be a function, got ${describe(fn)}`);
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) throw new TypeError(`${name}.${key}: not a valid Lua name`);
+    if (['log', 'post', 'post_to_main_thread', 'shared'].includes(key)) {
+      throw new TypeError(`${name}.${key} would replace the built-in engine.${key}`);
+    }
+    host[key] = fn as HostFunction;
+  }
+  return host;
+}
+
 /** @internal Validates `new ScriptRunner()` options and fills in the defaults. */
 export function fillRunnerOptions(options: ScriptRunnerOptions | undefined): FilledRunnerOptions {
   if (options === undefined) options = {};
@@ -301,18 +330,7 @@ export function fillRunnerOptions(options: ScriptRunnerOptions | undefined): Fil
   if (o.actions !== undefined && !(o.actions instanceof ActionQueue)) {
     throw new TypeError(`options.actions must be an ActionQueue, got ${describe(o.actions)}`);
   }
-  const host: Record<string, HostFunction> = {};
-  if (o.host !== undefined) {
-    if (!isPlainObject(o.host)) throw new TypeError(`options.host must be an object of functions, got ${describe(o.host)}`);
-    for (const [name, fn] of Object.entries(o.host)) {
-      if (typeof fn !== 'function') throw new TypeError(`options.host.${name} must be a function, got ${describe(fn)}`);
-      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new TypeError(`options.host.${name}: not a valid Lua name`);
-      if (['log', 'post', 'post_to_main_thread', 'shared'].includes(name)) {
-        throw new TypeError(`options.host.${name} would replace the built-in engine.${name}`);
-      }
-      host[name] = fn as HostFunction;
-    }
-  }
+  const host = fillHost(o.host, 'options.host');
   // The sandbox is bounded by default (SAFE_DEFAULTS); trusted code runs like the standalone lua.
   const memoryLimit = o.memoryLimit === undefined ? (trusted ? 0 : SAFE_DEFAULTS.memoryLimit)
     : checkCount('options.memoryLimit', o.memoryLimit, 0);

@@ -16,6 +16,13 @@ export type { CallManyOptions, SettledResult } from './batch';
 export type { CallColumnsOptions, Columns } from './columns';
 
 /** What a job resolves with under `details: true`. */
+/**
+ * What `run<T>()`, `call<T>()` and `callMany<T>()` resolve with: `T`, written so that
+ * TypeScript never infers `T` from where the result goes (`const s: string = await
+ * runner.run(src)` does not compile: the result is `unknown` unless the caller says `<T>`).
+ */
+export type Result<T> = [T][T extends unknown ? 0 : never];
+
 export interface JobDetails<T = unknown> extends JobFigures {
   /** What the job resolves with otherwise. */
   value: T;
@@ -81,8 +88,8 @@ export class ScriptRunner extends RunnerEmitter {
    * CancelledError, QueueFullError, AcquireTimeoutError, MarshalError, ExitError,
    * RunnerClosedError, or TypeError/RangeError for a bad argument; never throws.
    */
-  run(source: string, options: JobOptions & { details: true }): Promise<JobDetails>;
-  run(source: string, options?: JobOptions): Promise<unknown>;
+  run<T = unknown>(source: string, options: JobOptions & { details: true }): Promise<JobDetails<Result<T>>>;
+  run<T = unknown>(source: string, options?: JobOptions): Promise<Result<T>>;
   run(source: string, options?: JobOptions): Promise<unknown> {
     if (typeof source !== 'string') return Promise.reject(new TypeError(`run(source): source must be a string, got ${describe(source)}`));
     return this.#jobs.promise({ kind: 'run', source }, options, 'run');
@@ -173,8 +180,8 @@ export class ScriptRunner extends RunnerEmitter {
    * result (all of them with `multret`). `options.env` and `options.name` are not used.
    * Rejects with TypeError if no module `name` is defined.
    */
-  call(name: string, fn: string, args?: readonly unknown[], options?: JobOptions & { details: true }): Promise<JobDetails>;
-  call(name: string, fn: string, args?: readonly unknown[], options?: JobOptions): Promise<unknown>;
+  call<T = unknown>(name: string, fn: string, args: readonly unknown[], options: JobOptions & { details: true }): Promise<JobDetails<Result<T>>>;
+  call<T = unknown>(name: string, fn: string, args?: readonly unknown[], options?: JobOptions): Promise<Result<T>>;
   call(name: string, fn: string, args: readonly unknown[] = [], options?: JobOptions): Promise<unknown> {
     const bad = checkCall(this.#jobs, 'call', name, fn, args);
     if (bad) return Promise.reject(bad);
@@ -190,9 +197,9 @@ export class ScriptRunner extends RunnerEmitter {
    * entry. `keys` routes entries with the same key to the same state on every call.
    * `timeoutMs` applies to each part, not to each call.
    */
-  callMany(name: string, fn: string, argsList: readonly (readonly unknown[])[],
-    options: CallManyOptions & { settled: true }): Promise<SettledResult[]>;
-  callMany(name: string, fn: string, argsList: readonly (readonly unknown[])[], options?: CallManyOptions): Promise<unknown[]>;
+  callMany<T = unknown>(name: string, fn: string, argsList: readonly (readonly unknown[])[],
+    options: CallManyOptions & { settled: true }): Promise<SettledResult<Result<T>>[]>;
+  callMany<T = unknown>(name: string, fn: string, argsList: readonly (readonly unknown[])[], options?: CallManyOptions): Promise<Result<T>[]>;
   async callMany(name: string, fn: string, argsList: readonly (readonly unknown[])[], options?: CallManyOptions): Promise<unknown[]> {
     const bad = checkCall(this.#jobs, 'callMany', name, fn, []);
     if (bad) throw bad;

@@ -21,7 +21,11 @@ Addon::Addon(Napi::Env env, Napi::Object exports) : env_(env), keys_(env) {
   layout.Set("requestFields", Napi::Number::New(env, 7));
   layout.Set("doneFields", Napi::Number::New(env, kDoneFields));
   exports.Set("layout", layout);
+#ifdef LUAPOOL_TEST_HOOKS
+  // Test hooks (testing.hpp): only in builds made for the test suite (scripts/build.js in
+  // a checkout with test/, CMake dev builds); never in prebuilds or a published install.
   exports.Set("testing", testing::Init(env));
+#endif
   // processExiting(): the process is about to exit (process 'exit' event: process.exit()
   // or an uncaught exception). Node then joins libuv's threads, so every running job is
   // interrupted now instead of being waited for.

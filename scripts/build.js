@@ -97,15 +97,19 @@ const luaDone = luaLines[luaLines.length - 1] || 'Lua sources ready';
 const luaFresh = !/are verified$/.test(luaDone);
 if (!verbose && (luaFresh || !ifNeeded)) say(luaDone);
 
-// 2. The native addon.
+// 2. The native addon. The addon's test hooks (binding.testing) are built in only for the
+// test suite: in a checkout that has test/ (a published package has none, and prebuilds
+// are made by prebuildify without them); LUAPOOL_TEST_HOOKS=0 or 1 decides otherwise.
 const addon = path.join(root, 'build', 'Release', 'luapool.node');
+const testHooks = process.env.LUAPOOL_TEST_HOOKS !== undefined ? process.env.LUAPOOL_TEST_HOOKS === '1'
+  : fs.existsSync(path.join(root, 'test'));
 const nativeInputs = ['native', 'deps/lua/src', 'deps/lua/lua-all.cpp', 'deps/lua/luapool-ext.c', 'binding.gyp']
   .map((p) => path.join(root, p));
 if (!ifNeeded || mtime(addon) < newest(nativeInputs)) {
   const jobs = String(Math.max(1, os.availableParallelism()));
   if (!verbose) say("building the native addon with node-gyp (about 30 s on 2 cores)…");
   const r = step('building the native addon', process.execPath,
-    [nodeGyp(), 'rebuild', '--release', '-j', jobs, ...nodedirArgs()],
+    [nodeGyp(), 'rebuild', '--release', '-j', jobs, ...nodedirArgs(), `--luapool_test_hooks=${testHooks ? 1 : 0}`],
     'Building from source needs Python 3, make and a C++17 compiler (Debian/Ubuntu: ' +
     'apt-get install python3 make g++; macOS: xcode-select --install).');
   if (!verbose) say(`native addon built in ${r.took} (build/Release/luapool.node)`);

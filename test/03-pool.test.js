@@ -5,7 +5,10 @@ const assert = require('uvu/assert');
 const fs = require('fs');
 const path = require('path');
 const { execFileSync } = require('child_process');
-const { ScriptRunner, _testing } = require('luapool');
+const { ScriptRunner } = require('luapool');
+// The addon's test hooks: not exported by the package, reached through the build's own file.
+const _testing = require(path.join(path.dirname(require.resolve('luapool')), 'native')).binding.testing;
+if (!_testing) throw new Error('the addon was built without its test hooks: run node scripts/build.js in a checkout (it builds them when test/ exists)');
 
 test('StatePool: tryAcquire on an empty pool fails, succeeds after release', () => {
   assert.equal(_testing.scenario('tryAcquireEmpty'), { first: true, second: false, afterRelease: true });

@@ -61,6 +61,11 @@ test('installs with scripts disabled and no compiler, and runs from CJS and ESM'
     await r.close();`);
   assert.is(execFileSync(path.join(bin, 'node'), ['cjs.js'], { cwd: project, env, encoding: 'utf8' }).trim(), 'Lua 5.4.7 42');
   assert.is(execFileSync(path.join(bin, 'node'), ['esm.mjs'], { cwd: project, env, encoding: 'utf8' }).trim(), 'true esm');
+  // the prebuilt binary has no test hooks, and the package exports none
+  fs.writeFileSync(path.join(project, 'hooks.js'), `
+    const native = require(require('path').join(require('path').dirname(require.resolve('luapool')), 'native'));
+    console.log(typeof native.binding.testing, Object.keys(require('luapool')).filter((k) => k.startsWith('_')).length);`);
+  assert.is(execFileSync(path.join(bin, 'node'), ['hooks.js'], { cwd: project, env, encoding: 'utf8' }).trim(), 'undefined 0');
   // the command-line tool, as npx would run it
   fs.writeFileSync(path.join(project, 'hello.lua'), 'local a, b = ... return tonumber(a) + tonumber(b)');
   const cli = path.join(project, 'node_modules', '.bin', 'luapool');
@@ -81,6 +86,8 @@ test('without a matching prebuild, install builds from the packed sources (no do
   const out = execFileSync(npm, ['rebuild', 'luapool', '--foreground-scripts'], { cwd: project, encoding: 'utf8', stdio: 'pipe' });
   assert.ok(fs.existsSync(path.join(pkg, 'build', 'Release', 'luapool.node')), out);
   assert.is(execFileSync(process.execPath, ['cjs.js'], { cwd: project, encoding: 'utf8' }).trim(), 'Lua 5.4.7 42');
+  assert.is(execFileSync(process.execPath, ['hooks.js'], { cwd: project, encoding: 'utf8' }).trim(), 'undefined 0',
+    'built from the packed sources (no test/): no test hooks');
 });
 
 test.run();

@@ -1,9 +1,10 @@
 // The benchmark machinery runs end to end on a tiny input (no timing is asserted: only
 // that every driver runs and every workload's checksum matches).
 const path = require('path');
+const { spawnSync } = require('child_process');
 const { test } = require('uvu');
 const assert = require('uvu/assert');
-const { runBench, outputPlan, ALL_SECTIONS } = require('../bench/run.js');
+const { runBench, outputPlan, parseArgs, ALL_SECTIONS } = require('../bench/run.js');
 const report = require('../bench/lib/report.js');
 
 test('npm run bench machinery: every driver, every checksum, tiny sizes', async () => {
@@ -36,20 +37,34 @@ test('npm run bench machinery: every driver, every checksum, tiny sizes', async 
   assert.match(md, 'hostile, own groups');
 });
 
-test('only a full run (or an explicit --out-dir) rewrites docs/benchmark.md and the README chart', () => {
-  for (const preset of ['quick', 'tiny']) {
+test('only --write-docs (or an explicit --out-dir) rewrites docs/benchmark.md and the README chart', () => {
+  for (const preset of ['quick', 'tiny', 'full']) {
     const o = outputPlan(preset, {}, 'stamp');
     assert.is(o.doc, null, preset);
     assert.is(o.svg, null, preset);
     assert.is(o.latestJson, null, preset);
-    assert.is(path.basename(o.raw), 'stamp.json');
+    assert.is(o.raw, path.join(__dirname, '..', 'bench', 'results', 'stamp.json'), 'raw results only, in the ignored results folder');
   }
-  const full = outputPlan('full', {}, 'stamp');
+  const full = outputPlan('full', { writeDocs: true }, 'stamp');
   assert.is(full.doc, path.join(__dirname, '..', 'docs', 'benchmark.md'));
   assert.is(full.svg, path.join(__dirname, '..', 'bench', 'results', 'latest.svg'));
-  const elsewhere = outputPlan('full', { outDir: '/tmp/somewhere' }, 'stamp');
+  for (const preset of ['quick', 'tiny']) {
+    assert.throws(() => outputPlan(preset, { writeDocs: true }, 'stamp'), /--write-docs needs a full run/);
+  }
+  const elsewhere = outputPlan('quick', { outDir: '/tmp/somewhere' }, 'stamp');
   assert.is(elsewhere.doc, path.join('/tmp/somewhere', 'benchmark.md'));
   assert.is(elsewhere.svg, path.join('/tmp/somewhere', 'latest.svg'));
+  assert.equal(parseArgs(['--quick', '--write-docs']), { quick: true, writeDocs: true });
+  // the raw results folder is ignored by git; the committed report is not
+  const ignored = (f) => spawnSync('git', ['check-ignore', '-q', f], { cwd: path.join(__dirname, '..') }).status === 0;
+  assert.ok(ignored('bench/results/stamp.json'));
+  assert.not.ok(ignored('docs/benchmark.md'));
+});
+
+test('--report without --write-docs or --out-dir changes nothing and says why', () => {
+  const r = spawnSync(process.execPath, [path.join(__dirname, '..', 'bench', 'run.js'), '--report', 'nowhere.json'], { encoding: 'utf8' });
+  assert.is(r.status, 2);
+  assert.match(r.stderr, 'give --write-docs');
 });
 
 test.run();

@@ -58,6 +58,10 @@ test('game-loop main.js: runs the frames, renders, prints frame-time percentiles
   assert.match(out, /luapool game loop: 500 entities, 4 behaviours \(chase, flee, spawn, wander\), 2 states/);
   assert.match(out, /24 frames in [\d.]+ s, \d+ entities at the end/);
   assert.match(out, /frame time {6}p50 [\d.]+ {2}p90 [\d.]+ {2}p99 [\d.]+ {2}max [\d.]+ ms/);
+  const perFrame = /entities\/frame {2}p50 (\d+) {2}min (\d+) {2}max (\d+); at the p50 frame time, ~\d+ entities fit a 16\.7 ms frame/.exec(out);
+  assert.ok(perFrame, 'entities per frame next to the frame times');
+  assert.ok(Number(perFrame[2]) <= Number(perFrame[1]) && Number(perFrame[1]) <= Number(perFrame[3]));
+  assert.match(out, /behaviours {6}chase [\d.]+ ms, flee [\d.]+ ms, spawn [\d.]+ ms, wander [\d.]+ ms \(Lua run time per frame\)/);
   assert.match(out, /script wait {5}p50 [\d.]+/);
   assert.match(out, /share of the frame spent waiting on scripts: [\d.]+%/);
   assert.match(out, /hot reloads {5}0 ok, 0 rejected/);
@@ -68,6 +72,28 @@ test('game-loop main.js: runs the frames, renders, prints frame-time percentiles
   assert.is(rows.length, 60);
   assert.ok(rows.some((l) => /[oHf@]/.test(l)), 'entities are drawn');
   assert.is(runExample('game-loop', ['--frames', '0'], false).status, 2);
+});
+
+test('game-loop main.js --profile FILE: writes a .cpuprofile with the behaviours\' Lua functions; --entities scales the world', () => {
+  const file = path.join(os.tmpdir(), `luapool-demo-${process.pid}.cpuprofile`);
+  try {
+    const r = runExample('game-loop', ['--frames', '30', '--entities', '2000', '--unpaced', '--no-watch', '--states', '2', '--profile', file]);
+    assert.is(r.status, 0, r.stderr);
+    assert.match(r.stdout, /luapool game loop: 2000 entities/);
+    assert.match(r.stdout, new RegExp(`profile {9}${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: \\d+ samples; most self time: `));
+    const p = JSON.parse(fs.readFileSync(file, 'utf8'));
+    assert.ok(Array.isArray(p.nodes) && Array.isArray(p.samples) && Array.isArray(p.timeDeltas));
+    assert.ok(p.samples.length > 0, 'the Lua stacks were sampled');
+    assert.is(p.timeDeltas.length, p.samples.length);
+    assert.ok(Number.isFinite(p.startTime) && p.endTime >= p.startTime);
+    const ids = new Set(p.nodes.map((n) => n.id));
+    for (const s of p.samples) assert.ok(ids.has(s), 'every sample names a node');
+    const behaviours = p.nodes.filter((n) => ['chase', 'flee', 'wander', 'spawn'].includes(n.callFrame.url));
+    assert.ok(behaviours.length > 0, `nodes of the behaviours' chunks: ${JSON.stringify(p.nodes.map((n) => n.callFrame.url))}`);
+    for (const n of behaviours) assert.match(n.callFrame.functionName, /^[A-Za-z_(][^\n]*$/, 'a Lua function name');
+  } finally {
+    fs.rmSync(file, { force: true });
+  }
 });
 
 // A copy of the behaviours in a temp dir, so the test can edit them.
@@ -130,7 +156,7 @@ test('world.js: editing a behaviour hot-reloads it; a syntax error keeps the old
     world.watch();
     await world.step(1 / 60);
     fs.writeFileSync(path.join(dir, 'wander.lua'),
-      'return { update = function(e) return { x = e.x, y = e.y, vx = 0, vy = 0, state = "frozen" } end }\n');
+      'return { update = function(e) e.vx, e.vy, e.state = 0, 0, engine.shared.world.state.calm end }\n');
     await stepUntil(() => reloads.some((r) => r.ok), 'the reload');
     assert.ok(reloads.every((r) => r.ok && r.name === 'wander'));
     const wanderers = [...world.entities.values()].filter((e) => e.behaviour === 'wander').map((e) => [e.id, e.x, e.y]);
@@ -141,8 +167,8 @@ test('world.js: editing a behaviour hot-reloads it; a syntax error keeps the old
       const e = world.entities.get(id);
       if (!e) continue; // eaten
       checked++;
-      assert.is(e.state, 'frozen');
-      assert.equal([e.x, e.y], [x, y]);
+      assert.is(e.state, 'calm');
+      assert.equal([e.x, e.y, e.vx, e.vy], [x, y, 0, 0]);
     }
     assert.ok(checked > 0);
 
@@ -155,7 +181,7 @@ test('world.js: editing a behaviour hot-reloads it; a syntax error keeps the old
     const ids = [...world.entities.values()].filter((e) => e.behaviour === 'wander').map((e) => e.id);
     await world.step(1 / 60);
     const still = ids.map((id) => world.entities.get(id)).filter(Boolean);
-    assert.ok(still.length > 0 && still.every((e) => e.state === 'frozen'), 'the old version stays in force');
+    assert.ok(still.length > 0 && still.every((e) => e.state === 'calm' && e.vx === 0), 'the old version stays in force');
     assert.is(world.summary().scriptErrors, 0);
     const counts = world.summary().reloads;
     assert.ok(counts.ok >= 1 && counts.failed >= 1, JSON.stringify(counts));

@@ -165,4 +165,16 @@ test('Lua is compiled with the defines of its own Makefile in every build', () =
   assert.equal(sorted(cm.defines), expected, 'CMakeLists.txt lua target definitions');
 });
 
+test('the release binary has no test hooks: LUAPOOL_TEST_HOOKS only on request, by scripts/build.js in a checkout', () => {
+  assert.is(gyp.variables['luapool_test_hooks%'], '0', 'binding.gyp: the hooks are off by default (prebuildify, node-gyp rebuild)');
+  assert.not.ok((addonTarget.defines || []).includes('LUAPOOL_TEST_HOOKS'));
+  assert.equal(addonTarget.conditions, [['luapool_test_hooks==1', { defines: ['LUAPOOL_TEST_HOOKS'] }]]);
+  const addon = read('native/addon.cpp');
+  assert.match(addon, /#ifdef LUAPOOL_TEST_HOOKS\n(?:\s*\/\/[^\n]*\n)*\s*exports\.Set\("testing", testing::Init\(env\)\);\n#endif/);
+  const build = read('scripts/build.js');
+  assert.match(build, "--luapool_test_hooks=${testHooks ? 1 : 0}");
+  assert.match(build, "fs.existsSync(path.join(root, 'test'))", 'hooks only where the tests are (a published package has no test/)');
+  assert.not.ok(JSON.parse(read('package.json')).files.some((f) => f.startsWith('test')), 'test/ is not published');
+});
+
 test.run();

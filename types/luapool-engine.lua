@@ -8,8 +8,8 @@
 ---a list of libraries); a plain global table with `libs: 'all'`.
 ---
 ---The runner's host functions (its `host` option) are fields of this table too:
----`engine.spawn_entity(...)`. Declare yours in a definition file of your own, so that
----LuaLS completes them and flags typos, as shown in docs/api.md. A host function runs on
+---`engine.spawn_entity(...)`. `luapool types --host host.js` writes a definition file with
+---them (docs/api.md), so that LuaLS completes them and flags typos. A host function runs on
 ---the main thread; the script waits for its answer, a Lua error if it throws.
 ---@class luapool.engine
 engine = {}

@@ -53,7 +53,8 @@ function markdown(res, { svgPath }) {
   L.push('## How to reproduce');
   L.push('');
   L.push('```sh');
-  L.push('npm run bench                 # full run: 5 rounds, larger sizes (takes a while)');
+  L.push('npm run bench                 # full run: 5 rounds, larger sizes (takes a while); raw results only');
+  L.push('npm run bench -- --write-docs  # the same, and rewrite this page and the README chart');
   L.push('npm run bench -- --quick      # smoke check: small sizes, 2 rounds, under 2 minutes on 2 cores');
   L.push('node bench/run.js --rounds 3 --drivers lua,luapool,wasmoon --sections cpu,trivial');
   L.push('node bench/run.js --sections fairness --rounds 3 --out-dir /tmp/bench   # one section, this page left alone');
@@ -86,9 +87,10 @@ function markdown(res, { svgPath }) {
     '1 ms sampling interval; fs latency is `fs.promises.readFile` of a small file every 2 ms. Both are measured idle, then ' +
     'while the pool runs CPU jobs with 2 jobs per state in flight. Note that luapool runs its jobs on the libuv thread pool ' +
     `(UV_THREADPOOL_SIZE=${uvSize(res)} in the luapool trial), which fs also uses.`);
-  L.push('- **Which runs write this page.** Only a full run (no `--quick`, no `--out-dir`, no `--no-write`) rewrites this page, ' +
-    '`bench/results/latest.svg` (the README chart) and `latest.json` — with the sections it ran, so run every section. `--quick` is a ' +
-    'smoke run: it keeps only its raw `bench/results/<date>.json`. `--out-dir DIR` writes every output, this page included, into DIR.');
+  L.push('- **Which runs write this page.** Only a full run with `--write-docs` (or `--report results.json --write-docs`) ' +
+    'rewrites this page, `bench/results/latest.svg` (the README chart) and `latest.json` — with the sections it ran, so run every ' +
+    'section. Every other run, `--quick` included, keeps only its raw `bench/results/<date>.json` (not committed). `--out-dir DIR` ' +
+    'writes every output, this page included, into DIR.');
   L.push('- **Memory** is process RSS growth divided by the number of states (after the states have run a job), and the Lua ' +
     'heap of one state (`collectgarbage("count")`). The floor is the Lua heap of the standalone interpreter right after startup.');
   L.push('');

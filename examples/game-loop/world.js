@@ -1,11 +1,20 @@
-// The game-loop simulation, reusable by main.js and by the tests: a 2-D world of critters,
-// hunters and nests whose behaviour is Lua modules (behaviours/*.lua). Each frame:
+// The game-loop simulation, reusable by main.js, the tests and the benchmark: a 2-D world
+// of critters, hunters and nests whose behaviour is Lua modules (behaviours/*.lua). The
+// entities live in typed arrays, one per field (columns), with the rows of each behaviour
+// kept together. Each frame:
 //
-//   1. sense    (JS)  a uniform grid finds each entity's nearest threat / prey;
-//   2. think    (Lua) one runner.callMany(behaviour, 'update', argsList) per behaviour, all
-//                     in flight at once, spread over the pool's states;
-//   3. barrier  (JS)  results are applied, spawns queued by engine.spawn_entity are added,
-//                     the ActionQueue (engine.log) is drained, pending hot reloads defined.
+//   1. sense    (JS)  a uniform grid finds each entity's nearest threat or prey and writes
+//                     it into the near_* columns;
+//   2. think    (Lua) every behaviour at once: runner.callColumns(behaviour, 'update',
+//                     columns, { first, count }) over its rows — Lua reads and writes the
+//                     arrays in place, nothing is copied — and, for nests, whose behaviour
+//                     keeps state per nest, runner.callMany(..., { keys: nest ids });
+//   3. barrier (JS)   meals, deaths, spawns queued by engine.spawn_entity and behaviour
+//                     switches are applied while the rows are regrouped by behaviour; the
+//                     ActionQueue (engine.log) is drained; pending hot reloads are defined.
+//
+// World constants (its size, the population cap, the codes of behaviour and state names)
+// reach every job through runner.share('world', ...), converted once per state.
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -14,16 +23,35 @@ const { performance } = require('perf_hooks');
 const { ScriptRunner, ActionQueue } = require('luapool');
 
 const DEFAULT_BEHAVIOURS = path.join(__dirname, 'behaviours');
+// keyed: the behaviour keeps state per entity in its module, so it runs through callMany
+// with keys (an entity meets its own state again every frame) instead of callColumns.
 const KINDS = {
-  critter: { behaviour: 'wander', speed: 9, glyph: 'o' },
-  hunter: { behaviour: 'chase', speed: 7, glyph: 'H' },
-  nest: { behaviour: 'spawn', speed: 0, glyph: '@' },
+  critter: { code: 1, behaviour: 'wander', speed: 9, glyph: 'o' },
+  hunter: { code: 2, behaviour: 'chase', speed: 7, glyph: 'H' },
+  nest: { code: 3, behaviour: 'spawn', speed: 0, glyph: '@', keyed: true },
 };
+const KIND_BY_CODE = Object.fromEntries(Object.entries(KINDS).map(([name, k]) => [k.code, name]));
+// What `e.state` may be set to (as engine.shared.world.state.<name>); index = code.
+const STATES = ['new', 'wandering', 'alarmed', 'fleeing', 'calm', 'prowling', 'chasing', 'starved', 'nesting'];
 const GLYPH_PRIORITY = { '@': 4, H: 3, f: 2, o: 1 };
 const VISION = 20;       // hunters see critters this far
 const THREAT = 18;       // critters notice hunters this far
 const MEAL = 6;          // energy a hunter gains per critter
 const RELOAD_QUIET_MS = 40;
+const NEIGHBOURS = [0, 0, -1, 0, 1, 0, 0, -1, 0, 1, -1, -1, 1, -1, -1, 1, 1, 1]; // (dx, dy), own cell first
+const DENSITY_AREA = 160 * 60 / 600; // world units² per entity of the default world
+
+// The columns Lua sees (callColumns) and their element types; the read-only ones are the
+// world's to write (identity, speed, what sensing found).
+const COLUMNS = {
+  id: Int32Array, behaviour: Uint8Array, state: Uint8Array,
+  x: Float64Array, y: Float64Array, vx: Float64Array, vy: Float64Array, speed: Float32Array, energy: Float64Array,
+  near_x: Float64Array, near_y: Float64Array, near_d: Float64Array, near_id: Int32Array,
+  eat: Int32Array, dead: Uint8Array,
+};
+const READONLY = ['id', 'speed', 'near_x', 'near_y', 'near_d', 'near_id'];
+// Columns only JavaScript uses: the kind, and the row of the entity near_id names.
+const JS_COLUMNS = { kind: Uint8Array, nearRow: Int32Array };
 
 // A small deterministic PRNG (mulberry32) for the initial layout.
 function rng(seed) {
@@ -38,12 +66,19 @@ function rng(seed) {
 }
 
 function percentiles(values) {
-  if (values.length === 0) return { p50: 0, p90: 0, p99: 0, max: 0, mean: 0 };
+  if (values.length === 0) return { p50: 0, p90: 0, p99: 0, max: 0, min: 0, mean: 0 };
   const s = Float64Array.from(values).sort();
   const at = (q) => s[Math.min(s.length - 1, Math.floor(q * s.length))];
   let sum = 0;
   for (const v of s) sum += v;
-  return { p50: at(0.5), p90: at(0.9), p99: at(0.99), max: s[s.length - 1], mean: sum / s.length };
+  return { p50: at(0.5), p90: at(0.9), p99: at(0.99), max: s[s.length - 1], min: s[0], mean: sum / s.length };
+}
+
+/** One set of columns with room for `capacity` rows. */
+function allocate(capacity) {
+  const cols = {};
+  for (const [name, Type] of Object.entries({ ...COLUMNS, ...JS_COLUMNS })) cols[name] = new Type(capacity);
+  return cols;
 }
 
 class World extends EventEmitter {
@@ -51,26 +86,33 @@ class World extends EventEmitter {
    * @param {object} [o]
    * @param {number} [o.entities=600]   initial population (nests + hunters + critters)
    * @param {number} [o.cap]            population cap for spawns (default 1.25 × entities)
-   * @param {number} [o.width=160]      world size in units
-   * @param {number} [o.height=60]
+   * @param {number} [o.width]          world size in units (default 160 × 60, grown with
+   * @param {number} [o.height]           the population so that the density stays the same)
    * @param {number} [o.states]         lua_States (default: the runner's default)
-   * @param {number} [o.timeoutMs=250]  budget per batch job (a runaway edit cannot hang the game)
+   * @param {number} [o.threads]        threads that run Lua at once (default: the runner's)
+   * @param {number} [o.timeoutMs=250]  budget per job (a runaway edit cannot hang the game)
    * @param {number} [o.seed=1]
    * @param {string} [o.behavioursDir]  where behaviours/*.lua live
    */
   constructor(o = {}) {
     super();
-    this.width = o.width ?? 160;
-    this.height = o.height ?? 60;
     this.initial = o.entities ?? 600;
+    const grow = Math.sqrt(Math.max(1, (this.initial * DENSITY_AREA) / (160 * 60)));
+    this.width = o.width ?? Math.round(160 * grow);
+    this.height = o.height ?? Math.round(60 * grow);
     this.cap = o.cap ?? Math.ceil(this.initial * 1.25);
     this.behavioursDir = o.behavioursDir ?? DEFAULT_BEHAVIOURS;
     this.random = rng(o.seed ?? 1);
-    this.entities = new Map();
+    this.capacity = this.cap + 1;
+    this.cols = allocate(this.capacity);   // the rows 0 … n-1, grouped by behaviour
+    this.spare = allocate(this.capacity);  // the next frame's rows, written at the barrier
+    this.n = 0;
+    this.ranges = new Map();               // behaviour name -> { first, count }
+    this.columnCache = new Map();          // behaviour name -> the columns it works on
     this.nextId = 1;
     this.frame = 0;
     this.spawnQueue = [];
-    this.pendingReloads = new Map(); // name -> time of the last change event
+    this.pendingReloads = new Map();       // name -> time of the last change event
     this.reloads = { ok: 0, failed: 0 };
     this.logCounts = {};
     this.recentLogs = [];
@@ -78,10 +120,14 @@ class World extends EventEmitter {
     this.totals = { spawned: 0, eaten: 0, starved: 0 };
     this.frameMs = [];
     this.scriptMs = [];
+    this.senseMs = [];
+    this.barrierMs = [];
+    this.population = [];
     this.watcher = undefined;
     this.actions = new ActionQueue();
     this.runner = new ScriptRunner({
       states: o.states,
+      threads: o.threads,
       timeoutMs: o.timeoutMs ?? 250,
       actions: this.actions,
       host: { spawn_entity: (template) => this.queueSpawn(template) },
@@ -96,38 +142,29 @@ class World extends EventEmitter {
     for (const needed of new Set(Object.values(KINDS).map((k) => k.behaviour))) {
       if (!this.behaviours.includes(needed)) throw new Error(`behaviours/${needed}.lua is missing`);
     }
+    this.shareWorld();
     this.populate();
+  }
+
+  /** engine.shared.world: the constants every behaviour reads. */
+  shareWorld() {
+    this.runner.share('world', {
+      w: this.width, h: this.height, cap: this.cap,
+      behaviour: Object.fromEntries(this.behaviours.map((b, i) => [b, i + 1])),
+      state: Object.fromEntries(STATES.map((s, i) => [s, i])),
+    });
   }
 
   populate() {
     const n = this.initial;
     const nests = Math.max(1, Math.round(n / 75));
     const hunters = Math.max(1, Math.round(n / 10));
+    const born = [];
     for (let i = 0; i < n; i++) {
       const kind = i < nests ? 'nest' : i < nests + hunters ? 'hunter' : 'critter';
-      this.add({ kind, x: this.random() * this.width, y: this.random() * this.height });
+      born.push({ id: this.nextId++, kind, x: this.random() * this.width, y: this.random() * this.height });
     }
-  }
-
-  add(t) {
-    const k = KINDS[t.kind];
-    const angle = this.random() * 2 * Math.PI;
-    const e = {
-      id: t.id ?? this.nextId++,
-      kind: t.kind,
-      behaviour: k.behaviour,
-      x: Math.min(this.width, Math.max(0, t.x)),
-      y: Math.min(this.height, Math.max(0, t.y)),
-      vx: Math.cos(angle) * k.speed * 0.4,
-      vy: Math.sin(angle) * k.speed * 0.4,
-      speed: k.speed,
-      energy: t.kind === 'hunter' ? 8 + this.random() * 8 : 0,
-      timer: this.random() * 1.5,
-      hatched: 0,
-      state: 'new',
-    };
-    this.entities.set(e.id, e);
-    return e;
+    this.regroup(born);
   }
 
   // engine.spawn_entity(template), called from Lua on the main thread while the frame's
@@ -139,7 +176,7 @@ class World extends EventEmitter {
     const x = Number(template.x);
     const y = Number(template.y);
     if (!Number.isFinite(x) || !Number.isFinite(y)) throw new TypeError('template.x and template.y must be numbers');
-    if (this.entities.size + this.spawnQueue.length >= this.cap) return false;
+    if (this.n + this.spawnQueue.length >= this.cap) return false;
     const id = this.nextId++;
     this.spawnQueue.push({ id, kind: template.kind, x, y });
     return id;
@@ -147,113 +184,155 @@ class World extends EventEmitter {
 
   // --- sensing ------------------------------------------------------------------------
 
-  buildGrid(kind) {
-    const cell = VISION;
-    const cols = Math.ceil(this.width / cell) + 1;
-    const grid = new Map();
-    for (const e of this.entities.values()) {
-      if (e.kind !== kind) continue;
-      const key = Math.floor(e.y / cell) * cols + Math.floor(e.x / cell);
-      let list = grid.get(key);
-      if (!list) grid.set(key, (list = []));
-      list.push(e);
+  /** A uniform grid of the rows of one kind: cell -> rows, as a counting sort. */
+  buildGrid(kindCode) {
+    const { kind, x, y } = this.cols;
+    const cols = Math.ceil(this.width / VISION) + 1;
+    const cells = cols * (Math.ceil(this.height / VISION) + 1);
+    const start = new Int32Array(cells + 1);
+    const cellOf = new Int32Array(this.n);
+    for (let r = 0; r < this.n; r++) {
+      if (kind[r] !== kindCode) { cellOf[r] = -1; continue; }
+      const c = Math.floor(y[r] / VISION) * cols + Math.floor(x[r] / VISION);
+      cellOf[r] = c;
+      start[c + 1]++;
     }
-    return { grid, cell, cols };
+    for (let c = 0; c < cells; c++) start[c + 1] += start[c];
+    const rows = new Int32Array(start[cells]);
+    const fill = start.slice(0, cells);
+    for (let r = 0; r < this.n; r++) if (cellOf[r] >= 0) rows[fill[cellOf[r]]++] = r;
+    return { start, rows, cols, cellRows: cells / cols };
   }
 
-  nearest(g, e, radius) {
-    const cx = Math.floor(e.x / g.cell);
-    const cy = Math.floor(e.y / g.cell);
-    let best;
+  /** Writes the nearest row of grid `g` within `radius` of row `r` into the near_* columns. */
+  nearest(g, r, radius) {
+    const { x, y, id, near_x: nx, near_y: ny, near_d: nd, near_id: nid, nearRow } = this.cols;
+    const px = x[r];
+    const py = y[r];
+    const cx = Math.floor(px / VISION);
+    const cy = Math.floor(py / VISION);
+    let best = -1;
     let bestD = radius * radius;
-    for (let dy = -1; dy <= 1; dy++) {
-      for (let dx = -1; dx <= 1; dx++) {
-        if (cx + dx < 0 || cy + dy < 0) continue;
-        const list = g.grid.get((cy + dy) * g.cols + cx + dx);
-        if (!list) continue;
-        for (const o of list) {
-          const d = (o.x - e.x) ** 2 + (o.y - e.y) ** 2;
-          if (d < bestD) { bestD = d; best = o; }
-        }
+    // the entity's own cell first, then the neighbours that could hold something nearer
+    for (let k = 0; k < 9; k++) {
+      const dx = NEIGHBOURS[2 * k];
+      const dy = NEIGHBOURS[2 * k + 1];
+      const row = cy + dy;
+      const col = cx + dx;
+      if (row < 0 || row >= g.cellRows || col < 0 || col >= g.cols) continue;
+      const gapX = dx < 0 ? px - cx * VISION : dx > 0 ? (cx + 1) * VISION - px : 0;
+      const gapY = dy < 0 ? py - cy * VISION : dy > 0 ? (cy + 1) * VISION - py : 0;
+      if (gapX * gapX + gapY * gapY >= bestD) continue;
+      const c = row * g.cols + col;
+      for (let i = g.start[c]; i < g.start[c + 1]; i++) {
+        const o = g.rows[i];
+        const d = (x[o] - px) ** 2 + (y[o] - py) ** 2;
+        if (d < bestD) { bestD = d; best = o; }
       }
     }
-    return best ? { id: best.id, x: best.x, y: best.y, d: Math.sqrt(bestD) } : undefined;
+    nearRow[r] = best;
+    if (best < 0) { nx[r] = 0; ny[r] = 0; nd[r] = Infinity; nid[r] = 0; return; }
+    nx[r] = x[best]; ny[r] = y[best]; nd[r] = Math.sqrt(bestD); nid[r] = id[best];
+  }
+
+  sense() {
+    const hunters = this.buildGrid(KINDS.hunter.code);
+    const critters = this.buildGrid(KINDS.critter.code);
+    const { kind, near_d: nd, near_id: nid, nearRow } = this.cols;
+    for (let r = 0; r < this.n; r++) {
+      if (kind[r] === KINDS.critter.code) this.nearest(hunters, r, THREAT);
+      else if (kind[r] === KINDS.hunter.code) this.nearest(critters, r, VISION);
+      else { nd[r] = Infinity; nid[r] = 0; nearRow[r] = -1; }
+    }
   }
 
   // --- one frame ----------------------------------------------------------------------
 
+  /**
+   * The columns a behaviour works on: its module's `M.columns` list (a row view costs a
+   * little per column and row, so each behaviour gets only what it reads and writes), or
+   * every column if it has none. Asked once per version of the module.
+   */
+  async columnsOf(name) {
+    let cols = this.columnCache.get(name);
+    if (cols) return cols;
+    const list = await this.runner.run(`return require(${JSON.stringify(name)}).columns`).catch(() => undefined);
+    const names = Array.isArray(list) && list.every((c) => Object.hasOwn(COLUMNS, c)) ? list : Object.keys(COLUMNS);
+    cols = { names, readonly: READONLY.filter((c) => names.includes(c)) };
+    this.columnCache.set(name, cols);
+    return cols;
+  }
+
+  /** The calls of one frame: one per behaviour that has rows, all in flight at once. */
+  async think(dt) {
+    const names = [...this.ranges.keys()];
+    const views = await Promise.all(names.map((b) => (this.isKeyed(b) ? undefined : this.columnsOf(b))));
+    const calls = names.map((b, i) => {
+      const { first, count } = this.ranges.get(b);
+      if (views[i]) {
+        const columns = {};
+        for (const c of views[i].names) columns[c] = this.cols[c];
+        return this.runner.callColumns(b, 'update', columns, { first, count, readonly: views[i].readonly, args: [dt] });
+      }
+      // per-entity module state: the same nest meets its own entry on the same state
+      const { id, x, y } = this.cols;
+      const argsList = [];
+      const keys = [];
+      for (let r = first; r < first + count; r++) {
+        argsList.push([{ id: id[r], x: x[r], y: y[r] }, dt, this.n]);
+        keys.push(id[r]);
+      }
+      return this.runner.callMany(b, 'update', argsList, { keys });
+    });
+    return { names, settled: await Promise.allSettled(calls) };
+  }
+
+  isKeyed(behaviour) {
+    return Object.values(KINDS).some((k) => k.keyed && k.behaviour === behaviour);
+  }
+
   /** Runs one fixed-timestep frame; resolves with its timings (ms). */
   async step(dt = 1 / 60) {
     const t0 = performance.now();
-    const hunters = this.buildGrid('hunter');
-    const critters = this.buildGrid('critter');
-    const population = this.entities.size;
-    const groups = new Map(this.behaviours.map((b) => [b, { ids: [], args: [] }]));
-    for (const e of this.entities.values()) {
-      const sense = { w: this.width, h: this.height, population, cap: this.cap };
-      if (e.kind === 'critter') sense.threat = this.nearest(hunters, e, THREAT);
-      else if (e.kind === 'hunter') sense.prey = this.nearest(critters, e, VISION);
-      const g = groups.get(e.behaviour);
-      g.ids.push(e.id);
-      g.args.push([{
-        id: e.id, x: e.x, y: e.y, vx: e.vx, vy: e.vy, speed: e.speed,
-        energy: e.energy, timer: e.timer, hatched: e.hatched,
-      }, sense, dt]);
-    }
+    this.sense();
     const t1 = performance.now();
-    // Every behaviour's batch is in flight at once; callMany splits each over the states.
-    const names = [...groups.keys()].filter((b) => groups.get(b).ids.length > 0);
-    const settled = await Promise.allSettled(names.map((b) => this.runner.callMany(b, 'update', groups.get(b).args)));
+    const { names, settled } = await this.think(dt);
     const t2 = performance.now();
-    this.barrier(names, groups, settled);
+    this.barrier(names, settled);
     const t3 = performance.now();
     this.frame++;
     this.frameMs.push(t3 - t0);
     this.scriptMs.push(t2 - t1);
-    return { frame: this.frame, frameMs: t3 - t0, scriptMs: t2 - t1, entities: this.entities.size };
+    this.senseMs.push(t1 - t0);
+    this.barrierMs.push(t3 - t2);
+    this.population.push(this.n);
+    return { frame: this.frame, frameMs: t3 - t0, scriptMs: t2 - t1, entities: this.n };
   }
 
-  // The frame barrier: the only place where the world changes.
-  barrier(names, groups, settled) {
-    const eaten = new Set();
+  // The frame barrier: the only place where the set of entities changes.
+  barrier(names, settled) {
     names.forEach((b, i) => {
-      const r = settled[i];
-      if (r.status === 'rejected') {
-        // The whole batch failed (a runtime error or a timeout in a freshly edited
-        // behaviour): its entities keep their previous state for this frame.
-        this.scriptErrors++;
-        this.emit('script-error', b, r.reason);
-        return;
-      }
-      const ids = groups.get(b).ids;
-      r.value.forEach((out, j) => {
-        const e = this.entities.get(ids[j]);
-        if (!e || eaten.has(e.id) || !out || typeof out !== 'object') return;
-        if (Number.isFinite(out.x)) e.x = Math.min(this.width, Math.max(0, out.x));
-        if (Number.isFinite(out.y)) e.y = Math.min(this.height, Math.max(0, out.y));
-        if (Number.isFinite(out.vx)) e.vx = out.vx;
-        if (Number.isFinite(out.vy)) e.vy = out.vy;
-        if (Number.isFinite(out.energy)) e.energy = out.energy;
-        if (Number.isFinite(out.timer)) e.timer = out.timer;
-        if (Number.isInteger(out.hatched)) e.hatched = out.hatched;
-        if (typeof out.state === 'string') e.state = out.state;
-        if (typeof out.behaviour === 'string' && groups.has(out.behaviour)) e.behaviour = out.behaviour;
-        if (out.eat !== undefined) {
-          const prey = this.entities.get(out.eat);
-          if (prey && prey.kind === 'critter' && !eaten.has(prey.id)) {
-            eaten.add(prey.id);
-            e.energy += MEAL;
-          }
-        }
-        if (out.dead === true) {
-          this.entities.delete(e.id);
-          this.totals.starved++;
-        }
-      });
+      if (settled[i].status === 'fulfilled') return;
+      // A runtime error or a timeout in a freshly edited behaviour: the rows it had not
+      // reached keep their state for this frame (rows already updated keep the update).
+      this.scriptErrors++;
+      this.emit('script-error', b, settled[i].reason);
     });
-    for (const id of eaten) this.entities.delete(id);
-    this.totals.eaten += eaten.size;
-    for (const s of this.spawnQueue) this.add(s); // keeps the id promised to the script
+    const { kind, eat, dead, energy, nearRow, near_id: nid } = this.cols;
+    const gone = new Uint8Array(this.n);
+    let eaten = 0;
+    for (let r = 0; r < this.n; r++) {
+      if (dead[r]) { gone[r] = 1; this.totals.starved++; continue; }
+      if (eat[r] === 0) continue;
+      const prey = nearRow[r];
+      if (eat[r] === nid[r] && prey >= 0 && !gone[prey] && kind[prey] === KINDS.critter.code) {
+        gone[prey] = 1; // first come, first served: a critter is eaten once
+        energy[r] += MEAL;
+        eaten++;
+      }
+    }
+    this.totals.eaten += eaten;
+    this.regroup(this.spawnQueue, gone);
     this.totals.spawned += this.spawnQueue.length;
     this.spawnQueue = [];
     for (const a of this.actions.drain()) {
@@ -273,6 +352,79 @@ class World extends EventEmitter {
     }
   }
 
+  /**
+   * Writes the surviving rows (not `gone`) and the `born` entities into the spare columns,
+   * grouped by behaviour in the order of this.behaviours, and makes them current. A row
+   * whose behaviour code is not a behaviour it may switch to keeps its behaviour.
+   */
+  regroup(born, gone) {
+    const src = this.cols;
+    const dst = this.spare;
+    const codes = this.behaviours.length;
+    // each row's behaviour: what Lua set, if it is a behaviour of the same path
+    const keyedCode = [false, ...this.behaviours.map((b) => this.isKeyed(b))];
+    const wanted = new Uint8Array(this.n);
+    for (const [b, { first, count }] of this.ranges) {
+      const own = this.behaviours.indexOf(b) + 1;
+      for (let r = first; r < first + count; r++) {
+        const w = src.behaviour[r];
+        wanted[r] = w >= 1 && w <= codes && keyedCode[w] === keyedCode[own] ? w : own;
+      }
+    }
+    const counts = new Int32Array(codes + 1);
+    for (let r = 0; r < this.n; r++) if (!(gone && gone[r])) counts[wanted[r]]++;
+    const bornCode = born.map((e) => this.behaviours.indexOf(KINDS[e.kind].behaviour) + 1);
+    for (const c of bornCode) counts[c]++;
+    const offset = new Int32Array(codes + 1);
+    for (let c = 2; c <= codes; c++) offset[c] = offset[c - 1] + counts[c - 1];
+    const total = offset[codes] + counts[codes];
+    const next = offset.slice();
+    const order = new Int32Array(total).fill(-1); // slot -> source row (-1: a born entity)
+    for (let r = 0; r < this.n; r++) if (!(gone && gone[r])) order[next[wanted[r]]++] = r;
+    const bornSlot = bornCode.map((c) => next[c]++);
+    // copy the kept rows column by column, then fill in the born ones
+    for (const name of Object.keys(src)) {
+      const a = src[name];
+      const b = dst[name];
+      for (let j = 0; j < total; j++) if (order[j] >= 0) b[j] = a[order[j]];
+    }
+    born.forEach((t, i) => {
+      const j = bornSlot[i];
+      const k = KINDS[t.kind];
+      const angle = this.random() * 2 * Math.PI;
+      dst.id[j] = t.id;
+      dst.kind[j] = k.code;
+      dst.behaviour[j] = bornCode[i];
+      dst.state[j] = 0;
+      dst.x[j] = Math.min(this.width, Math.max(0, t.x));
+      dst.y[j] = Math.min(this.height, Math.max(0, t.y));
+      dst.vx[j] = Math.cos(angle) * k.speed * 0.4;
+      dst.vy[j] = Math.sin(angle) * k.speed * 0.4;
+      dst.speed[j] = k.speed;
+      dst.energy[j] = t.kind === 'hunter' ? 8 + this.random() * 8 : 0;
+      dst.near_d[j] = Infinity;
+      dst.near_id[j] = 0;
+      dst.nearRow[j] = -1;
+    });
+    const { width: w, height: h } = this;
+    for (let j = 0; j < total; j++) {
+      if (order[j] >= 0) dst.behaviour[j] = wanted[order[j]];
+      dst.eat[j] = 0;
+      dst.dead[j] = 0;
+      const x = dst.x[j];
+      const y = dst.y[j];
+      dst.x[j] = x > 0 ? (x < w ? x : w) : 0; // NaN from a script becomes 0
+      dst.y[j] = y > 0 ? (y < h ? y : h) : 0;
+    }
+    this.spare = src;
+    this.cols = dst;
+    this.n = total;
+    this.ranges = new Map();
+    for (let c = 1; c <= codes; c++) {
+      if (counts[c] > 0) this.ranges.set(this.behaviours[c - 1], { first: offset[c], count: counts[c] });
+    }
+  }
+
   // --- hot reload ---------------------------------------------------------------------
 
   /** Re-reads behaviours/<name>.lua and defines it again; a broken file keeps the old version. */
@@ -285,12 +437,16 @@ class World extends EventEmitter {
     }
     try {
       this.runner.define(name, source);
+      this.columnCache.delete(name);
     } catch (err) {
       this.reloads.failed++;
       this.emit('reload', { name, ok: false, error: err, frame: this.frame });
       return false;
     }
-    if (!this.behaviours.includes(name)) this.behaviours.push(name);
+    if (!this.behaviours.includes(name)) {
+      this.behaviours.push(name); // a new behaviour: its code is shared with the others
+      this.shareWorld();
+    }
     this.reloads.ok++;
     this.emit('reload', { name, ok: true, frame: this.frame });
     return true;
@@ -307,11 +463,25 @@ class World extends EventEmitter {
 
   // --- output -------------------------------------------------------------------------
 
+  /** The entities now, as objects by id (a copy: for tests, tools and rendering). */
+  get entities() {
+    const c = this.cols;
+    const m = new Map();
+    for (let r = 0; r < this.n; r++) {
+      m.set(c.id[r], {
+        id: c.id[r], kind: KIND_BY_CODE[c.kind[r]], behaviour: this.behaviours[c.behaviour[r] - 1],
+        x: c.x[r], y: c.y[r], vx: c.vx[r], vy: c.vy[r], energy: c.energy[r], state: STATES[c.state[r]] ?? String(c.state[r]),
+      });
+    }
+    return m;
+  }
+
   counts() {
     const c = { critter: 0, fleeing: 0, hunter: 0, nest: 0 };
-    for (const e of this.entities.values()) {
-      c[e.kind]++;
-      if (e.behaviour === 'flee') c.fleeing++;
+    const flee = this.behaviours.indexOf('flee') + 1;
+    for (let r = 0; r < this.n; r++) {
+      c[KIND_BY_CODE[this.cols.kind[r]]]++;
+      if (this.cols.behaviour[r] === flee) c.fleeing++;
     }
     return c;
   }
@@ -319,33 +489,37 @@ class World extends EventEmitter {
   /** The world as an ASCII map, `cols` × `rows` characters inside a border. */
   render(cols = 78, rows = 20) {
     const cells = Array.from({ length: rows }, () => new Array(cols).fill(' '));
-    for (const e of this.entities.values()) {
-      const c = Math.min(cols - 1, Math.floor((e.x / this.width) * cols));
-      const r = Math.min(rows - 1, Math.floor((e.y / this.height) * rows));
-      const g = e.kind === 'critter' && e.behaviour === 'flee' ? 'f' : KINDS[e.kind].glyph;
-      const cur = cells[r][c];
-      if (cur === ' ' || GLYPH_PRIORITY[g] > GLYPH_PRIORITY[cur]) cells[r][c] = g;
+    const flee = this.behaviours.indexOf('flee') + 1;
+    const { x, y, kind, behaviour } = this.cols;
+    for (let r = 0; r < this.n; r++) {
+      const c = Math.min(cols - 1, Math.floor((x[r] / this.width) * cols));
+      const row = Math.min(rows - 1, Math.floor((y[r] / this.height) * rows));
+      const k = KIND_BY_CODE[kind[r]];
+      const g = k === 'critter' && behaviour[r] === flee ? 'f' : KINDS[k].glyph;
+      const cur = cells[row][c];
+      if (cur === ' ' || GLYPH_PRIORITY[g] > GLYPH_PRIORITY[cur]) cells[row][c] = g;
     }
     const c = this.counts();
     const edge = '+' + '-'.repeat(cols) + '+';
     return [
-      `frame ${this.frame}: ${this.entities.size} entities — o critter ${c.critter - c.fleeing}, ` +
+      `frame ${this.frame}: ${this.n} entities — o critter ${c.critter - c.fleeing}, ` +
         `f fleeing ${c.fleeing}, H hunter ${c.hunter}, @ nest ${c.nest}`,
       edge, ...cells.map((r) => '|' + r.join('') + '|'), edge,
     ].join('\n');
   }
 
   summary() {
-    const frame = percentiles(this.frameMs);
-    const script = percentiles(this.scriptMs);
     let total = 0;
     let waiting = 0;
     for (let i = 0; i < this.frameMs.length; i++) { total += this.frameMs[i]; waiting += this.scriptMs[i]; }
     return {
       frames: this.frame,
-      entities: this.entities.size,
-      frameMs: frame,
-      scriptMs: script,
+      entities: this.n,
+      frameMs: percentiles(this.frameMs),
+      scriptMs: percentiles(this.scriptMs),
+      senseMs: percentiles(this.senseMs),
+      barrierMs: percentiles(this.barrierMs),
+      population: percentiles(this.population),
       scriptShare: total > 0 ? waiting / total : 0,
       reloads: { ...this.reloads },
       logs: { ...this.logCounts },
@@ -362,4 +536,4 @@ class World extends EventEmitter {
   }
 }
 
-module.exports = { World, percentiles, KINDS };
+module.exports = { World, percentiles, KINDS, STATES };

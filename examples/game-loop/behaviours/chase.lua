@@ -1,7 +1,11 @@
--- chase: hunters steer toward the nearest critter they can see and eat it on contact
--- (the world applies the meal at the frame barrier if nobody was faster). Hunting costs
--- energy; a hunter that runs out starves.
+-- chase: hunters steer toward the nearest critter they can see (near_*) and eat it on
+-- contact (e.eat = its id; the world applies the meal at the frame barrier if nobody was
+-- faster). Hunting costs energy; a hunter that runs out starves (e.dead = 1).
 local M = {}
+
+-- the fields of `e` that update reads or writes: the world lends it only these columns
+M.columns = { "id", "state", "x", "y", "vx", "vy", "speed", "energy", "near_x", "near_y", "near_d", "near_id",
+  "eat", "dead" }
 
 local REACH = 1.2
 local HUNGER = 1.0    -- energy lost per second
@@ -12,29 +16,28 @@ local function bounce(x, v, max)
   return x, v
 end
 
-function M.update(e, sense, dt)
+function M.update(e, dt)
+  local world = engine.shared.world
   local energy = e.energy - HUNGER * dt
   if energy <= 0 then
     engine.log("info", string.format("hunter %d starved at (%.0f, %.0f)", e.id, e.x, e.y))
-    return { x = e.x, y = e.y, vx = 0, vy = 0, energy = 0, dead = true, state = "starved" }
+    e.energy, e.vx, e.vy, e.dead, e.state = 0, 0, 0, 1, world.state.starved
+    return
   end
-  local prey = sense.prey
-  local vx, vy, state, eat
-  if prey then
-    local dx, dy = prey.x - e.x, prey.y - e.y
-    local d = math.max(prey.d, 1e-6)
-    vx, vy = dx / d * e.speed, dy / d * e.speed
-    state = "chasing"
-    if prey.d < REACH then eat = prey.id end
+  local vx, vy
+  if e.near_id ~= 0 then
+    local d = math.max(e.near_d, 1e-6)
+    vx, vy = (e.near_x - e.x) / d * e.speed, (e.near_y - e.y) / d * e.speed
+    e.state = world.state.chasing
+    if e.near_d < REACH then e.eat = e.near_id end
   else
     local heading = math.atan(e.vy, e.vx) + (math.random() - 0.5) * 3 * dt
     vx, vy = math.cos(heading) * e.speed * 0.5, math.sin(heading) * e.speed * 0.5
-    state = "prowling"
+    e.state = world.state.prowling
   end
-  local x, y
-  x, vx = bounce(e.x + vx * dt, vx, sense.w)
-  y, vy = bounce(e.y + vy * dt, vy, sense.h)
-  return { x = x, y = y, vx = vx, vy = vy, energy = energy, eat = eat, state = state }
+  e.x, e.vx = bounce(e.x + vx * dt, vx, world.w)
+  e.y, e.vy = bounce(e.y + vy * dt, vy, world.h)
+  e.energy = energy
 end
 
 return M

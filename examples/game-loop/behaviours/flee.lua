@@ -1,6 +1,9 @@
--- flee: run straight away from the nearest hunter at full speed; calm down (back to
--- "wander") once no hunter is within SAFE.
+-- flee: run straight away from the nearest hunter (near_*) at full speed; calm down (back
+-- to "wander") once no hunter is within SAFE.
 local M = {}
+
+-- the fields of `e` that update reads or writes: the world lends it only these columns
+M.columns = { "behaviour", "state", "x", "y", "vx", "vy", "speed", "near_x", "near_y", "near_d" }
 
 local SAFE = 16
 
@@ -9,19 +12,21 @@ local function clamp(v, lo, hi)
   return v
 end
 
-function M.update(e, sense, dt)
-  local threat = sense.threat
-  if not threat or threat.d > SAFE then
-    return { x = e.x, y = e.y, vx = e.vx * 0.5, vy = e.vy * 0.5, behaviour = "wander", state = "calm" }
+function M.update(e, dt)
+  local world = engine.shared.world
+  if e.near_d > SAFE then
+    e.vx, e.vy = e.vx * 0.5, e.vy * 0.5
+    e.behaviour, e.state = world.behaviour.wander, world.state.calm
+    return
   end
-  local dx, dy = e.x - threat.x, e.y - threat.y
+  local dx, dy = e.x - e.near_x, e.y - e.near_y
   local d = math.sqrt(dx * dx + dy * dy)
   if d < 1e-6 then dx, dy, d = math.random() - 0.5, math.random() - 0.5, 1 end
   local vx, vy = dx / d * e.speed, dy / d * e.speed
   -- cornered against a wall: slide along it
-  local x = clamp(e.x + vx * dt, 0, sense.w)
-  local y = clamp(e.y + vy * dt, 0, sense.h)
-  return { x = x, y = y, vx = vx, vy = vy, state = "fleeing" }
+  e.x = clamp(e.x + vx * dt, 0, world.w)
+  e.y = clamp(e.y + vy * dt, 0, world.h)
+  e.vx, e.vy, e.state = vx, vy, world.state.fleeing
 end
 
 return M

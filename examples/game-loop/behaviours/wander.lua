@@ -1,6 +1,10 @@
 -- wander: critters drift on a slowly turning heading and switch to "flee" when a hunter
--- comes close. update(e, sense, dt) returns the entity's next position and state.
+-- comes close. update(e, dt) changes the entity in place: `e` is a row of the world's
+-- columns (runner.callColumns), read and written as a table; near_* is the nearest hunter.
 local M = {}
+
+-- the fields of `e` that update reads or writes: the world lends it only these columns
+M.columns = { "behaviour", "state", "x", "y", "vx", "vy", "speed", "near_d" }
 
 local ALARM = 10      -- a hunter closer than this makes a critter flee
 
@@ -10,18 +14,18 @@ local function bounce(x, v, max)
   return x, v
 end
 
-function M.update(e, sense, dt)
-  local threat = sense.threat
-  if threat and threat.d < ALARM then
-    return { x = e.x, y = e.y, vx = e.vx, vy = e.vy, behaviour = "flee", state = "alarmed" }
+function M.update(e, dt)
+  local world = engine.shared.world   -- the world's size and the codes of names (runner.share)
+  if e.near_d < ALARM then
+    e.behaviour, e.state = world.behaviour.flee, world.state.alarmed
+    return
   end
   local heading = math.atan(e.vy, e.vx) + (math.random() - 0.5) * 6 * dt
   local speed = e.speed * 0.4
   local vx, vy = math.cos(heading) * speed, math.sin(heading) * speed
-  local x, y
-  x, vx = bounce(e.x + vx * dt, vx, sense.w)
-  y, vy = bounce(e.y + vy * dt, vy, sense.h)
-  return { x = x, y = y, vx = vx, vy = vy, state = "wandering" }
+  e.x, e.vx = bounce(e.x + vx * dt, vx, world.w)
+  e.y, e.vy = bounce(e.y + vy * dt, vy, world.h)
+  e.state = world.state.wandering
 end
 
 return M
