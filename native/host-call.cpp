@@ -63,7 +63,7 @@ int hostCall(lua_State* L) {
   if (job == nullptr) return luaL_error(L, "engine.%s can only be called while a job runs", name);
   std::string args, error;
   if (!encodeValues(L, 1, lua_gettop(L), "args", args, error)) {
-    return luaL_error(L, "engine.%s: %s", name, error.c_str());
+    return raiseConversionError(L, (std::string("engine.") + name).c_str(), error);
   }
   job->hostRequest.jobId = job->id;
   job->hostRequest.function = static_cast<uint32_t>(lua_tointeger(L, lua_upvalueindex(1)));

@@ -98,7 +98,7 @@ int enginePost(lua_State* L) {
   lua_settop(L, 2);
   std::string data, error;
   if (!encodeValues(L, 2, 1, "data", data, error)) {
-    return luaL_error(L, "engine.post: %s", error.c_str());
+    return raiseConversionError(L, "engine.post", error);
   }
   pushAction(L, ActionType::Post, std::move(name), std::move(data));
   return 0;

@@ -15,6 +15,9 @@ namespace luapool {
 namespace {
 
 const char kEncodeBudgetKey = 0;  // registry: the state's encode budget (an integer)
+// Lua interns strings up to this length (LUAI_MAXSHORTLEN): only keys this short are taken
+// into shapes, so that equal keys of different tables are mostly the same string object.
+constexpr size_t kMaxShortString = 40;
 
 // Every count and length is checked against the bytes left before anything is read or
 // allocated for it, so a malformed tree (truncated, garbage, counts that do not match)
@@ -43,10 +46,14 @@ class Decoder {
       lua_createtable(L_, 8, 0);
       strsIndex_ = lua_gettop(L_);
     }
+    if (flags & kFlagHasShapes) {
+      lua_createtable(L_, 8, 0);
+      shapesIndex_ = lua_gettop(L_);
+    }
     return static_cast<int>(count);
   }
 
-  int helpers() const { return (refsIndex_ != 0) + (strsIndex_ != 0); }
+  int helpers() const { return (refsIndex_ != 0) + (strsIndex_ != 0) + (shapesIndex_ != 0); }
   bool atEnd() const { return r_.atEnd(); }
   void bad(const char* what) { luaL_error(L_, "luapool: malformed value tree (%s)", what); }
 
@@ -109,6 +116,38 @@ class Decoder {
         }
         return;
       }
+      case kTagShape: {
+        need(4, "count");
+        uint32_t n = r_.u32();
+        if (shapesIndex_ == 0) bad("a shape in a tree without the shapes flag");
+        if (n == 0) bad("empty shape");
+        if (n > r_.remaining() / 5) bad("count larger than the tree");  // >= 5 bytes per key
+        lua_createtable(L_, static_cast<int>(std::min<uint32_t>(n, 1u << 20)), 0);  // keys
+        int keys = lua_gettop(L_);
+        for (uint32_t i = 1; i <= n; ++i) {
+          need(1, "tag");
+          uint8_t t = r_.peek();
+          if (t != kTagStr && t != kTagStrRef) bad("a shape key that is not a string");
+          push(depth + 1);              // keys k
+          lua_rawseti(L_, keys, i);     // keys
+        }
+        lua_pushvalue(L_, keys);        // keys keys
+        lua_rawseti(L_, shapesIndex_, static_cast<lua_Integer>(shapeSizes_.size()) + 1);  // keys
+        shapeSizes_.push_back(n);
+        shapedTable(keys, n, depth);    // keys t
+        lua_remove(L_, keys);           // t
+        return;
+      }
+      case kTagShaped: {
+        need(4, "shape");
+        uint32_t id = r_.u32();
+        if (shapesIndex_ == 0 || id >= shapeSizes_.size()) bad("bad shape reference");
+        lua_rawgeti(L_, shapesIndex_, static_cast<lua_Integer>(id) + 1);  // keys
+        int keys = lua_gettop(L_);
+        shapedTable(keys, shapeSizes_[id], depth);  // keys t
+        lua_remove(L_, keys);                       // t
+        return;
+      }
       case kTagRef: {
         need(4, "reference");
         uint32_t id = r_.u32();
@@ -127,6 +166,18 @@ class Decoder {
       luaL_error(L_, "luapool: malformed value tree (truncated: %s)", what);
     }
   }
+  // Pushes a table with the `n` keys of the table at `keys`, reading one value per key.
+  void shapedTable(int keys, uint32_t n, int depth) {
+    if (n > r_.remaining()) bad("count larger than the tree");  // >= 1 byte per value
+    lua_createtable(L_, 0, static_cast<int>(std::min<uint32_t>(n, 1u << 20)));  // t
+    int t = lua_gettop(L_);
+    remember();
+    for (uint32_t i = 1; i <= n; ++i) {
+      lua_rawgeti(L_, keys, i);  // t k (a string: never nil or NaN)
+      push(depth + 1);           // t k v
+      lua_rawset(L_, t);         // t
+    }
+  }
   void remember() {
     uint32_t id = nextId_++;
     if (refsIndex_ != 0) {
@@ -139,6 +190,8 @@ class Decoder {
   ValueReader r_;
   int refsIndex_ = 0;
   int strsIndex_ = 0;
+  int shapesIndex_ = 0;              // shapesIndex_[s + 1]: the keys of shape s, a sequence
+  std::vector<uint32_t> shapeSizes_;  // the key count of each shape
   uint32_t nextId_ = 0;
   uint32_t strings_ = 0;
 };
@@ -208,7 +261,9 @@ struct PathSegment {
 class Encoder {
  public:
   Encoder(lua_State* L, std::string& out, size_t maxBytes, uint32_t maxDepth)
-      : L_(L), w_(out), maxBytes_(maxBytes), maxDepth_(maxDepth) {}
+      : L_(L), w_(out), maxBytes_(maxBytes), maxDepth_(maxDepth) {
+    std::fill(std::begin(lastShape_), std::end(lastShape_), -1);
+  }
 
   bool encode(int idx, int depth) {
     if (w_.size() > maxBytes_) return tooLarge();
@@ -233,22 +288,7 @@ class Encoder {
       case LUA_TSTRING: {
         size_t n;
         const char* s = lua_tolstring(L_, idx, &n);  // a string already: no conversion
-        if (n >= kMinSharedString) {
-          // A long string is written once; the same string object again is an SREF.
-          // (Short strings are interned, so this is also identity by content for them.)
-          auto seen = strIds_.emplace(lua_topointer(L_, idx), nextStr_);
-          if (!seen.second) {
-            w_.tag(kTagStrRef);
-            w_.u32(seen.first->second);
-            hasStrRefs_ = true;
-            return true;
-          }
-          ++nextStr_;
-        }
-        if (n > maxBytes_ || w_.size() + n > maxBytes_) return tooLarge();
-        w_.tag(kTagStr);
-        w_.bytes(s, n);
-        return true;
+        return writeString(lua_topointer(L_, idx), s, n);
       }
       case LUA_TTABLE: return encodeTable(idx, depth);
       default: {
@@ -262,6 +302,7 @@ class Encoder {
   void popPath() { path_.pop_back(); }
   bool hasRefs() const { return hasRefs_; }
   bool hasStrRefs() const { return hasStrRefs_; }
+  bool hasShapes() const { return hasShapes_; }
   const std::string& error() const { return error_; }
 
   std::string pathString(const char* root) const {
@@ -299,6 +340,63 @@ class Encoder {
     return fail("value is too large to convert (more than " + limit + " encoded)");
   }
 
+  // A string, with `id` the Lua string object's address (identity; short strings are
+  // interned, so for them also identity by content).
+  bool writeString(const void* id, const char* s, size_t n) {
+    if (n >= kMinSharedString) {
+      // A long string is written once; the same string object again is an SREF.
+      auto seen = strIds_.emplace(id, nextStr_);
+      if (!seen.second) {
+        w_.tag(kTagStrRef);
+        w_.u32(seen.first->second);
+        hasStrRefs_ = true;
+        return true;
+      }
+      ++nextStr_;
+    }
+    if (n > maxBytes_ || w_.size() + n > maxBytes_) return tooLarge();
+    w_.tag(kTagStr);
+    w_.bytes(s, n);
+    return true;
+  }
+
+  // The number in this tree of the shape made of keys_[base, base + count), defined now
+  // (*defining) if it is new; -1 if it cannot be a shape (a key that is not UTF-8 would not
+  // stay one key on the JS side).
+  int findShape(size_t base, size_t count, bool* defining) {
+    *defining = false;
+    const KeyRef* k = &keys_[base];
+    auto same = [&](int shape) {
+      const std::vector<const void*>& ids = shapeKeys_[shape];
+      if (ids.size() != count) return false;
+      for (size_t i = 0; i < count; ++i) if (ids[i] != k[i].id) return false;
+      return true;
+    };
+    int last = lastShape_[count];
+    if (last >= 0 && same(last)) return last;
+    std::string sig;
+    sig.reserve(count * sizeof(void*));
+    for (size_t i = 0; i < count; ++i) sig.append(reinterpret_cast<const char*>(&k[i].id), sizeof(void*));
+    auto found = shapeIds_.find(sig);
+    if (found != shapeIds_.end()) {
+      if (found->second >= 0) lastShape_[count] = found->second;
+      return found->second;
+    }
+    int shape = -1;
+    bool utf8 = true;
+    for (size_t i = 0; i < count && utf8; ++i) utf8 = validUtf8(k[i].s, k[i].n);
+    if (utf8) {
+      shape = static_cast<int>(shapeKeys_.size());
+      std::vector<const void*> ids(count);
+      for (size_t i = 0; i < count; ++i) ids[i] = k[i].id;
+      shapeKeys_.push_back(std::move(ids));
+      lastShape_[count] = shape;
+      *defining = true;
+    }
+    shapeIds_.emplace(std::move(sig), shape);
+    return shape;
+  }
+
   void pushKeySegment(int keyIdx) {
     int t = lua_type(L_, keyIdx);
     if (t == LUA_TNUMBER && lua_isinteger(L_, keyIdx)) {
@@ -328,13 +426,26 @@ class Encoder {
     if (!lua_checkstack(L_, 4)) return fail("Lua stack exhausted while converting");
     ids_.emplace(ptr, nextId_++);
 
-    // Pass 1: count entries and check whether the keys are exactly 1..n.
+    // Pass 1: count entries and check whether the keys are exactly 1..n, or all short
+    // strings (a shape: their references stay in keys_ from `base` until it is written).
     lua_Integer count = 0;
     lua_Integer maxKey = 0;
     bool sequence = true;
+    const size_t base = keys_.size();
+    bool shapeable = true;
     lua_pushnil(L_);
     while (lua_next(L_, idx) != 0) {
       ++count;
+      if (shapeable) {
+        size_t n;
+        if (lua_type(L_, -2) == LUA_TSTRING && count <= static_cast<lua_Integer>(kMaxShapeKeys)) {
+          const char* s = lua_tolstring(L_, -2, &n);  // a string key: no conversion
+          if (n <= kMaxShortString) keys_.push_back({lua_topointer(L_, -2), s, n});
+          else shapeable = false;
+        } else {
+          shapeable = false;
+        }
+      }
       if (sequence) {
         if (!lua_isinteger(L_, -2)) {
           sequence = false;
@@ -346,6 +457,35 @@ class Encoder {
         }
       }
       lua_pop(L_, 1);
+    }
+    int shape = -1;
+    bool defining = false;
+    if (shapeable && count > 0) shape = findShape(base, static_cast<size_t>(count), &defining);
+    if (shape >= 0 && defining) {
+      w_.tag(kTagShape);
+      w_.u32(static_cast<uint32_t>(count));
+      for (size_t i = base; i < keys_.size(); ++i) {
+        if (!writeString(keys_[i].id, keys_[i].s, keys_[i].n)) return false;
+      }
+      hasShapes_ = true;
+    } else if (shape >= 0) {
+      w_.tag(kTagShaped);
+      w_.u32(static_cast<uint32_t>(shape));
+    }
+    keys_.resize(base);
+    if (shape >= 0) {
+      // the values alone, in the traversal order the shape's keys were taken in
+      lua_pushnil(L_);
+      while (lua_next(L_, idx) != 0) {
+        pushKeySegment(-2);
+        if (!encode(-1, depth + 1)) {
+          lua_pop(L_, 2);
+          return false;
+        }
+        path_.pop_back();
+        lua_pop(L_, 1);
+      }
+      return true;
     }
     if (count > 0xFFFFFFFFll) return fail("table has too many entries");
     if (sequence && count > 0 && maxKey == count) {
@@ -388,6 +528,19 @@ class Encoder {
   bool hasStrRefs_ = false;
   std::vector<PathSegment> path_;
   std::string error_;
+  // Shapes: the keys of the tables being walked (pass 1), each shape's key identities
+  // (index: its number in the tree), every key list seen (-1: not a shape) and, per key
+  // count, the shape found last (records of one kind hit it every time).
+  struct KeyRef {
+    const void* id;
+    const char* s;
+    size_t n;
+  };
+  std::vector<KeyRef> keys_;
+  std::vector<std::vector<const void*>> shapeKeys_;
+  std::unordered_map<std::string, int> shapeIds_;
+  int lastShape_[kMaxShapeKeys + 1];
+  bool hasShapes_ = false;
 };
 
 }  // namespace
@@ -419,7 +572,8 @@ static bool encodeList(lua_State* L, uint32_t count, const char* root, std::stri
     }
     enc.popPath();
   }
-  out[0] = static_cast<char>((enc.hasRefs() ? kFlagHasRefs : 0) | (enc.hasStrRefs() ? kFlagHasStrRefs : 0));
+  out[0] = static_cast<char>((enc.hasRefs() ? kFlagHasRefs : 0) | (enc.hasStrRefs() ? kFlagHasStrRefs : 0) |
+                             (enc.hasShapes() ? kFlagHasShapes : 0));
   return true;
 }
 
@@ -428,6 +582,15 @@ bool encodeValues(lua_State* L, int first, int count, const char* root, std::str
   first = lua_absindex(L, first);
   return encodeList(L, static_cast<uint32_t>(count), root, out, error, limits, errorPath,
                     [&](uint32_t i) { lua_pushvalue(L, first + static_cast<int>(i)); });
+}
+
+int raiseConversionError(lua_State* L, const char* prefix, const std::string& message) {
+  luaL_where(L, 1);                                      // where
+  lua_pushstring(L, prefix);                             // where prefix
+  lua_pushliteral(L, ": ");                              // where prefix ": "
+  lua_pushlstring(L, message.data(), message.size());    // where prefix ": " message
+  lua_concat(L, 4);                                      // text
+  return lua_error(L);
 }
 
 bool encodeSequence(lua_State* L, int index, lua_Integer n, const char* root, std::string& out,

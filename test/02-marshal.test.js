@@ -292,7 +292,7 @@ test('typed arrays are read through their intrinsics (own properties and prototy
 // malformed tree must fail with "malformed value tree", never read past the buffer (the
 // sanitizer run checks that), whatever the counts say.
 
-const NIL = 0, TRUE = 2, INT32 = 9, STR = 5, SEQ = 6, TABLE = 7, REF = 8, SREF = 10;
+const NIL = 0, TRUE = 2, INT32 = 9, STR = 5, SEQ = 6, TABLE = 7, REF = 8, SREF = 10, SHAPE = 11, SHAPED = 12;
 const u32 = (n) => { const b = Buffer.alloc(4); b.writeUInt32LE(n >>> 0); return [...b]; };
 const tree = (flags, count, ...bytes) => Buffer.from([flags, ...u32(count), ...bytes.flat()]);
 const decode = (buf, asEnv) => binding.testing.decodeTree(buf, asEnv);
@@ -306,11 +306,43 @@ test('native decoder: valid trees decode and encode back byte for byte', () => {
     tree(0, 1, [SEQ, ...u32(2), TRUE, TRUE]),
     tree(1, 1, [SEQ, ...u32(2), SEQ, ...u32(1), TRUE, REF, ...u32(1)]),
     tree(2, 2, [STR, ...u32(40), ...Buffer.from(long)], [SREF, ...u32(0)]),
+    // two tables with the key "a": the first defines the shape, the second refers to it
+    tree(4, 2, [SHAPE, ...u32(1), STR, ...u32(1), 97, TRUE], [SHAPED, ...u32(0), INT32, ...u32(7)]),
+    // a shape key that is a long string written before
+    tree(6, 2, [STR, ...u32(40), ...Buffer.from(long)], [SHAPE, ...u32(1), SREF, ...u32(0), TRUE]),
   ];
   for (const t of valid) {
     const r = decode(t);
     assert.ok(r.ok, `${t.toString('hex')}: ${r.error}`);
     assert.ok(r.tree.equals(t), `${t.toString('hex')} came back as ${r.tree && r.tree.toString('hex')}`);
+  }
+});
+
+// malformed shapes, for both decoders
+const SHAPE_TREES = [
+  [tree(0, 1, [SHAPE, ...u32(1), STR, ...u32(1), 97, TRUE]), 'without the shapes flag'],
+  [tree(4, 1, [SHAPE, ...u32(0)]), 'empty shape'],
+  [tree(4, 1, [SHAPE, ...u32(2), STR, ...u32(1), 97, TRUE]), 'truncated|count larger than the tree'],
+  [tree(4, 1, [SHAPE, ...u32(0xffffffff), STR, ...u32(1), 97, TRUE]), 'truncated|count larger than the tree'],
+  [tree(4, 1, [SHAPE, ...u32(1), INT32, ...u32(1), TRUE, TRUE]), 'shape key that is not a string'],
+  [tree(4, 1, [SHAPE, ...u32(1), STR, ...u32(9), 97, TRUE]), 'truncated'],
+  [tree(4, 1, [SHAPED, ...u32(0)]), 'bad shape reference'],
+  [tree(0, 1, [SHAPED, ...u32(0)]), 'bad shape reference'],
+  [tree(4, 2, [SHAPE, ...u32(1), STR, ...u32(1), 97, TRUE], [SHAPED, ...u32(1), TRUE]), 'bad shape reference'],
+  [tree(4, 2, [SHAPE, ...u32(1), STR, ...u32(1), 97, TRUE], [SHAPED, ...u32(0)]), 'truncated|count larger than the tree'],
+  // a shape cannot be used inside its own definition's keys
+  [tree(4, 1, [SHAPE, ...u32(1), SHAPED, ...u32(0), TRUE]), 'shape key that is not a string'],
+];
+
+test('JS decoder: malformed shapes are MarshalErrors', () => {
+  const { decodeList } = require(path.join(__dirname, '..', 'dist', 'cjs', 'marshal'));
+  for (const opts of [{ bytes: 'string', tables: 'auto', strict: false }, { bytes: 'buffer', tables: 'map', strict: true }]) {
+    for (const [buf, why] of SHAPE_TREES) {
+      const e = (() => { try { decodeList(buf, opts, 'result'); } catch (x) { return x; } })();
+      assert.instance(e, MarshalError, buf.toString('hex'));
+      assert.match(e.message, 'malformed value tree');
+      assert.match(e.message, new RegExp(why.replace(/ /g, ' ')), e.message);
+    }
   }
 });
 
@@ -320,7 +352,7 @@ test('native decoder: malformed trees are errors, not memory corruption', () => 
     [tree(0, 1), 'more values than bytes'],
     [tree(0, 0xffffffff, [NIL]), 'more values than bytes'],
     [tree(0, 0x80000001, ...new Array(8).fill([NIL])), 'more values than bytes'],
-    [tree(4, 0), 'unknown flags'],
+    [tree(8, 0), 'unknown flags'],
     [tree(0, 1, [STR, ...u32(0xffffffff), 1, 2]), 'truncated'],
     [tree(0, 1, [SEQ, ...u32(0x7fffffff), NIL]), 'count larger than the tree'],
     [tree(0, 1, [SEQ, ...u32(3), NIL]), 'count larger than the tree'],
@@ -333,12 +365,13 @@ test('native decoder: malformed trees are errors, not memory corruption', () => 
     [tree(0, 1, [42]), 'unknown tag'],
     [tree(0, 1, [NIL, NIL]), 'bytes after the last value'],
     [tree(0, 1, ...new Array(2000).fill([SEQ, ...u32(1)]), [NIL]), 'nested too deeply'],
+    ...SHAPE_TREES,
   ];
   for (const [buf, why] of bad) {
     const r = decode(buf);
     assert.not.ok(r.ok, `${buf.toString('hex').slice(0, 40)} decoded`);
     assert.match(r.error, 'malformed value tree', r.error);
-    assert.match(r.error, why, r.error);
+    assert.match(r.error, new RegExp(why), r.error);
   }
   assert.not.ok(decode(tree(0, 1, [TRUE]), true).ok, 'env must be a table');
 });
