@@ -166,30 +166,13 @@ class Encoder implements ValueSink {
   }
 
   value(v: unknown, depth: number): void {
+    if (typeof v === 'number') {
+      this.num(v);
+      return;
+    }
     switch (typeof v) {
       case 'undefined': this.u8(NIL); return;
       case 'boolean': this.u8(v ? TRUE : FALSE); return;
-      case 'number': {
-        this.ensure(9);
-        const at = this.pos;
-        if ((v | 0) === v && (v !== 0 || 1 / v > 0)) { // an int32, not -0
-          this.buf[at] = INT32;
-          this.dv.setInt32(at + 1, v, true);
-          this.pos = at + 5;
-          return;
-        }
-        if (Number.isSafeInteger(v) && v !== 0) {
-          this.buf[at] = INT;
-          // two 32-bit halves: no BigInt allocation on the hot path
-          this.dv.setUint32(at + 1, v >>> 0, true);
-          this.dv.setInt32(at + 5, Math.floor(v / 4294967296), true);
-        } else {
-          this.buf[at] = FLOAT;
-          this.dv.setFloat64(at + 1, v, true);
-        }
-        this.pos = at + 9;
-        return;
-      }
       case 'bigint':
         if (v < INT64_MIN || v > INT64_MAX) this.fail(`BigInt ${v} is out of range for a Lua integer (64-bit)`);
         this.ensure(9);
@@ -209,6 +192,27 @@ class Encoder implements ValueSink {
       case 'function': this.fail('cannot convert a function to Lua');
       // eslint-disable-next-line no-fallthrough
       case 'symbol': this.fail('cannot convert a symbol to Lua');
+    }
+  }
+
+  /** A number: INT32 where it fits (not -0), INT for other safe integers, else FLOAT; no allocation. */
+  num(v: number): void {
+    if (this.pos + 9 > this.buf.length) this.ensure(9);
+    const at = this.pos;
+    if ((v | 0) === v && (v !== 0 || 1 / v > 0)) {
+      this.buf[at] = INT32;
+      this.dv.setInt32(at + 1, v, true);
+      this.pos = at + 5;
+    } else if (Number.isSafeInteger(v) && v !== 0) {
+      this.buf[at] = INT;
+      // two 32-bit halves: no BigInt
+      this.dv.setUint32(at + 1, v >>> 0, true);
+      this.dv.setInt32(at + 5, Math.floor(v / 4294967296), true);
+      this.pos = at + 9;
+    } else {
+      this.buf[at] = FLOAT;
+      this.dv.setFloat64(at + 1, v, true);
+      this.pos = at + 9;
     }
   }
 

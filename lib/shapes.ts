@@ -27,6 +27,7 @@ export interface PathSink {
 /** Writes values (lib/marshal.ts Encoder). */
 export interface ValueSink extends PathSink {
   value(v: unknown, depth: number): void;
+  num(v: number): void;
 }
 
 /** Reads values (lib/marshal.ts Decoder). */
@@ -74,8 +75,10 @@ export class EncodeShape {
   reader(): Reader | null | undefined {
     if (this.#reader !== undefined || this.inherits || ++this.#uses < COMPILE_AFTER) return this.#reader;
     // reads each property once, in key order, like the generic loop; j names the failing key
-    let body = 'var j = 0;\ntry {\n';
-    this.keys.forEach((k, i) => { body += `  j = ${i}; e.value(o[${JSON.stringify(k)}], d);\n`; });
+    let body = 'var j = 0, v;\ntry {\n';
+    this.keys.forEach((k, i) => {
+      body += `  j = ${i}; v = o[${JSON.stringify(k)}]; if (typeof v === 'number') e.num(v); else e.value(v, d);\n`;
+    });
     body += '} catch (x) { throw e.under(x, keys[j]); }';
     this.#reader = generate<Reader>('o, e, d', body, this.keys);
     return this.#reader;
