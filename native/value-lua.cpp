@@ -252,10 +252,57 @@ bool isIdentifier(const std::string& k) {
   return true;
 }
 
+// One step of the path to the value being encoded. A key's bytes point into its Lua
+// string (alive while the table holding it is walked): no step allocates.
 struct PathSegment {
-  bool isIndex;
+  enum Kind : uint8_t { kIndex, kKey, kTypeKey } kind;
   long long index;
-  std::string key;
+  const char* s;  // kKey: the key's bytes; kTypeKey: the key's type name
+  size_t n;
+};
+
+// Numbers the tables (or long strings) one encode has written, by address: open
+// addressing with linear probing, no allocation per entry.
+class PointerIds {
+ public:
+  // The id of `p`: `next` if it is new (then true), else the one it was given (false).
+  std::pair<uint32_t, bool> insert(const void* p, uint32_t next) {
+    if ((count_ + 1) * 2 > slots_.size()) grow();
+    size_t mask = slots_.size() - 1;
+    for (size_t i = hash(p) & mask;; i = (i + 1) & mask) {
+      Slot& slot = slots_[i];
+      if (slot.key == nullptr) {
+        slot.key = p;
+        slot.id = next;
+        ++count_;
+        return {next, true};
+      }
+      if (slot.key == p) return {slot.id, false};
+    }
+  }
+
+ private:
+  struct Slot {
+    const void* key = nullptr;
+    uint32_t id = 0;
+  };
+  static size_t hash(const void* p) {
+    uint64_t x = reinterpret_cast<uintptr_t>(p);
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    return static_cast<size_t>(x);
+  }
+  void grow() {
+    std::vector<Slot> old = std::move(slots_);
+    slots_.assign(old.empty() ? 64 : old.size() * 2, Slot{});
+    count_ = 0;
+    for (const Slot& slot : old) {
+      if (slot.key != nullptr) insert(slot.key, slot.id);
+    }
+  }
+  std::vector<Slot> slots_;
+  size_t count_ = 0;
 };
 
 class Encoder {
@@ -298,7 +345,7 @@ class Encoder {
     }
   }
 
-  void pushIndex(long long i) { path_.push_back({true, i, {}}); }
+  void pushIndex(long long i) { path_.push_back({PathSegment::kIndex, i, nullptr, 0}); }
   void popPath() { path_.pop_back(); }
   bool hasRefs() const { return hasRefs_; }
   bool hasStrRefs() const { return hasStrRefs_; }
@@ -308,13 +355,17 @@ class Encoder {
   std::string pathString(const char* root) const {
     std::string s = root;
     for (const auto& seg : path_) {
-      if (seg.isIndex) {
+      if (seg.kind == PathSegment::kIndex) {
         s += "[" + std::to_string(seg.index) + "]";
-      } else if (isIdentifier(seg.key)) {
-        s += "." + seg.key;
+        continue;
+      }
+      std::string key = seg.kind == PathSegment::kKey ? std::string(seg.s, std::min<size_t>(seg.n, 64))
+                                                      : std::string("<") + seg.s + " key>";
+      if (isIdentifier(key)) {
+        s += "." + key;
       } else {
         s += "[\"";
-        for (char c : seg.key) {
+        for (char c : key) {
           if (c == '"' || c == '\\') s += '\\';
           s += c;
         }
@@ -345,10 +396,10 @@ class Encoder {
   bool writeString(const void* id, const char* s, size_t n) {
     if (n >= kMinSharedString) {
       // A long string is written once; the same string object again is an SREF.
-      auto seen = strIds_.emplace(id, nextStr_);
+      auto seen = strIds_.insert(id, nextStr_);
       if (!seen.second) {
         w_.tag(kTagStrRef);
-        w_.u32(seen.first->second);
+        w_.u32(seen.first);
         hasStrRefs_ = true;
         return true;
       }
@@ -400,31 +451,31 @@ class Encoder {
   void pushKeySegment(int keyIdx) {
     int t = lua_type(L_, keyIdx);
     if (t == LUA_TNUMBER && lua_isinteger(L_, keyIdx)) {
-      path_.push_back({true, static_cast<long long>(lua_tointeger(L_, keyIdx)), {}});
+      path_.push_back({PathSegment::kIndex, static_cast<long long>(lua_tointeger(L_, keyIdx)), nullptr, 0});
     } else if (t == LUA_TSTRING) {
       size_t n;
       const char* s = lua_tolstring(L_, keyIdx, &n);
-      path_.push_back({false, 0, std::string(s, std::min<size_t>(n, 64))});
+      path_.push_back({PathSegment::kKey, 0, s, n});
     } else {
-      path_.push_back({false, 0, std::string("<") + lua_typename(L_, t) + " key>"});
+      path_.push_back({PathSegment::kTypeKey, 0, lua_typename(L_, t), 0});
     }
   }
 
   bool encodeTable(int idx, int depth) {
     idx = lua_absindex(L_, idx);
     const void* ptr = lua_topointer(L_, idx);
-    auto seen = ids_.find(ptr);
-    if (seen != ids_.end()) {
+    auto seen = ids_.insert(ptr, nextId_);  // numbered now; a failure below ends the encode
+    if (!seen.second) {
       w_.tag(kTagRef);
-      w_.u32(seen->second);
+      w_.u32(seen.first);
       hasRefs_ = true;
       return true;
     }
+    ++nextId_;
     if (depth >= static_cast<int>(maxDepth_)) {
       return fail("tables nested more than " + std::to_string(maxDepth_) + " deep");
     }
     if (!lua_checkstack(L_, 4)) return fail("Lua stack exhausted while converting");
-    ids_.emplace(ptr, nextId_++);
 
     // Pass 1: count entries and check whether the keys are exactly 1..n, or all short
     // strings (a shape: their references stay in keys_ from `base` until it is written).
@@ -493,7 +544,7 @@ class Encoder {
       w_.u32(static_cast<uint32_t>(count));
       for (lua_Integer i = 1; i <= count; ++i) {
         lua_rawgeti(L_, idx, i);
-        path_.push_back({true, static_cast<long long>(i), {}});
+        path_.push_back({PathSegment::kIndex, static_cast<long long>(i), nullptr, 0});
         bool ok = encode(-1, depth + 1);
         lua_pop(L_, 1);
         if (!ok) return false;
@@ -520,8 +571,8 @@ class Encoder {
   ValueWriter w_;
   size_t maxBytes_;
   uint32_t maxDepth_;
-  std::unordered_map<const void*, uint32_t> ids_;
-  std::unordered_map<const void*, uint32_t> strIds_;
+  PointerIds ids_;
+  PointerIds strIds_;
   uint32_t nextId_ = 0;
   uint32_t nextStr_ = 0;
   bool hasRefs_ = false;
@@ -563,13 +614,15 @@ static bool encodeList(lua_State* L, uint32_t count, const char* root, std::stri
     item(i);
     enc.pushIndex(i);
     bool ok = enc.encode(-1, 0);
-    lua_pop(L, 1);
     if (!ok) {
+      // the path points into keys of the value: described before the value is popped
       if (errorPath) *errorPath = enc.pathString(root);
       error = enc.pathString(root) + ": " + enc.error();
+      lua_pop(L, 1);
       out.clear();
       return false;
     }
+    lua_pop(L, 1);
     enc.popPath();
   }
   out[0] = static_cast<char>((enc.hasRefs() ? kFlagHasRefs : 0) | (enc.hasStrRefs() ? kFlagHasStrRefs : 0) |
