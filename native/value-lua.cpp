@@ -345,8 +345,8 @@ class Encoder {
     }
   }
 
+  // Adds the outermost step (the top-level index) once a value has failed.
   void pushIndex(long long i) { path_.push_back({PathSegment::kIndex, i, nullptr, 0}); }
-  void popPath() { path_.pop_back(); }
   bool hasRefs() const { return hasRefs_; }
   bool hasStrRefs() const { return hasStrRefs_; }
   bool hasShapes() const { return hasShapes_; }
@@ -354,7 +354,8 @@ class Encoder {
 
   std::string pathString(const char* root) const {
     std::string s = root;
-    for (const auto& seg : path_) {
+    for (auto it = path_.rbegin(); it != path_.rend(); ++it) {  // gathered inner to outer
+      const PathSegment& seg = *it;
       if (seg.kind == PathSegment::kIndex) {
         s += "[" + std::to_string(seg.index) + "]";
         continue;
@@ -528,12 +529,11 @@ class Encoder {
       // the values alone, in the traversal order the shape's keys were taken in
       lua_pushnil(L_);
       while (lua_next(L_, idx) != 0) {
-        pushKeySegment(-2);
         if (!encode(-1, depth + 1)) {
+          pushKeySegment(-2);
           lua_pop(L_, 2);
           return false;
         }
-        path_.pop_back();
         lua_pop(L_, 1);
       }
       return true;
@@ -544,11 +544,12 @@ class Encoder {
       w_.u32(static_cast<uint32_t>(count));
       for (lua_Integer i = 1; i <= count; ++i) {
         lua_rawgeti(L_, idx, i);
-        path_.push_back({PathSegment::kIndex, static_cast<long long>(i), nullptr, 0});
         bool ok = encode(-1, depth + 1);
         lua_pop(L_, 1);
-        if (!ok) return false;
-        path_.pop_back();
+        if (!ok) {
+          path_.push_back({PathSegment::kIndex, static_cast<long long>(i), nullptr, 0});
+          return false;
+        }
       }
       return true;
     }
@@ -556,12 +557,11 @@ class Encoder {
     w_.u32(static_cast<uint32_t>(count));
     lua_pushnil(L_);
     while (lua_next(L_, idx) != 0) {
-      pushKeySegment(-2);
       if (!encode(-2, depth + 1) || !encode(-1, depth + 1)) {
+        pushKeySegment(-2);
         lua_pop(L_, 2);
         return false;
       }
-      path_.pop_back();
       lua_pop(L_, 1);
     }
     return true;
@@ -577,7 +577,7 @@ class Encoder {
   uint32_t nextStr_ = 0;
   bool hasRefs_ = false;
   bool hasStrRefs_ = false;
-  std::vector<PathSegment> path_;
+  std::vector<PathSegment> path_;  // filled only as a failure unwinds: innermost step first
   std::string error_;
   // Shapes: the keys of the tables being walked (pass 1), each shape's key identities
   // (index: its number in the tree), every key list seen (-1: not a shape) and, per key
@@ -612,10 +612,10 @@ static bool encodeList(lua_State* L, uint32_t count, const char* root, std::stri
   Encoder enc(L, out, maxBytes, limits.maxDepth);
   for (uint32_t i = 0; i < count; ++i) {
     item(i);
-    enc.pushIndex(i);
     bool ok = enc.encode(-1, 0);
     if (!ok) {
       // the path points into keys of the value: described before the value is popped
+      enc.pushIndex(i);
       if (errorPath) *errorPath = enc.pathString(root);
       error = enc.pathString(root) + ": " + enc.error();
       lua_pop(L, 1);
@@ -623,7 +623,6 @@ static bool encodeList(lua_State* L, uint32_t count, const char* root, std::stri
       return false;
     }
     lua_pop(L, 1);
-    enc.popPath();
   }
   out[0] = static_cast<char>((enc.hasRefs() ? kFlagHasRefs : 0) | (enc.hasStrRefs() ? kFlagHasStrRefs : 0) |
                              (enc.hasShapes() ? kFlagHasShapes : 0));
