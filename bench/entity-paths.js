@@ -7,12 +7,15 @@
 //   - through callColumns: the same fields as typed arrays, written in place;
 //   - in plain JavaScript (the floor).
 // Main-thread time is the event loop's active time (performance.eventLoopUtilization)
-// over the frame: encoding, decoding, applying, and the native side's callbacks.
+// over the frame: encoding, decoding, applying, and the native side's callbacks. On a
+// loaded machine that includes time the thread waited for a core, so on Linux the CPU time
+// the main thread itself used is shown too (/proc/self/task/<pid>/schedstat).
 //
 // Then the round trip of a host call (engine.<name>() from Lua, answered on the main thread).
 //
 //   node bench/entity-paths.js [--entities 1000,5000,20000] [--states 1,2] [--frames 30]
 'use strict';
+const fs = require('fs');
 const { performance } = require('perf_hooks');
 const { ScriptRunner } = require('..');
 
@@ -92,36 +95,50 @@ function makeColumns(entities) {
   return c;
 }
 
+// CPU time the main thread has used, in ms (NaN where the kernel does not tell)
+const SCHEDSTAT = `/proc/self/task/${process.pid}/schedstat`;
+function mainCpuMs() {
+  try {
+    return Number(fs.readFileSync(SCHEDSTAT, 'utf8').split(' ')[0]) / 1e6;
+  } catch {
+    return NaN;
+  }
+}
+
 function median(a) {
   const s = [...a].sort((x, y) => x - y);
   return s[Math.floor(s.length / 2)];
 }
 
 async function frames(run) {
-  const wall = [], main = [];
+  const wall = [], main = [], cpu = [];
   for (let f = 0; f < WARMUP + FRAMES; f++) {
+    const c0 = mainCpuMs();
     const elu = performance.eventLoopUtilization();
     const t0 = performance.now();
     await run();
     const t1 = performance.now();
     const used = performance.eventLoopUtilization(elu);
+    const c1 = mainCpuMs();
     if (f >= WARMUP) {
       wall.push(t1 - t0);
       main.push(used.active);
+      cpu.push(c1 - c0);
     }
   }
-  return { wallMs: median(wall), mainMs: median(main) };
+  return { wallMs: median(wall), mainMs: median(main), cpuMs: median(cpu) };
 }
 
 function row(label, n, r) {
   const perFrame = Math.floor(n * 16.6 / r.wallMs);
   console.log(`${label.padEnd(26)} ${String(n).padStart(6)}   ${r.wallMs.toFixed(2).padStart(8)} ms   ` +
-    `${r.mainMs.toFixed(2).padStart(8)} ms   ${(r.mainMs * 1000 / n).toFixed(3).padStart(7)} µs   ${String(perFrame).padStart(8)}`);
+    `${r.mainMs.toFixed(2).padStart(8)} ms   ${(r.mainMs * 1000 / n).toFixed(3).padStart(7)} µs   ${String(perFrame).padStart(8)}   ` +
+    `${(r.cpuMs * 1000 / n).toFixed(3).padStart(7)} µs`);
 }
 
 (async () => {
   console.log(`entity paths: ${FRAMES} frames (median) after ${WARMUP} warm-up frames; Node ${process.version}`);
-  console.log(`${'path'.padEnd(26)} ${'n'.padStart(6)}   ${'frame'.padStart(11)}   ${'main thread'.padStart(11)}   ${'main/entity'.padStart(10)}   per 16.6 ms`);
+  console.log(`${'path'.padEnd(26)} ${'n'.padStart(6)}   ${'frame'.padStart(11)}   ${'main thread'.padStart(11)}   ${'main/entity'.padStart(10)}   per 16.6 ms   main CPU/entity`);
   for (const n of SIZES) {
     const js = makeEntities(n);
     row('plain JavaScript', n, await frames(async () => { for (const e of js) stepJs(e, DT); }));

@@ -163,7 +163,7 @@ class Gen {
 
   bad() {
     let what = this.r.pick(BAD);
-    if (this.known && this.r.chance(0.2)) what = 'revoked';
+    if (this.r.chance(0.2)) what = 'revoked';
     return this.node({ t: 'bad', what });
   }
 

@@ -223,7 +223,7 @@ class EncodeSim {
       case 'bad':
         if (FUNCTIONS.has(n.what)) this.fail('cannot convert a function to Lua');
         if (n.what === 'symbol') this.fail('cannot convert a symbol to Lua');
-        if (n.what === 'revoked') throw new ModelError('marshal', { reasonRe: /./, path: formatPath(this.root, this.path) });
+        if (n.what === 'revoked') this.fail('cannot convert a revoked Proxy to Lua');
         this.fail(instanceOf(INSTANCE[n.what]));
       // eslint-disable-next-line no-fallthrough
       default: return this.table(n, depth);
@@ -305,13 +305,7 @@ class EncodeSim {
       else if (proxy && proxy.extras.has(k)) node = proxy.extras.get(k);
       else {
         const e = s.entries.find((x) => x.key === k); // as it is now (a getter may have deleted it)
-        if (!e && !n.nullProto && !proxy && k in Object.prototype && !this.w.known) {
-          // KNOWN deleted-inherited: the encoder reads v[k], so a property deleted while the
-          // object is encoded arrives as what Object.prototype has under that name
-          this.w.hits.add('deleted-inherited');
-          if (k !== '__proto__') this.fail('cannot convert a function to Lua');
-          node = { t: 'objectPrototype' };
-        } else if (!e) node = { t: 'prim', v: undefined };
+        if (!e) node = { t: 'prim', v: undefined }; // deleted by a getter meanwhile: nil, whatever its name
         else {
           node = e.node; // what the getter returns, even if its effects replace the property
           if (e.getter) this.w.effects(e.getter, this);
@@ -599,38 +593,14 @@ function segNames(seg, k) {
   return false;
 }
 
-/**
- * Every place a path may name: [{ val, last: { t, e, via } | null, count }]. With
- * `implicitKeys` (a known issue, see KNOWN in marshal-fuzz.js), a path may also step into
- * a table key without naming it.
- */
-function resolvePath(parsed, values, implicitKeys) {
+/** Every place a path may name: [{ val, last: { t, e, via } | null, inKey }]. */
+function resolvePath(parsed, values) {
   if (!parsed || parsed.top >= values.length) return [];
   let states = [{ val: values[parsed.top], last: null, inKey: false }];
-  const expand = (list) => {
-    if (!implicitKeys) return list;
-    const out = [...list];
-    const seen = new Set();
-    for (let i = 0; i < out.length && out.length < 5000; i++) {
-      const st = out[i];
-      if (st.val.lt !== 'table') continue;
-      for (const e of st.val.entries.values()) {
-        if (e.k.lt === 'table' && !seen.has(e.k)) { seen.add(e.k); out.push({ val: e.k, last: st.last, inKey: true }); }
-      }
-    }
-    return out;
-  };
   for (const seg of parsed.segs) {
     const next = [];
-    for (const st of expand(states)) {
-      if (st.val.lt !== 'table') {
-        // KNOWN key-table: a string value inside a table key is refused as a key, its path
-        // ending in ["<binary key>"]
-        if (implicitKeys && st.inKey && seg.str === '<binary key>' && st.val.lt === 'str' && !isUtf8(st.val.b)) {
-          next.push({ val: st.val, last: { t: null, e: { k: st.val, v: st.val }, via: 'leak' }, inKey: true });
-        }
-        continue;
-      }
+    for (const st of states) {
+      if (st.val.lt !== 'table') continue;
       for (const e of st.val.entries.values()) {
         if (segNames(seg, e.k)) next.push({ val: e.v, last: { t: st.val, e, via: 'value' }, inKey: st.inKey });
         if (seg.str === '<table key>' && e.k.lt === 'table') next.push({ val: e.k, last: { t: st.val, e, via: 'key' }, inKey: true });
@@ -656,14 +626,14 @@ const REASONS = [
  * Whether a refusal (path and reason) names a real bad spot in `values`: the reason is one
  * the rules give, the path leads to a place where that reason applies.
  */
-function checkRefusal(path, reason, values, opts, root, { implicitKeys = false } = {}) {
+function checkRefusal(path, reason, values, opts, root) {
   const r = REASONS.find(([, re]) => re.test(reason));
   if (!r) return `unexpected reason ${JSON.stringify(reason)}`;
   const kind = r[0];
   const m = r[1].exec(reason);
   const parsed = parsePath(path, root);
   if (!parsed) return `path ${JSON.stringify(path)} does not parse (root ${root})`;
-  const states = resolvePath(parsed, values, implicitKeys && kind !== 'depth');
+  const states = resolvePath(parsed, values);
   if (!states.length) return `path ${JSON.stringify(path)} names no value`;
   const ok = states.some((st) => {
     const k = st.last && st.last.e.k;
@@ -697,13 +667,11 @@ class Compare {
   /**
    * known: hold the implementation to the documented rules where it is known to differ
    * (KNOWN in marshal-fuzz.js); else accept the known deviation and note it in `hits`.
-   * keyRegion: the tables reachable from a table key (where KNOWN key-table applies).
    */
-  constructor(opts, { known = false, keyRegion = new Set() } = {}) {
+  constructor(opts, { known = false } = {}) {
     this.opts = opts;
     this.known = known;
-    this.keyBuffers = known;  // also check that a long binary key and value of one Lua string are one Buffer
-    this.keyRegion = keyRegion;
+    this.keyBuffers = true;  // also check that a long binary key and value of one Lua string are one Buffer
     this.ctx = [];
     this.hits = new Set();
     this.t2j = new Map();
@@ -714,7 +682,7 @@ class Compare {
   }
 
   clone() {
-    const c = new Compare(this.opts, { known: this.known, keyRegion: this.keyRegion });
+    const c = new Compare(this.opts, { known: this.known });
     c.ctx = this.ctx.slice();
     c.hits = new Set(this.hits);
     c.t2j = new Map(this.t2j); c.j2t = new Map(this.j2t);
@@ -773,12 +741,6 @@ class Compare {
         if (typeof actual !== 'number' || !Object.is(actual, lv.v)) this.fail(path, `expected ${describe(lv.v)}, got ${describe(actual)}`);
         return;
       case 'str':
-        if (!this.known && this.opts.bytes === 'buffer' && this.keyRegion.has(this.ctx[this.ctx.length - 1])) {
-          // KNOWN key-table: inside a table key, strings are decoded like keys (a JS string when valid UTF-8)
-          const keyForm = isUtf8(lv.b) ? lossy(lv.b) : undefined;
-          if (keyForm !== undefined && actual === keyForm) { this.hits.add('key-table'); return; }
-          if (Buffer.isBuffer(actual) && actual.equals(lv.b)) { if (!isUtf8(lv.b)) this.hits.add('key-table'); return; }
-        }
         if (this.opts.bytes === 'buffer') this.buffer(actual, lv, path, false);
         else if (actual !== lossy(lv.b)) this.fail(path, `expected ${describe(lossy(lv.b))}, got ${describe(actual)}`);
         return;
@@ -911,7 +873,7 @@ function checkBack(outcome, values, opts, root, { known = false } = {}) {
   const mustFail = sites.length > 0 || depth === 'sure';
   if (outcome.ok) {
     if (mustFail) return { problem: `expected a MarshalError (${depth === 'sure' ? 'nested more than 200 deep' : sites.map((s) => s.kind).join(', ')}), got success` };
-    const cmp = new Compare(opts, { known, keyRegion: keyRegion(values) });
+    const cmp = new Compare(opts, { known });
     try {
       cmp.list(outcome.value, values, root);
     } catch (e) {
@@ -924,24 +886,7 @@ function checkBack(outcome, values, opts, root, { known = false } = {}) {
   if (depth === 'sure' && !/nested more than/.test(outcome.reason)) {
     return { problem: `expected the nesting limit first (the whole tree is encoded before it is decoded), got ${outcome.reason}` };
   }
-  const problem = checkRefusal(outcome.path, outcome.reason, values, opts, root);
-  if (problem === null || known) return { problem };
-  // KNOWN key-table: an error inside a table key is reported without the key in its path
-  if (checkRefusal(outcome.path, outcome.reason, values, opts, root, { implicitKeys: true }) === null) return { problem: null, known: 'key-table' };
-  return { problem };
-}
-
-/** The tables reachable from a table used as a key. */
-function keyRegion(values) {
-  const { tables } = tableGraph(values);
-  const region = new Set();
-  const add = (t) => {
-    if (region.has(t)) return;
-    region.add(t);
-    for (const { k, v } of t.entries.values()) { if (k.lt === 'table') add(k); if (v.lt === 'table') add(v); }
-  };
-  for (const t of tables) for (const { k } of t.entries.values()) if (k.lt === 'table') add(k);
-  return region;
+  return { problem: checkRefusal(outcome.path, outcome.reason, values, opts, root) };
 }
 
 /** A short text form of model Lua values (for failure reports). */

@@ -269,7 +269,7 @@ function load(): NativeBinding {
 }
 
 /** The value-tree format lib/marshal.ts speaks (native/value.hpp's kValueFormat). */
-const VALUE_FORMAT = 3;
+const VALUE_FORMAT = 4;
 
 /** @internal The loaded addon. */
 export const binding: NativeBinding = load();

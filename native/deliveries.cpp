@@ -7,25 +7,6 @@ namespace luapool {
 
 namespace {
 
-// Well-formed UTF-8 (no overlongs, no surrogates, at most U+10FFFF).
-bool validUtf8(const char* p, size_t n) {
-  const unsigned char* s = reinterpret_cast<const unsigned char*>(p);
-  size_t i = 0;
-  while (i < n) {
-    unsigned char c = s[i];
-    if (c < 0x80) { ++i; continue; }
-    size_t len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 ? 2 : 0;
-    if (len == 0 || c > 0xF4 || i + len > n) return false;
-    for (size_t k = 1; k < len; ++k) {
-      if ((s[i + k] & 0xC0) != 0x80) return false;
-    }
-    if (len == 3 && ((c == 0xE0 && s[i + 1] < 0xA0) || (c == 0xED && s[i + 1] >= 0xA0))) return false;
-    if (len == 4 && ((c == 0xF0 && s[i + 1] < 0x90) || (c == 0xF4 && s[i + 1] >= 0x90))) return false;
-    i += len;
-  }
-  return true;
-}
-
 // A finished job's single scalar result, converted without a round trip through JS.
 bool fastScalar(Napi::Env env, const Job& job, Napi::Value& out) {
   const std::string& r = job.result;

@@ -72,7 +72,10 @@ int hostCall(lua_State* L) {
       })) {
     return raiseNoMemory(L);
   }
-  if (!encoded) return luaL_error(L, "engine.%s: %s", name, state.scratch.c_str());
+  if (!encoded) {
+    lua_pushfstring(L, "engine.%s", name);  // anchored on the stack while the error is built
+    return raiseConversionError(L, lua_tostring(L, -1), state.scratch);  // keeps NUL bytes
+  }
   job->hostRequest.jobId = job->id;
   job->hostRequest.function = static_cast<uint32_t>(lua_tointeger(L, lua_upvalueindex(1)));
   // Yield only from the job's own coroutine: a yield inside a script's coroutine would go

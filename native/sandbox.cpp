@@ -126,7 +126,7 @@ int enginePost(lua_State* L) {
     }
     status = appendAction(L, job, ActionType::Post, std::string(name, len), std::move(data));
   });
-  if (status == ActionStatus::Marshal) return luaL_error(L, "engine.post: %s", state.scratch.c_str());
+  if (status == ActionStatus::Marshal) return raiseConversionError(L, "engine.post", state.scratch);
   return raiseAction(L, status);
 }
 

@@ -15,6 +15,9 @@ namespace luapool {
 namespace {
 
 const char kEncodeBudgetKey = 0;  // registry: the state's encode budget (an integer)
+// Lua interns strings up to this length (LUAI_MAXSHORTLEN): only keys this short are taken
+// into shapes, so that equal keys of different tables are mostly the same string object.
+constexpr size_t kMaxShortString = 40;
 
 // Every count and length is checked against the bytes left before anything is read or
 // allocated for it, so a malformed tree (truncated, garbage, counts that do not match)
@@ -43,10 +46,14 @@ class Decoder {
       lua_createtable(L_, 8, 0);
       strsIndex_ = lua_gettop(L_);
     }
+    if (flags & kFlagHasShapes) {
+      lua_createtable(L_, 8, 0);
+      shapesIndex_ = lua_gettop(L_);
+    }
     return static_cast<int>(count);
   }
 
-  int helpers() const { return (refsIndex_ != 0) + (strsIndex_ != 0); }
+  int helpers() const { return (refsIndex_ != 0) + (strsIndex_ != 0) + (shapesIndex_ != 0); }
   bool atEnd() const { return r_.atEnd(); }
   void bad(const char* what) { luaL_error(L_, "luapool: malformed value tree (%s)", what); }
 
@@ -109,6 +116,38 @@ class Decoder {
         }
         return;
       }
+      case kTagShape: {
+        need(4, "count");
+        uint32_t n = r_.u32();
+        if (shapesIndex_ == 0) bad("a shape in a tree without the shapes flag");
+        if (n == 0) bad("empty shape");
+        if (n > r_.remaining() / 5) bad("count larger than the tree");  // >= 5 bytes per key
+        lua_createtable(L_, static_cast<int>(std::min<uint32_t>(n, 1u << 20)), 0);  // keys
+        int keys = lua_gettop(L_);
+        for (uint32_t i = 1; i <= n; ++i) {
+          need(1, "tag");
+          uint8_t t = r_.peek();
+          if (t != kTagStr && t != kTagStrRef) bad("a shape key that is not a string");
+          push(depth + 1);              // keys k
+          lua_rawseti(L_, keys, i);     // keys
+        }
+        lua_pushvalue(L_, keys);        // keys keys
+        lua_rawseti(L_, shapesIndex_, static_cast<lua_Integer>(shapeSizes_.size()) + 1);  // keys
+        shapeSizes_.push_back(n);
+        shapedTable(keys, n, depth);    // keys t
+        lua_remove(L_, keys);           // t
+        return;
+      }
+      case kTagShaped: {
+        need(4, "shape");
+        uint32_t id = r_.u32();
+        if (shapesIndex_ == 0 || id >= shapeSizes_.size()) bad("bad shape reference");
+        lua_rawgeti(L_, shapesIndex_, static_cast<lua_Integer>(id) + 1);  // keys
+        int keys = lua_gettop(L_);
+        shapedTable(keys, shapeSizes_[id], depth);  // keys t
+        lua_remove(L_, keys);                       // t
+        return;
+      }
       case kTagRef: {
         need(4, "reference");
         uint32_t id = r_.u32();
@@ -127,6 +166,18 @@ class Decoder {
       luaL_error(L_, "luapool: malformed value tree (truncated: %s)", what);
     }
   }
+  // Pushes a table with the `n` keys of the table at `keys`, reading one value per key.
+  void shapedTable(int keys, uint32_t n, int depth) {
+    if (n > r_.remaining()) bad("count larger than the tree");  // >= 1 byte per value
+    lua_createtable(L_, 0, static_cast<int>(std::min<uint32_t>(n, 1u << 20)));  // t
+    int t = lua_gettop(L_);
+    remember();
+    for (uint32_t i = 1; i <= n; ++i) {
+      lua_rawgeti(L_, keys, i);  // t k (a string: never nil or NaN)
+      push(depth + 1);           // t k v
+      lua_rawset(L_, t);         // t
+    }
+  }
   void remember() {
     uint32_t id = nextId_++;
     if (refsIndex_ != 0) {
@@ -139,6 +190,8 @@ class Decoder {
   ValueReader r_;
   int refsIndex_ = 0;
   int strsIndex_ = 0;
+  int shapesIndex_ = 0;              // shapesIndex_[s + 1]: the keys of shape s, a sequence
+  std::vector<uint32_t> shapeSizes_;  // the key count of each shape
   uint32_t nextId_ = 0;
   uint32_t strings_ = 0;
 };
@@ -199,16 +252,65 @@ bool isIdentifier(const std::string& k) {
   return true;
 }
 
+// One step of the path to the value being encoded. A key's bytes point into its Lua
+// string (alive while the table holding it is walked): no step allocates.
 struct PathSegment {
-  bool isIndex;
+  enum Kind : uint8_t { kIndex, kKey, kTypeKey } kind;
   long long index;
-  std::string key;
+  const char* s;  // kKey: the key's bytes; kTypeKey: the key's type name
+  size_t n;
+};
+
+// Numbers the tables (or long strings) one encode has written, by address: open
+// addressing with linear probing, no allocation per entry.
+class PointerIds {
+ public:
+  // The id of `p`: `next` if it is new (then true), else the one it was given (false).
+  std::pair<uint32_t, bool> insert(const void* p, uint32_t next) {
+    if ((count_ + 1) * 2 > slots_.size()) grow();
+    size_t mask = slots_.size() - 1;
+    for (size_t i = hash(p) & mask;; i = (i + 1) & mask) {
+      Slot& slot = slots_[i];
+      if (slot.key == nullptr) {
+        slot.key = p;
+        slot.id = next;
+        ++count_;
+        return {next, true};
+      }
+      if (slot.key == p) return {slot.id, false};
+    }
+  }
+
+ private:
+  struct Slot {
+    const void* key = nullptr;
+    uint32_t id = 0;
+  };
+  static size_t hash(const void* p) {
+    uint64_t x = reinterpret_cast<uintptr_t>(p);
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    return static_cast<size_t>(x);
+  }
+  void grow() {
+    std::vector<Slot> old = std::move(slots_);
+    slots_.assign(old.empty() ? 64 : old.size() * 2, Slot{});
+    count_ = 0;
+    for (const Slot& slot : old) {
+      if (slot.key != nullptr) insert(slot.key, slot.id);
+    }
+  }
+  std::vector<Slot> slots_;
+  size_t count_ = 0;
 };
 
 class Encoder {
  public:
   Encoder(lua_State* L, std::string& out, size_t maxBytes, uint32_t maxDepth)
-      : L_(L), w_(out), maxBytes_(maxBytes), maxDepth_(maxDepth) {}
+      : L_(L), w_(out), maxBytes_(maxBytes), maxDepth_(maxDepth) {
+    std::fill(std::begin(lastShape_), std::end(lastShape_), -1);
+  }
 
   bool encode(int idx, int depth) {
     if (w_.size() > maxBytes_) return tooLarge();
@@ -233,22 +335,7 @@ class Encoder {
       case LUA_TSTRING: {
         size_t n;
         const char* s = lua_tolstring(L_, idx, &n);  // a string already: no conversion
-        if (n >= kMinSharedString) {
-          // A long string is written once; the same string object again is an SREF.
-          // (Short strings are interned, so this is also identity by content for them.)
-          auto seen = strIds_.emplace(lua_topointer(L_, idx), nextStr_);
-          if (!seen.second) {
-            w_.tag(kTagStrRef);
-            w_.u32(seen.first->second);
-            hasStrRefs_ = true;
-            return true;
-          }
-          ++nextStr_;
-        }
-        if (n > maxBytes_ || w_.size() + n > maxBytes_) return tooLarge();
-        w_.tag(kTagStr);
-        w_.bytes(s, n);
-        return true;
+        return writeString(lua_topointer(L_, idx), s, n);
       }
       case LUA_TTABLE: return encodeTable(idx, depth);
       default: {
@@ -258,22 +345,28 @@ class Encoder {
     }
   }
 
-  void pushIndex(long long i) { path_.push_back({true, i, {}}); }
-  void popPath() { path_.pop_back(); }
+  // Adds the outermost step (the top-level index) once a value has failed.
+  void pushIndex(long long i) { path_.push_back({PathSegment::kIndex, i, nullptr, 0}); }
   bool hasRefs() const { return hasRefs_; }
   bool hasStrRefs() const { return hasStrRefs_; }
+  bool hasShapes() const { return hasShapes_; }
   const std::string& error() const { return error_; }
 
   std::string pathString(const char* root) const {
     std::string s = root;
-    for (const auto& seg : path_) {
-      if (seg.isIndex) {
+    for (auto it = path_.rbegin(); it != path_.rend(); ++it) {  // gathered inner to outer
+      const PathSegment& seg = *it;
+      if (seg.kind == PathSegment::kIndex) {
         s += "[" + std::to_string(seg.index) + "]";
-      } else if (isIdentifier(seg.key)) {
-        s += "." + seg.key;
+        continue;
+      }
+      std::string key = seg.kind == PathSegment::kKey ? std::string(seg.s, std::min<size_t>(seg.n, 64))
+                                                      : std::string("<") + seg.s + " key>";
+      if (isIdentifier(key)) {
+        s += "." + key;
       } else {
         s += "[\"";
-        for (char c : seg.key) {
+        for (char c : key) {
           if (c == '"' || c == '\\') s += '\\';
           s += c;
         }
@@ -299,42 +392,112 @@ class Encoder {
     return fail("value is too large to convert (more than " + limit + " encoded)");
   }
 
+  // A string, with `id` the Lua string object's address (identity; short strings are
+  // interned, so for them also identity by content).
+  bool writeString(const void* id, const char* s, size_t n) {
+    if (n >= kMinSharedString) {
+      // A long string is written once; the same string object again is an SREF.
+      auto seen = strIds_.insert(id, nextStr_);
+      if (!seen.second) {
+        w_.tag(kTagStrRef);
+        w_.u32(seen.first);
+        hasStrRefs_ = true;
+        return true;
+      }
+      ++nextStr_;
+    }
+    if (n > maxBytes_ || w_.size() + n > maxBytes_) return tooLarge();
+    w_.tag(kTagStr);
+    w_.bytes(s, n);
+    return true;
+  }
+
+  // The number in this tree of the shape made of keys_[base, base + count), defined now
+  // (*defining) if it is new; -1 if it cannot be a shape (a key that is not UTF-8 would not
+  // stay one key on the JS side).
+  int findShape(size_t base, size_t count, bool* defining) {
+    *defining = false;
+    const KeyRef* k = &keys_[base];
+    auto same = [&](int shape) {
+      const std::vector<const void*>& ids = shapeKeys_[shape];
+      if (ids.size() != count) return false;
+      for (size_t i = 0; i < count; ++i) if (ids[i] != k[i].id) return false;
+      return true;
+    };
+    int last = lastShape_[count];
+    if (last >= 0 && same(last)) return last;
+    std::string sig;
+    sig.reserve(count * sizeof(void*));
+    for (size_t i = 0; i < count; ++i) sig.append(reinterpret_cast<const char*>(&k[i].id), sizeof(void*));
+    auto found = shapeIds_.find(sig);
+    if (found != shapeIds_.end()) {
+      if (found->second >= 0) lastShape_[count] = found->second;
+      return found->second;
+    }
+    int shape = -1;
+    bool utf8 = true;
+    for (size_t i = 0; i < count && utf8; ++i) utf8 = validUtf8(k[i].s, k[i].n);
+    if (utf8) {
+      shape = static_cast<int>(shapeKeys_.size());
+      std::vector<const void*> ids(count);
+      for (size_t i = 0; i < count; ++i) ids[i] = k[i].id;
+      shapeKeys_.push_back(std::move(ids));
+      lastShape_[count] = shape;
+      *defining = true;
+    }
+    shapeIds_.emplace(std::move(sig), shape);
+    return shape;
+  }
+
   void pushKeySegment(int keyIdx) {
     int t = lua_type(L_, keyIdx);
     if (t == LUA_TNUMBER && lua_isinteger(L_, keyIdx)) {
-      path_.push_back({true, static_cast<long long>(lua_tointeger(L_, keyIdx)), {}});
+      path_.push_back({PathSegment::kIndex, static_cast<long long>(lua_tointeger(L_, keyIdx)), nullptr, 0});
     } else if (t == LUA_TSTRING) {
       size_t n;
       const char* s = lua_tolstring(L_, keyIdx, &n);
-      path_.push_back({false, 0, std::string(s, std::min<size_t>(n, 64))});
+      path_.push_back({PathSegment::kKey, 0, s, n});
     } else {
-      path_.push_back({false, 0, std::string("<") + lua_typename(L_, t) + " key>"});
+      path_.push_back({PathSegment::kTypeKey, 0, lua_typename(L_, t), 0});
     }
   }
 
   bool encodeTable(int idx, int depth) {
     idx = lua_absindex(L_, idx);
     const void* ptr = lua_topointer(L_, idx);
-    auto seen = ids_.find(ptr);
-    if (seen != ids_.end()) {
+    auto seen = ids_.insert(ptr, nextId_);  // numbered now; a failure below ends the encode
+    if (!seen.second) {
       w_.tag(kTagRef);
-      w_.u32(seen->second);
+      w_.u32(seen.first);
       hasRefs_ = true;
       return true;
     }
+    ++nextId_;
     if (depth >= static_cast<int>(maxDepth_)) {
       return fail("tables nested more than " + std::to_string(maxDepth_) + " deep");
     }
     if (!lua_checkstack(L_, 4)) return fail("Lua stack exhausted while converting");
-    ids_.emplace(ptr, nextId_++);
 
-    // Pass 1: count entries and check whether the keys are exactly 1..n.
+    // Pass 1: count entries and check whether the keys are exactly 1..n, or all short
+    // strings (a shape: their references stay in keys_ from `base` until it is written).
     lua_Integer count = 0;
     lua_Integer maxKey = 0;
     bool sequence = true;
+    const size_t base = keys_.size();
+    bool shapeable = true;
     lua_pushnil(L_);
     while (lua_next(L_, idx) != 0) {
       ++count;
+      if (shapeable) {
+        size_t n;
+        if (lua_type(L_, -2) == LUA_TSTRING && count <= static_cast<lua_Integer>(kMaxShapeKeys)) {
+          const char* s = lua_tolstring(L_, -2, &n);  // a string key: no conversion
+          if (n <= kMaxShortString) keys_.push_back({lua_topointer(L_, -2), s, n});
+          else shapeable = false;
+        } else {
+          shapeable = false;
+        }
+      }
       if (sequence) {
         if (!lua_isinteger(L_, -2)) {
           sequence = false;
@@ -347,17 +510,46 @@ class Encoder {
       }
       lua_pop(L_, 1);
     }
+    int shape = -1;
+    bool defining = false;
+    if (shapeable && count > 0) shape = findShape(base, static_cast<size_t>(count), &defining);
+    if (shape >= 0 && defining) {
+      w_.tag(kTagShape);
+      w_.u32(static_cast<uint32_t>(count));
+      for (size_t i = base; i < keys_.size(); ++i) {
+        if (!writeString(keys_[i].id, keys_[i].s, keys_[i].n)) return false;
+      }
+      hasShapes_ = true;
+    } else if (shape >= 0) {
+      w_.tag(kTagShaped);
+      w_.u32(static_cast<uint32_t>(shape));
+    }
+    keys_.resize(base);
+    if (shape >= 0) {
+      // the values alone, in the traversal order the shape's keys were taken in
+      lua_pushnil(L_);
+      while (lua_next(L_, idx) != 0) {
+        if (!encode(-1, depth + 1)) {
+          pushKeySegment(-2);
+          lua_pop(L_, 2);
+          return false;
+        }
+        lua_pop(L_, 1);
+      }
+      return true;
+    }
     if (count > 0xFFFFFFFFll) return fail("table has too many entries");
     if (sequence && count > 0 && maxKey == count) {
       w_.tag(kTagSeq);
       w_.u32(static_cast<uint32_t>(count));
       for (lua_Integer i = 1; i <= count; ++i) {
         lua_rawgeti(L_, idx, i);
-        path_.push_back({true, static_cast<long long>(i), {}});
         bool ok = encode(-1, depth + 1);
         lua_pop(L_, 1);
-        if (!ok) return false;
-        path_.pop_back();
+        if (!ok) {
+          path_.push_back({PathSegment::kIndex, static_cast<long long>(i), nullptr, 0});
+          return false;
+        }
       }
       return true;
     }
@@ -365,12 +557,11 @@ class Encoder {
     w_.u32(static_cast<uint32_t>(count));
     lua_pushnil(L_);
     while (lua_next(L_, idx) != 0) {
-      pushKeySegment(-2);
       if (!encode(-2, depth + 1) || !encode(-1, depth + 1)) {
+        pushKeySegment(-2);
         lua_pop(L_, 2);
         return false;
       }
-      path_.pop_back();
       lua_pop(L_, 1);
     }
     return true;
@@ -380,14 +571,27 @@ class Encoder {
   ValueWriter w_;
   size_t maxBytes_;
   uint32_t maxDepth_;
-  std::unordered_map<const void*, uint32_t> ids_;
-  std::unordered_map<const void*, uint32_t> strIds_;
+  PointerIds ids_;
+  PointerIds strIds_;
   uint32_t nextId_ = 0;
   uint32_t nextStr_ = 0;
   bool hasRefs_ = false;
   bool hasStrRefs_ = false;
-  std::vector<PathSegment> path_;
+  std::vector<PathSegment> path_;  // filled only as a failure unwinds: innermost step first
   std::string error_;
+  // Shapes: the keys of the tables being walked (pass 1), each shape's key identities
+  // (index: its number in the tree), every key list seen (-1: not a shape) and, per key
+  // count, the shape found last (records of one kind hit it every time).
+  struct KeyRef {
+    const void* id;
+    const char* s;
+    size_t n;
+  };
+  std::vector<KeyRef> keys_;
+  std::vector<std::vector<const void*>> shapeKeys_;
+  std::unordered_map<std::string, int> shapeIds_;
+  int lastShape_[kMaxShapeKeys + 1];
+  bool hasShapes_ = false;
 };
 
 }  // namespace
@@ -408,18 +612,20 @@ static bool encodeList(lua_State* L, uint32_t count, const char* root, std::stri
   Encoder enc(L, out, maxBytes, limits.maxDepth);
   for (uint32_t i = 0; i < count; ++i) {
     item(i);
-    enc.pushIndex(i);
     bool ok = enc.encode(-1, 0);
-    lua_pop(L, 1);
     if (!ok) {
+      // the path points into keys of the value: described before the value is popped
+      enc.pushIndex(i);
       if (errorPath) *errorPath = enc.pathString(root);
       error = enc.pathString(root) + ": " + enc.error();
+      lua_pop(L, 1);
       out.clear();
       return false;
     }
-    enc.popPath();
+    lua_pop(L, 1);
   }
-  out[0] = static_cast<char>((enc.hasRefs() ? kFlagHasRefs : 0) | (enc.hasStrRefs() ? kFlagHasStrRefs : 0));
+  out[0] = static_cast<char>((enc.hasRefs() ? kFlagHasRefs : 0) | (enc.hasStrRefs() ? kFlagHasStrRefs : 0) |
+                             (enc.hasShapes() ? kFlagHasShapes : 0));
   return true;
 }
 
@@ -428,6 +634,15 @@ bool encodeValues(lua_State* L, int first, int count, const char* root, std::str
   first = lua_absindex(L, first);
   return encodeList(L, static_cast<uint32_t>(count), root, out, error, limits, errorPath,
                     [&](uint32_t i) { lua_pushvalue(L, first + static_cast<int>(i)); });
+}
+
+int raiseConversionError(lua_State* L, const char* prefix, const std::string& message) {
+  luaL_where(L, 1);                                      // where
+  lua_pushstring(L, prefix);                             // where prefix
+  lua_pushliteral(L, ": ");                              // where prefix ": "
+  lua_pushlstring(L, message.data(), message.size());    // where prefix ": " message
+  lua_concat(L, 4);                                      // text
+  return lua_error(L);
 }
 
 bool encodeSequence(lua_State* L, int index, lua_Integer n, const char* root, std::string& out,

@@ -34,4 +34,8 @@ bool encodeSequence(lua_State* L, int index, lua_Integer n, const char* root, st
                     std::string& error, const MarshalLimits& limits = MarshalLimits(),
                     std::string* errorPath = nullptr);
 
+// Raises a Lua error "<where>prefix: message" with every byte of `message` (a conversion
+// error's path may name a key holding a NUL byte: no C-string formatting).
+int raiseConversionError(lua_State* L, const char* prefix, const std::string& message);
+
 }  // namespace luapool

@@ -292,7 +292,7 @@ test('typed arrays are read through their intrinsics (own properties and prototy
 // malformed tree must fail with "malformed value tree", never read past the buffer (the
 // sanitizer run checks that), whatever the counts say.
 
-const NIL = 0, TRUE = 2, INT32 = 9, STR = 5, SEQ = 6, TABLE = 7, REF = 8, SREF = 10;
+const NIL = 0, TRUE = 2, INT32 = 9, STR = 5, SEQ = 6, TABLE = 7, REF = 8, SREF = 10, SHAPE = 11, SHAPED = 12;
 const u32 = (n) => { const b = Buffer.alloc(4); b.writeUInt32LE(n >>> 0); return [...b]; };
 const tree = (flags, count, ...bytes) => Buffer.from([flags, ...u32(count), ...bytes.flat()]);
 const decode = (buf, asEnv) => binding.testing.decodeTree(buf, asEnv);
@@ -306,11 +306,43 @@ test('native decoder: valid trees decode and encode back byte for byte', () => {
     tree(0, 1, [SEQ, ...u32(2), TRUE, TRUE]),
     tree(1, 1, [SEQ, ...u32(2), SEQ, ...u32(1), TRUE, REF, ...u32(1)]),
     tree(2, 2, [STR, ...u32(40), ...Buffer.from(long)], [SREF, ...u32(0)]),
+    // two tables with the key "a": the first defines the shape, the second refers to it
+    tree(4, 2, [SHAPE, ...u32(1), STR, ...u32(1), 97, TRUE], [SHAPED, ...u32(0), INT32, ...u32(7)]),
+    // a shape key that is a long string written before
+    tree(6, 2, [STR, ...u32(40), ...Buffer.from(long)], [SHAPE, ...u32(1), SREF, ...u32(0), TRUE]),
   ];
   for (const t of valid) {
     const r = decode(t);
     assert.ok(r.ok, `${t.toString('hex')}: ${r.error}`);
     assert.ok(r.tree.equals(t), `${t.toString('hex')} came back as ${r.tree && r.tree.toString('hex')}`);
+  }
+});
+
+// malformed shapes, for both decoders
+const SHAPE_TREES = [
+  [tree(0, 1, [SHAPE, ...u32(1), STR, ...u32(1), 97, TRUE]), 'without the shapes flag'],
+  [tree(4, 1, [SHAPE, ...u32(0)]), 'empty shape'],
+  [tree(4, 1, [SHAPE, ...u32(2), STR, ...u32(1), 97, TRUE]), 'truncated|count larger than the tree'],
+  [tree(4, 1, [SHAPE, ...u32(0xffffffff), STR, ...u32(1), 97, TRUE]), 'truncated|count larger than the tree'],
+  [tree(4, 1, [SHAPE, ...u32(1), INT32, ...u32(1), TRUE, TRUE]), 'shape key that is not a string'],
+  [tree(4, 1, [SHAPE, ...u32(1), STR, ...u32(9), 97, TRUE]), 'truncated'],
+  [tree(4, 1, [SHAPED, ...u32(0)]), 'bad shape reference'],
+  [tree(0, 1, [SHAPED, ...u32(0)]), 'bad shape reference'],
+  [tree(4, 2, [SHAPE, ...u32(1), STR, ...u32(1), 97, TRUE], [SHAPED, ...u32(1), TRUE]), 'bad shape reference'],
+  [tree(4, 2, [SHAPE, ...u32(1), STR, ...u32(1), 97, TRUE], [SHAPED, ...u32(0)]), 'truncated|count larger than the tree'],
+  // a shape cannot be used inside its own definition's keys
+  [tree(4, 1, [SHAPE, ...u32(1), SHAPED, ...u32(0), TRUE]), 'shape key that is not a string'],
+];
+
+test('JS decoder: malformed shapes are MarshalErrors', () => {
+  const { decodeList } = require(path.join(__dirname, '..', 'dist', 'cjs', 'marshal'));
+  for (const opts of [{ bytes: 'string', tables: 'auto', strict: false }, { bytes: 'buffer', tables: 'map', strict: true }]) {
+    for (const [buf, why] of SHAPE_TREES) {
+      const e = (() => { try { decodeList(buf, opts, 'result'); } catch (x) { return x; } })();
+      assert.instance(e, MarshalError, buf.toString('hex'));
+      assert.match(e.message, 'malformed value tree');
+      assert.match(e.message, new RegExp(why.replace(/ /g, ' ')), e.message);
+    }
   }
 });
 
@@ -320,7 +352,7 @@ test('native decoder: malformed trees are errors, not memory corruption', () => 
     [tree(0, 1), 'more values than bytes'],
     [tree(0, 0xffffffff, [NIL]), 'more values than bytes'],
     [tree(0, 0x80000001, ...new Array(8).fill([NIL])), 'more values than bytes'],
-    [tree(4, 0), 'unknown flags'],
+    [tree(8, 0), 'unknown flags'],
     [tree(0, 1, [STR, ...u32(0xffffffff), 1, 2]), 'truncated'],
     [tree(0, 1, [SEQ, ...u32(0x7fffffff), NIL]), 'count larger than the tree'],
     [tree(0, 1, [SEQ, ...u32(3), NIL]), 'count larger than the tree'],
@@ -333,12 +365,13 @@ test('native decoder: malformed trees are errors, not memory corruption', () => 
     [tree(0, 1, [42]), 'unknown tag'],
     [tree(0, 1, [NIL, NIL]), 'bytes after the last value'],
     [tree(0, 1, ...new Array(2000).fill([SEQ, ...u32(1)]), [NIL]), 'nested too deeply'],
+    ...SHAPE_TREES,
   ];
   for (const [buf, why] of bad) {
     const r = decode(buf);
     assert.not.ok(r.ok, `${buf.toString('hex').slice(0, 40)} decoded`);
     assert.match(r.error, 'malformed value tree', r.error);
-    assert.match(r.error, why, r.error);
+    assert.match(r.error, new RegExp(why), r.error);
   }
   assert.not.ok(decode(tree(0, 1, [TRUE]), true).ok, 'env must be a table');
 });
@@ -503,6 +536,124 @@ test('with a memory limit, what the state can hold always fits the budget (4 x m
   } finally {
     await r.close();
   }
+});
+
+// ----------------------------------------------------- shapes: each key list once per tree
+// Records of one kind (the same keys in the same order) are written with their keys once
+// per tree; from the 16th use of a key list on, generated code reads and builds them. These
+// tests use enough records to reach that code, in both directions.
+const RECORDS = 40;
+const records = (n = RECORDS) => Array.from({ length: n }, (_, i) => ({ id: i, x: i + 0.5, name: `e${i}`, alive: i % 2 === 0 }));
+
+test('shapes: records keep their values and number types, both ways, many times', async () => {
+  for (let round = 0; round < 3; round++) {
+    const list = records();
+    const back = await echo(list);
+    assert.equal(back, list);
+    assert.equal(Object.keys(back[RECORDS - 1]).sort(), ['alive', 'id', 'name', 'x']); // in Lua's traversal order
+    const types = await runner.run('local t = ... local out = {} for i, e in ipairs(t) do out[i] = math.type(e.id) .. math.type(e.x) end return out', { args: [list] });
+    assert.ok(types.every((t) => t === 'integerfloat'), types.join());
+    const made = await runner.run(`local out = {} for i = 1, ${RECORDS} do out[i] = { id = i, x = i + 0.5, tag = "t" .. i } end return out`);
+    assert.is(made.length, RECORDS);
+    made.forEach((e, i) => assert.equal(e, { id: i + 1, x: i + 1.5, tag: `t${i + 1}` }));
+    const maps = await runner.run(`local out = {} for i = 1, ${RECORDS} do out[i] = { id = i, x = i + 0.5 } end return out`, { tables: 'map' });
+    assert.equal([...maps.get(RECORDS)].sort(), [['id', RECORDS], ['x', RECORDS + 0.5]]);
+  }
+});
+
+test('shapes: the keys are written once per tree (the encoded size does not grow with them)', () => {
+  const { encodeList } = require(path.join(__dirname, '..', 'dist', 'cjs', 'marshal'));
+  const long = 'a_rather_long_property_name_';
+  const list = Array.from({ length: 1000 }, (_, i) => ({ [`${long}1`]: i, [`${long}2`]: i, [`${long}3`]: i }));
+  const bytes = encodeList([list], 'args').length;
+  assert.ok(bytes < 1000 * 3 * 10 + 1000, `${bytes} bytes for 1000 records`); // ~5 bytes per value, ~5 per record
+  const r = binding.testing.decodeTree(Buffer.from(encodeList([list], 'args')));
+  assert.ok(r.ok, r.error);
+  assert.ok(r.tree.length < 1000 * 3 * 10 + 1000, `Lua wrote ${r.tree.length} bytes`);
+});
+
+test('shapes: cycles and shared records, a record holding one of its own kind', async () => {
+  const list = records();
+  for (const e of list) e.self = e;
+  list[5].next = list[6];
+  const back = await echo(list);
+  assert.ok(back.every((e) => e.self === e));
+  assert.is(back[5].next, back[6]);
+  // nested tables with the same keys as the table they are in (the shape is in use while defined)
+  const nested = await runner.run(`local out = {} for i = 1, ${RECORDS} do local t = { a = i } t.b = { a = -i, b = false } out[i] = t end out[1].b.b = out[1] return out`);
+  assert.equal(nested[RECORDS - 1], { a: RECORDS, b: { a: -RECORDS, b: false } });
+  assert.is(nested[0].b.b, nested[0]);
+  const deep = await runner.run('local t = { a = 1, b = 2 } for i = 1, 50 do t = { a = t, b = i } end return t');
+  let d = deep, depth = 0;
+  while (typeof d.a === 'object') { d = d.a; depth++; }
+  assert.is(depth, 50);
+});
+
+test("shapes: keys named like Object.prototype's members stay own properties", async () => {
+  const list = Array.from({ length: RECORDS }, (_, i) => JSON.parse(`{"constructor": ${i}, "toString": "s", "__proto__": [${i}], "hasOwnProperty": true}`));
+  const back = await echo(list);
+  for (let i = 0; i < RECORDS; i++) {
+    assert.is(Object.getPrototypeOf(back[i]), Object.prototype);
+    assert.equal(Object.keys(back[i]).sort(), ['__proto__', 'constructor', 'hasOwnProperty', 'toString']);
+    assert.is(back[i].constructor, i);
+    assert.equal(Object.getOwnPropertyDescriptor(back[i], '__proto__').value, [i]);
+  }
+  const fromLua = await runner.run(`local out = {} for i = 1, ${RECORDS} do out[i] = { constructor = i, __proto__ = "p", valueOf = 1 } end return out`);
+  assert.is(Object.getPrototypeOf(fromLua[RECORDS - 1]), Object.prototype);
+  assert.is(fromLua[RECORDS - 1].__proto__, 'p');
+  assert.is(fromLua[RECORDS - 1].constructor, RECORDS);
+});
+
+test('shapes: getters, deleted properties and Proxies in a run of records', async () => {
+  const list = records();
+  let calls = 0;
+  Object.defineProperty(list[30], 'x', { get() { calls++; delete list[30].name; return 7; }, enumerable: true, configurable: true });
+  list[31] = new Proxy(list[31], {});
+  const back = await echo(list);
+  assert.is(calls, 1); // each property read once
+  assert.equal(back[30], { id: 30, x: 7, alive: true });
+  assert.equal(back[31], list[31]);
+  assert.equal(back[32], list[32]);
+});
+
+test('shapes: errors inside records name their path, both ways', async () => {
+  const list = records();
+  list[35].name = () => 1;
+  const e = await echo(list).catch((x) => x);
+  assert.instance(e, MarshalError);
+  assert.is(e.path, 'args[0][35].name');
+  const e2 = await runner.run(`local out = {} for i = 1, ${RECORDS} do out[i] = { a = i, s = "ok" } end out[36].s = print return out`).catch((x) => x);
+  assert.instance(e2, MarshalError);
+  assert.is(e2.path, 'result[0][36].s');
+  const e3 = await runner.run(`local out = {} for i = 1, ${RECORDS} do out[i] = { a = i, s = "ok" } end out[36].s = "\\xff" return out`, { strict: true }).catch((x) => x);
+  assert.instance(e3, MarshalError);
+  assert.is(e3.path, 'result[0][36].s');
+  const many = Array.from({ length: RECORDS }, (_, i) => ({ k: i, ['x\ud800y']: 1 }));
+  const e4 = await echo(many, { strict: true }).catch((x) => x);
+  assert.instance(e4, MarshalError);
+  assert.is(e4.path, `args[0][0]${JSON.stringify(['x\ud800y'])}`);
+});
+
+test('shapes: many distinct key lists (dictionaries, not records) still convert', async () => {
+  const list = Array.from({ length: 20000 }, (_, i) => ({ [`k${i}`]: i }));
+  const back = await echo(list);
+  assert.is(back.length, 20000);
+  assert.equal(back[19999], { k19999: 19999 });
+  const wide = Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`f${i}`, i]));
+  assert.equal(await echo([wide, wide, { ...wide }]), [wide, wide, wide]);
+  assert.equal(await runner.run('local t = {} for i = 1, 100 do t["f" .. (i - 1)] = i - 1 end return t'), wide);
+});
+
+test('shapes: without code generation (--disallow-code-generation-from-strings) records still convert', () => {
+  const { spawnSync } = require('child_process');
+  const script = `
+    const { ScriptRunner } = require(${JSON.stringify(path.join(__dirname, '..'))});
+    const r = new ScriptRunner({ states: 1 });
+    const list = Array.from({ length: 40 }, (_, i) => ({ id: i, x: i + 0.5 }));
+    r.run('local t = ... local out = {} for i, e in ipairs(t) do out[i] = { id = e.id, x = e.x } end return out', { args: [list] })
+      .then((back) => { console.log(back.every((e, i) => e.id === i && e.x === i + 0.5 && Object.keys(e).length === 2) ? 'same' : 'different'); return r.close(); });`;
+  const out = spawnSync(process.execPath, ['--disallow-code-generation-from-strings', '-e', script], { encoding: 'utf8', env: process.env });
+  assert.is(out.stdout.trim(), 'same', out.stderr);
 });
 
 test.after(() => runner.close());
