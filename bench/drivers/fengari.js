@@ -62,6 +62,42 @@ driverMain('fengari', {
     if (s !== p.n) throw new Error(`CHECKSUM MISMATCH: calls returned ${s}`);
     return { callsPerSec: (p.n / ms) * 1000, note: 'lua_getglobal + lua_call from JS' };
   },
+  // The gameloop section: per entity, the 12 fields pushed as a new table (lua_createtable +
+  // lua_setfield), M.update called with lua_call, the 6 fields of its result read back with
+  // lua_getfield — fengari's C API from JavaScript, its documented way.
+  async entities(p) {
+    const E = require('../lib/entities');
+    const { lua, to_luastring } = require('fengari');
+    const L = newState();
+    doString(L, `M = (function() ${E.behaviour()} end)()`);
+    lua.lua_getglobal(L, to_luastring('M'));
+    lua.lua_getfield(L, -1, to_luastring('update'));
+    const fnIdx = lua.lua_gettop(L);
+    const keys = Object.fromEntries(E.FIELDS.map((f) => [f, to_luastring(f)]));
+    const es = E.makeEntities(p.entities);
+    const t = await E.timeFrames(() => {
+      for (let i = 0; i < es.length; i++) {
+        const en = es[i];
+        lua.lua_pushvalue(L, fnIdx);
+        lua.lua_createtable(L, 0, 12);
+        for (const f of E.FIELDS) {
+          if (E.INT_FIELDS.has(f)) lua.lua_pushinteger(L, en[f]); else lua.lua_pushnumber(L, en[f]);
+          lua.lua_setfield(L, -2, keys[f]);
+        }
+        lua.lua_pushnumber(L, E.DT);
+        lua.lua_call(L, 2, 1);
+        for (const f of E.WRITTEN) {
+          lua.lua_getfield(L, -1, keys[f]);
+          en[f] = lua.lua_tonumber(L, -1);
+          lua.lua_pop(L, 1);
+        }
+        lua.lua_pop(L, 1);
+      }
+    }, p);
+    const checksum = E.verify('fengari', p.entities, t.framesRun, E.checksumOf(es.length, (i, f) => es[i][f]));
+    return E.frameResult(p.entities, t, { checksum, mainMs: t.frameMs,
+      how: 'per entity: a table built with lua_createtable/lua_setfield, lua_call, 6 lua_getfield back (main thread)' });
+  },
   async memory(p) {
     global.gc && global.gc();
     newState(); // load the module first

@@ -177,6 +177,42 @@ driverMain('luapool', {
       population: { start: population[0], end: population[population.length - 1], mean: sum(population) / population.length },
     };
   },
+  // The gameloop section: the issue-10 entity behaviour (bench/workloads/entity.lua) for
+  // p.entities entities per frame, through callMany (one [entity, dt] per entity, six fields
+  // back, applied to the objects) or callColumns (the fields as typed arrays, written in
+  // place), on p.states states (one thread each).
+  async entities(p) {
+    const E = require('../lib/entities');
+    const r = runner({}, { states: p.states, threads: p.states, ...(p.opts || {}) });
+    r.define('bench/entity', E.behaviour());
+    const n = p.entities;
+    let frame, read, how;
+    if (p.path === 'callColumns') {
+      const columns = E.makeColumns(E.makeEntities(n));
+      const opts = { args: [E.DT], readonly: E.READONLY };
+      frame = () => r.callColumns('bench/entity', 'step', columns, opts);
+      read = (i, f) => columns[f][i];
+      how = `runner.callColumns('bench/entity', 'step', columns, { args: [dt], readonly }) on 12 typed arrays in one SharedArrayBuffer`;
+    } else {
+      const es = E.makeEntities(n);
+      frame = async () => {
+        const out = await r.callMany('bench/entity', 'update', es.map((e) => [e, E.DT]));
+        for (let i = 0; i < n; i++) {
+          const e = es[i], o = out[i];
+          e.x = o.x; e.y = o.y; e.vx = o.vx; e.vy = o.vy; e.energy = o.energy; e.state = o.state;
+        }
+      };
+      read = (i, f) => es[i][f];
+      how = "runner.callMany('bench/entity', 'update', entities.map((e) => [e, dt])), the 6 fields applied to the objects";
+    }
+    try {
+      const t = await E.timeFrames(frame, p);
+      const checksum = E.verify(`luapool ${p.path}`, n, t.framesRun, E.checksumOf(n, read));
+      return E.frameResult(n, t, { checksum, states: r.states, threads: r.parallelism, path: p.path, how });
+    } finally {
+      await r.close();
+    }
+  },
   // Fairness (luapool only: no peer time-slices a running job). A fresh runner with the
   // default options plus p.opts (timeoutMs: 50, and sliceMs/threads for the slicing
   // scenario). Scenarios:
