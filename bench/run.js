@@ -145,7 +145,8 @@ function buildPlan(cfg, opts) {
     }
   }
   if (opts.sections.includes('calls')) {
-    const common = { mode: 'calls', workload: 'calls', n: cfg.calls.n, durationMs: cfg.calls.durationMs, warmupMs: cfg.calls.warmupMs, batchSize: cfg.calls.batchSize, concurrency: 64, states: P };
+    const common = { mode: 'calls', workload: 'calls', n: cfg.calls.n, durationMs: cfg.calls.durationMs, warmupMs: cfg.calls.warmupMs, batchSize: cfg.calls.batchSize, concurrency: 64, states: P,
+      payloads: ['entity', 'string1k', 'array50'], hostCalls: cfg.calls.hostCalls || 2000 };
     add('calls', 'calls', 'lua', 'lua.js', { ...common, luaBin: opts.luaBin });
     add('calls', 'calls', 'luapool', 'luapool.js', { ...common, opts: lp('luapool') });
     add('calls', 'calls', 'wasmoon', 'wasmoon.js', common);
@@ -443,6 +444,22 @@ function analyze(result) {
     const lp = row.callsPerSec.luapool.last;
     row.luapoolDetail = lp ? { oneCallPerJob: lp.callsPerSecOneCallPerJob, batched: lp.batched } : null;
     for (const d of ['lua', 'wasmoon', 'fengari']) row.luapoolVs[d] = pairRatio(raw, 'calls', 'calls', 'luapool', d);
+    // realistic payloads and the host-call round trip, per driver
+    row.payloads = {};
+    for (const kind of ['entity', 'string1k', 'array50']) {
+      row.payloads[kind] = {};
+      for (const d of ['luapool', 'wasmoon', 'fengari']) {
+        const g = (f) => (r) => r.payloads && r.payloads[kind] && r.payloads[kind][f];
+        const cs = cellSummary(raw, 'calls', 'calls', d, g('callsPerSec'));
+        if (Number.isFinite(cs.median)) row.payloads[kind][d] = { callsPerSec: cs, mainUsPerCall: cellSummary(raw, 'calls', 'calls', d, g('mainUsPerCall')), how: g('how')(cs.last) };
+      }
+    }
+    row.hostCall = {};
+    for (const d of ['luapool', 'wasmoon', 'fengari']) {
+      const g = (f) => (r) => r.hostCall && r.hostCall[f];
+      const us = cellSummary(raw, 'calls', 'calls', d, g('usPerCall'));
+      if (Number.isFinite(us.median)) row.hostCall[d] = { usPerCall: us, mainUsPerCall: cellSummary(raw, 'calls', 'calls', d, g('mainUsPerCall')), how: g('how')(us.last) };
+    }
     a.calls = row;
   }
   // Scaling: throughput per state count, relative to the single interpreter.

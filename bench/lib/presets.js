@@ -54,7 +54,7 @@ const presets = {
     sizes: { fib: 15, tables: 300, strings: 300, nbody: 300 },
     iters: 1, warmup: 0, warmupMs: 0,
     trivial: { durationMs: 60, warmupMs: 10, concurrency: [1, 64] },
-    calls: { n: 2000, durationMs: 60, warmupMs: 10, batchSize: 100 },
+    calls: { n: 2000, durationMs: 60, warmupMs: 10, batchSize: 100, hostCalls: 50 },
     scaling: { workload: 'fib', n: 15, jobsPerState: 2 },
     health: { workload: 'fib', n: 15, durationMs: 100 },
     memory: { count: 2 },

@@ -204,6 +204,31 @@ function markdown(res, { svgPath }) {
       ['fengari', cell(k.callsPerSec.fengari), '`lua_getglobal` + `lua_call` from JS'],
     ], 'lrl'));
     L.push('');
+    const kinds = Object.keys(k.payloads || {}).filter((x) => Object.keys(k.payloads[x]).length);
+    if (kinds.length) {
+      const what = { entity: 'the 12-field entity in, 6 fields out (`update`)', string1k: 'a 1 KB string in and back (`echo`)', array50: 'a 50-element array in and back (`echo`)' };
+      L.push('Realistic payloads (`bench/lib/payloads.js`, `bench/workloads/payloads.lua`): luapool through `callMany` ' +
+        `(${c.calls.batchSize} calls a batch, one batch per state in flight), wasmoon and fengari one synchronous call each. ` +
+        '**Main thread** = main-thread CPU time per call (luapool: encoding, decoding, the batch; wasmoon and fengari: the whole call):');
+      L.push('');
+      const rows = [];
+      for (const kind of kinds) {
+        for (const d of ['luapool', 'wasmoon', 'fengari']) {
+          const r = k.payloads[kind][d];
+          if (r) rows.push([what[kind] || kind, d, cell(r.callsPerSec), cell(r.mainUsPerCall, 2), r.how || '']);
+        }
+      }
+      L.push(table(['payload', 'driver', 'calls/s', 'main thread µs per call', 'how'], rows, 'llrrl'));
+      L.push('');
+    }
+    const hosts = Object.keys(k.hostCall || {});
+    if (hosts.length) {
+      L.push('Host-call round trip: a Lua loop calls a JavaScript function (`engine.nearby(i)` in luapool) and adds up the results:');
+      L.push('');
+      L.push(table(['driver', 'µs per call', 'main thread µs per call', 'how'], hosts.map((d) => [d, cell(k.hostCall[d].usPerCall, 2),
+        cell(k.hostCall[d].mainUsPerCall, 2), k.hostCall[d].how || '']), 'lrrl'));
+      L.push('');
+    }
   }
 
   const sk = Object.keys(a.scaling || {});
@@ -298,6 +323,13 @@ function markdown(res, { svgPath }) {
   return L.join('\n');
 }
 
+// a count with thousands separators, "median (min–max)"
+function count(s) {
+  if (!s || !Number.isFinite(s.median)) return '–';
+  const f = (v) => Math.round(v).toLocaleString('en-US');
+  return s.n > 1 ? `${f(s.median)} (${f(s.min)}–${f(s.max)})` : f(s.median);
+}
+
 const ENTITY_LABEL = { js: 'plain JavaScript (floor)', lua: 'standalone lua (floor)' };
 const entityLabel = (id) => ENTITY_LABEL[id] || id;
 
@@ -311,7 +343,7 @@ function entitiesMarkdown(res) {
   L.push('One steering behaviour (`bench/workloads/entity.lua`; in JavaScript `stepJs` in `bench/lib/entities.js`) over ' +
     'the issue-10 entity — 12 fields in (id, x, y, vx, vy, tx, ty, speed, energy, state, kind, age), 6 written ' +
     '(x, y, vx, vy, energy, state) — for every entity, every frame. Each trial runs ' +
-    `${c.warmup} untimed frames, then up to ${c.frames} timed frames or ${((c.maxMs || 0) / 1000).toFixed(0)} s, and checks the ` +
+    `${c.warmup} untimed frame${c.warmup === 1 ? '' : 's'}, then up to ${c.frames} timed frames or ${((c.maxMs || 0) / 1000).toFixed(0)} s (at least 3; wasmoon and fengari at least 1), and checks the ` +
     'result against plain JavaScript after the same number of frames (a checksum of the written fields). wasmoon and ' +
     `fengari run up to ${Number(c.peerMaxEntities).toLocaleString('en-US')} entities (a larger frame takes them seconds).`);
   L.push('');
@@ -320,10 +352,12 @@ function entitiesMarkdown(res) {
     '**event loop busy** = `performance.eventLoopUtilization()` active time per frame (median), which also counts time the ' +
     'main thread waited for a core while the pool\'s threads ran; **per 16.6 ms** = entities × 16.6 ÷ frame ms.');
   L.push('- How each driver runs the frame:');
+  const hows = new Map();  // how -> labels
   for (const id of en.ids) {
     const r = en.headline[id] || Object.values(en.rows).map((x) => x[id]).find(Boolean);
-    if (r && r.how) L.push(`  - ${entityLabel(id)}: ${r.how}`);
+    if (r && r.how) hows.set(r.how, [...(hows.get(r.how) || []), entityLabel(id)]);
   }
+  for (const [how, labels] of hows) L.push(`  - ${labels.join(', ')}: ${how}`);
   L.push('');
   const rows = [];
   for (const k of en.keys) {
@@ -333,7 +367,7 @@ function entitiesMarkdown(res) {
       if (r.error) { rows.push([r.entities.toLocaleString('en-US'), entityLabel(id), 'FAILED', '', '', '']); continue; }
       if (!Number.isFinite(r.frameMs.median)) { rows.push([r.entities.toLocaleString('en-US'), entityLabel(id), 'skipped', '', '', '']); continue; }
       rows.push([r.entities.toLocaleString('en-US'), entityLabel(id), cell(r.frameMs, 2), cell(r.mainMs, 3),
-        Number.isFinite(r.eluMs.median) ? cell(r.eluMs, 3) : '–', cell(r.perFrame, 0)]);
+        Number.isFinite(r.eluMs.median) ? cell(r.eluMs, 3) : '–', count(r.perFrame)]);
     }
   }
   L.push(table(['entities', 'driver', 'frame (ms)', 'main thread (ms)', 'event loop busy (ms)', 'entities per 16.6 ms'], rows, 'llrrrr'));
@@ -403,7 +437,7 @@ function fairnessMarkdown(res) {
 // SVG: horizontal bars of luapool's speed relative to the floor and each peer, log scale,
 // centred on 1×.
 
-const COLORS = { lua: '#1f77b4', 'libuv-noop': '#1f77b4', wasmoon: '#ff7f0e', fengari: '#2ca02c', piscina: '#9467bd' };
+const COLORS = { lua: '#1f77b4', 'libuv-noop': '#1f77b4', wasmoon: '#ff7f0e', fengari: '#2ca02c', piscina: '#9467bd', luapool: '#d62728' };
 
 function esc(s) {
   return String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
@@ -412,11 +446,12 @@ function esc(s) {
 // The colour key, one line at y (the SVG's last line).
 const LEGEND = [['lua', 'the floor: standalone lua / a no-op native job'], ['wasmoon', 'wasmoon'], ['fengari', 'fengari'],
   ['piscina', 'piscina + wasmoon']];
-function legend(W, y) {
+function legend(W, y, extra = []) {
   const o = [];
-  const widths = LEGEND.map(([, label]) => 40 + label.length * 7);
+  const items = [...LEGEND, ...extra];
+  const widths = items.map(([, label]) => 40 + label.length * 7);
   let xx = (W - widths.reduce((a, b) => a + b, 0)) / 2;
-  LEGEND.forEach(([peer, label], i) => {
+  items.forEach(([peer, label], i) => {
     o.push(`<rect x="${xx.toFixed(1)}" y="${y - 10}" width="12" height="12" fill="${COLORS[peer]}" opacity="0.85"/>`);
     o.push(`<text x="${(xx + 17).toFixed(1)}" y="${y}" fill="#222">${esc(label)}</text>`);
     xx += widths[i];
@@ -489,7 +524,7 @@ function svg(res) {
   o.push(`<line x1="${x1}" y1="${top - 6}" x2="${x1}" y2="${top + rows.length * rowH}" stroke="#000" stroke-width="1.5"/>`);
   if (!rows.length) o.push(`<text x="${W / 2}" y="${top + 20}" text-anchor="middle" fill="#a00">no luapool ratios in this run (${esc(res.luapoolStatus.ok ? 'no trials' : res.luapoolStatus.reason)})</text>`);
   if (ent.length) o.push(...entityPanel(ent, { W, labelW, plotW, rowH, top: entTop }));
-  o.push(...legend(W, H - 14));
+  o.push(...legend(W, H - 14, ent.length ? [['luapool', 'luapool (game loop)']] : []));
   o.push('</svg>');
   return o.join('\n') + '\n';
 }
@@ -499,7 +534,7 @@ function svg(res) {
 function entityBars(res) {
   const en = res.analysis && res.analysis.entities;
   if (!en) return [];
-  const color = (id) => (id === 'js' || id === 'lua' ? COLORS.lua : id.startsWith('luapool') ? '#d62728' : COLORS[id] || '#777');
+  const color = (id) => (id === 'js' || id === 'lua' ? COLORS.lua : id.startsWith('luapool') ? COLORS.luapool : COLORS[id] || '#777');
   return en.ids.filter((id) => en.headline[id]).map((id) => {
     const r = en.headline[id];
     return { label: `${entityLabel(id)}${r.entities ? ` (at ${r.entities.toLocaleString('en-US')})` : ''}`, v: r.perFrame.median, color: color(id) };
