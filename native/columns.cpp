@@ -28,7 +28,42 @@ struct RowView {
   int64_t row;         // the current row
   int64_t first;
   int64_t end;         // one past the last row
+  // the columns as luapool_pushrow / luapool_readnumbers take them, and their scratch
+  // space (the job's thread only); they follow the struct in the same userdata
+  void** data;
+  unsigned char* types;
+  lua_Integer* ints;
+  lua_Number* nums;
+  unsigned char* kinds;
 };
+
+// sizeof(RowView) plus its arrays for n columns
+size_t rowViewSize(size_t n) {
+  return sizeof(RowView) + n * (sizeof(void*) + sizeof(lua_Integer) + sizeof(lua_Number) + 2);
+}
+
+void initRowView(RowView* v, const Job& job) {
+  const size_t n = job.columns.size();
+  char* at = reinterpret_cast<char*>(v + 1);
+  v->data = reinterpret_cast<void**>(at);
+  at += n * sizeof(void*);
+  v->ints = reinterpret_cast<lua_Integer*>(at);
+  at += n * sizeof(lua_Integer);
+  v->nums = reinterpret_cast<lua_Number*>(at);
+  at += n * sizeof(lua_Number);
+  v->types = reinterpret_cast<unsigned char*>(at);
+  v->kinds = v->types + n;
+  for (size_t i = 0; i < n; ++i) {
+    v->data[i] = job.columns[i].data;
+    v->types[i] = static_cast<unsigned char>(job.columns[i].type);
+  }
+  v->cols = job.columns.data();
+  v->ncols = static_cast<uint32_t>(n);
+  v->live = true;
+  v->first = job.firstRow;
+  v->row = job.firstRow;
+  v->end = job.firstRow + job.rowCount;
+}
 
 const char kHelpersKey = 0;  // registry: { [signature] = compiled loop, [0] = how many }
 
@@ -90,6 +125,35 @@ void storeValue(lua_State* L, const Column& c, size_t r, int idx, lua_Integer ro
 
 // --- up to kLocalColumns columns: one C call per row ------------------------------------
 
+bool isFloatColumn(const Column& c) { return c.type == ElementType::Float32 || c.type == ElementType::Float64; }
+
+lua_Integer intElement(const Column& c, size_t row) {
+  switch (c.type) {
+    case ElementType::Int8: return static_cast<const int8_t*>(c.data)[row];
+    case ElementType::Uint8: return static_cast<const uint8_t*>(c.data)[row];
+    case ElementType::Int16: return static_cast<const int16_t*>(c.data)[row];
+    case ElementType::Uint16: return static_cast<const uint16_t*>(c.data)[row];
+    case ElementType::Int32: return static_cast<const int32_t*>(c.data)[row];
+    default: return static_cast<const uint32_t*>(c.data)[row];
+  }
+}
+
+// Whether read value i (kinds/ints/nums of the view) still equals column c's element, as
+// Lua's == says (5 == 5.0; NaN equals the NaN it was).
+bool unchanged(const RowView& v, uint32_t i, size_t row) {
+  const Column& c = v.cols[i];
+  if (v.kinds[i] == 0) return false;
+  if (isFloatColumn(c)) {
+    double d = c.type == ElementType::Float32 ? static_cast<const float*>(c.data)[row]
+                                              : static_cast<const double*>(c.data)[row];
+    if (v.kinds[i] == 2) return v.nums[i] == d || (std::isnan(v.nums[i]) && std::isnan(d));
+    // an integer against a float: equal only if the float is exactly that integer
+    return d >= -0x1p63 && d < 0x1p63 && std::trunc(d) == d && static_cast<lua_Integer>(d) == v.ints[i];
+  }
+  lua_Integer e = intElement(c, row);  // 32 bits at most: exact as a double
+  return v.kinds[i] == 1 ? v.ints[i] == e : v.nums[i] == static_cast<lua_Number>(e);
+}
+
 // get(first) -> every element of row `first`
 int rowFirst(lua_State* L) {
   RowView& v = viewOf(L);
@@ -97,47 +161,36 @@ int rowFirst(lua_State* L) {
   checkRow(L, v, row);
   v.row = row;
   luaL_checkstack(L, static_cast<int>(v.ncols), "row view");
-  for (uint32_t i = 0; i < v.ncols; ++i) pushElement(L, v.cols[i], static_cast<size_t>(row));
+  luapool_pushrow(L, static_cast<int>(v.ncols), v.data, v.types, static_cast<size_t>(row));
   return static_cast<int>(v.ncols);
 }
 
-// put(row, written...) -> every element of row + 1 (nothing after the last row). Stores the
-// elements of the columns Lua may write, in column order.
+// put(row, e.c1, ..., e.cN) -> every element of row + 1 (nothing after the last row).
+// Stores the columns Lua may write and checks that the read-only ones are unchanged, in
+// column order; the first bad value raises naming its column.
 int rowNext(lua_State* L) {
   RowView& v = viewOf(L);
   lua_Integer row = lua_tointeger(L, 1);
   checkRow(L, v, row);
-  size_t r = static_cast<size_t>(row);
-  int idx = 2;
+  const size_t r = static_cast<size_t>(row);
+  luapool_readnumbers(L, 2, static_cast<int>(v.ncols), v.ints, v.nums, v.kinds);
   for (uint32_t i = 0; i < v.ncols; ++i) {
     const Column& c = v.cols[i];
-    if (!c.readonly) storeValue(L, c, r, idx++, row);
+    if (c.readonly) {
+      if (!unchanged(v, i, r)) readonlyError(L, c, row);
+    } else if (v.kinds[i] == 1) {
+      storeInteger(c.data, r, c.type, v.ints[i]);
+    } else if (v.kinds[i] == 2) {
+      storeNumber(c.data, r, c.type, v.nums[i]);
+    } else {
+      storeValue(L, c, r, 2 + static_cast<int>(i), row);  // raises: not a number
+    }
   }
   if (row + 1 >= v.end) return 0;
-  v.row = ++row;
-  ++r;
+  v.row = row + 1;
   luaL_checkstack(L, static_cast<int>(v.ncols), "row view");
-  for (uint32_t i = 0; i < v.ncols; ++i) pushElement(L, v.cols[i], r);
+  luapool_pushrow(L, static_cast<int>(v.ncols), v.data, v.types, r + 1);
   return static_cast<int>(v.ncols);
-}
-
-// ro(row): a read-only field of e no longer equals its element (the loop's Lua comparison
-// found a difference, or a NaN): raises naming the column that changed, if one did.
-// Upvalues: the view, e.
-int rowReadonly(lua_State* L) {
-  RowView& v = viewOf(L);
-  lua_Integer row = lua_tointeger(L, 1);
-  checkRow(L, v, row);
-  lua_settop(L, 1);
-  for (uint32_t i = 0; i < v.ncols; ++i) {
-    const Column& c = v.cols[i];
-    if (!c.readonly) continue;
-    lua_pushlstring(L, c.name.data(), c.name.size());  // row name
-    lua_rawget(L, lua_upvalueindex(2));                  // row value
-    if (!sameElement(L, c, static_cast<size_t>(row), 2)) readonlyError(L, c, row);
-    lua_pop(L, 1);
-  }
-  return 0;
 }
 
 // --- wider sets: groups of kGroup columns ------------------------------------------------
@@ -261,17 +314,17 @@ void addCall(luaL_Buffer* b, int nargs) {
 //     for row = first, last do
 //       e.c1, ..., e.cN = v1, ..., vN
 //       fn(e, a1)
-//       if e.r1 ~= v_r1 or ... then ro(row) end         -- read-only columns, compared in Lua
-//       v1, ..., vN = putget(row, e.w1, e.w2, ...)      -- stores the written columns, returns
-//     end                                               -- the next row's elements
-// one C call per row, and only the columns Lua may write are converted and stored. Wider
-// sets fetch and store groups of kGroup columns (get/put, read-only columns compared in C).
+//       v1, ..., vN = put(row, e.c1, ..., e.cN)   -- stores the written columns, checks the
+//     end                                         -- read-only ones, returns the next row
+// one C call per row, the elements moved by luapool_pushrow / luapool_readnumbers (our Lua
+// extension: no API call per element). Wider sets fetch and store groups of kGroup
+// columns (get/put).
 void pushLoopSource(lua_State* L, const Job& job, int nargs) {
   const auto& cols = job.columns;
   const size_t n = cols.size();
   luaL_Buffer b;
   luaL_buffinit(L, &b);
-  luaL_addstring(&b, "local fn, e, get, put, ro, first, last, unpack, args, nargs = ...\n");
+  luaL_addstring(&b, "local fn, e, get, put, first, last, unpack, args, nargs = ...\n");
   for (int i = 1; i <= nargs && nargs <= 4; ++i) addInt(&b, i == 1 ? "local a" : ", a", i, "");
   for (int i = 1; i <= nargs && nargs <= 4; ++i) addInt(&b, i == 1 ? " = args[" : ", args[", i, "]");
   if (nargs > 0 && nargs <= 4) luaL_addstring(&b, "\n");
@@ -287,20 +340,10 @@ void pushLoopSource(lua_State* L, const Job& job, int nargs) {
     addLocals(&b, n);
     luaL_addstring(&b, "\n");
     addCall(&b, nargs);
-    bool anyReadonly = false;
-    for (size_t i = 0; i < n; ++i) {
-      if (!cols[i].readonly) continue;
-      luaL_addstring(&b, anyReadonly ? " or " : "  if ");
-      addField(&b, cols[i]);
-      addInt(&b, " ~= v", static_cast<long long>(i + 1), "");
-      anyReadonly = true;
-    }
-    if (anyReadonly) luaL_addstring(&b, " then ro(row) end\n");
     luaL_addstring(&b, "  ");
     addLocals(&b, n);
     luaL_addstring(&b, " = put(row");
     for (size_t i = 0; i < n; ++i) {
-      if (cols[i].readonly) continue;
       luaL_addstring(&b, ", ");
       addField(&b, cols[i]);
     }
@@ -455,13 +498,8 @@ int pushColumnsCall(lua_State* L, Job& job) {
   ++fn;
   ++args;
 
-  auto* v = static_cast<RowView*>(lua_newuserdatauv(L, sizeof(RowView), 1));
-  v->cols = job.columns.data();
-  v->ncols = static_cast<uint32_t>(job.columns.size());
-  v->live = true;
-  v->first = job.firstRow;
-  v->row = job.firstRow;
-  v->end = job.firstRow + job.rowCount;
+  auto* v = static_cast<RowView*>(lua_newuserdatauv(L, rowViewSize(job.columns.size()), 1));
+  initRowView(v, job);
   int view = lua_gettop(L);
   lua_createtable(L, 0, static_cast<int>(job.columns.size()));  // name -> index
   int names = lua_gettop(L);
@@ -492,15 +530,12 @@ int pushColumnsCall(lua_State* L, Job& job) {
   lua_pushvalue(L, view);
   job.viewRef = luaL_ref(L, LUA_REGISTRYINDEX);
 
-  // loop fn args view names e -> loop fn e get put ro first last unpack args nargs
+  // loop fn args view names e -> loop fn e get put first last unpack args nargs
   const bool wide = job.columns.size() > kLocalColumns;
   lua_pushvalue(L, view);
   lua_pushcclosure(L, wide ? rowGet : rowFirst, 1);
   lua_pushvalue(L, view);
   lua_pushcclosure(L, wide ? rowPut : rowNext, 1);
-  lua_pushvalue(L, view);
-  lua_pushvalue(L, e);
-  lua_pushcclosure(L, rowReadonly, 2);
   lua_pushinteger(L, job.firstRow);
   lua_pushinteger(L, job.firstRow + job.rowCount - 1);
   luaL_requiref(L, LUA_TABLIBNAME, luaopen_table, 0);
@@ -511,7 +546,7 @@ int pushColumnsCall(lua_State* L, Job& job) {
   // drop the originals of args, view and names (e stays, moved into place)
   lua_remove(L, names);
   lua_remove(L, view);
-  lua_remove(L, args);  // now: loop fn e get put ro first last unpack args nargs
+  lua_remove(L, args);  // now: loop fn e get put first last unpack args nargs
   return lua_gettop(L) - (fn - 1);  // the loop's arguments
 }
 

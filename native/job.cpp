@@ -402,7 +402,7 @@ int setupCall(lua_State* L) {
     return lua_gettop(L);
   }
   if (s->job->kind == JobKind::Columns) {
-    // loop(fn, view, get, put, ro, first, last, table.unpack, args, nargs), see columns.hpp
+    // loop(fn, view, get, put, first, last, table.unpack, args, nargs), see columns.hpp
     s->nargs = pushColumnsCall(L, *s->job);
     return lua_gettop(L);
   }
