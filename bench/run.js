@@ -3,11 +3,12 @@
 // npm run bench — luapool against the floor (standalone lua) and every peer, in one run.
 //
 //   node bench/run.js [--quick] [--rounds N] [--drivers lua,luapool,wasmoon,fengari,piscina]
-//                     [--workloads fib,tables,strings,nbody] [--sections cpu,trivial,calls,scaling,health,memory,gameloop,demo,fairness]
-//                     [--no-write] [--out-dir DIR] [--update-checksums] [--report results.json]
+//                     [--workloads fib,tables,strings,nbody] [--sections cpu,errors,trivial,calls,scaling,health,memory,gameloop,demo,fairness]
+//                     [--no-write] [--write-docs] [--out-dir DIR] [--update-checksums] [--report results.json]
 //
 // Only a full run rewrites the committed report (docs/benchmark.md, bench/results/latest.svg,
 // latest.json); --quick is a smoke run that keeps just its raw bench/results/<date>.json;
+// --write-docs rewrites docs/benchmark.md from any preset (a quick run never does by itself);
 // --out-dir DIR writes every output (benchmark.md included) into DIR instead (with --report
 // too); --no-write nothing.
 //
@@ -27,7 +28,10 @@ const report = require('./lib/report');
 const CPU_WORKLOADS = ['fib', 'tables', 'strings', 'nbody'];
 const ALL_DRIVERS = ['lua', 'luapool', 'wasmoon', 'fengari', 'piscina'];
 // gameloop: the issue-10 entity frame side by side on every peer; demo: the examples/game-loop world
-const ALL_SECTIONS = ['cpu', 'trivial', 'calls', 'scaling', 'health', 'memory', 'gameloop', 'demo', 'fairness'];
+// The error path: pcall(error, "x"), error three Lua frames deep, an argument error inside
+// a C function; trusted (libs 'all') and sandboxed luapool beside the floor and the peers.
+const ERROR_WORKLOADS = ['errors-pcall', 'errors-deep', 'errors-cfunc'];
+const ALL_SECTIONS = ['cpu', 'errors', 'trivial', 'calls', 'scaling', 'health', 'memory', 'gameloop', 'demo', 'fairness'];
 const SECTION_ALIASES = { 'game-loop': 'demo' };  // the demo section's former name
 const FRAME_BUDGET_MS = 1000 / 60; // 16.6 ms
 
@@ -132,6 +136,16 @@ function buildPlan(cfg, opts) {
       // fengari runs for seconds per iteration; one cold iteration per round is plenty
       add('cpu', w, 'fengari', 'fengari.js', { ...common, iters: 1, warmup: 0, warmupMs: 0 });
       add('cpu', w, 'piscina', 'piscina.js', common);
+    }
+  }
+  if (opts.sections.includes('errors') && cfg.errors) {
+    for (const w of ERROR_WORKLOADS) {
+      const common = { mode: 'cpu', workload: w, n: cfg.errors.n, iters: cfg.iters, warmup: cfg.warmup, warmupMs: cfg.warmupMs };
+      add('errors', w, 'lua', 'lua.js', { ...common, luaBin: opts.luaBin });
+      add('errors', w, 'luapool+trusted', 'luapool.js', { ...common, opts: lp('luapool+trusted') });
+      add('errors', w, 'luapool', 'luapool.js', { ...common, opts: lp('luapool') });
+      add('errors', w, 'wasmoon', 'wasmoon.js', common);
+      add('errors', w, 'fengari', 'fengari.js', { ...common, n: cfg.errors.nSlow, iters: 1, warmup: 0, warmupMs: 0 });
     }
   }
   if (opts.sections.includes('trivial')) {
@@ -250,6 +264,8 @@ function roundOrder(plan, round) {
 
 const METRIC = {
   cpu: { get: (r) => median(r.ms), unit: 'ms', higherIsBetter: false },
+  // µs per error (the workload returns how many errors it caught)
+  errors: { get: (r) => (median(r.ms) * 1000) / Number(r.checksum), unit: 'µs/error', higherIsBetter: false },
   trivial: { get: (r) => r.jobsPerSec, unit: 'jobs/s', higherIsBetter: true },
   calls: { get: (r) => r.callsPerSec, unit: 'calls/s', higherIsBetter: true },
   scaling: { get: (r) => r.jobsPerSec, unit: 'jobs/s', higherIsBetter: true },
@@ -412,7 +428,7 @@ function outputPlan(preset, options, stamp) {
 
 function analyze(result) {
   const raw = result.raw;
-  const a = { cpu: {}, trivial: {}, calls: {}, scaling: {}, health: {}, memory: {}, targets: [], notes: [] };
+  const a = { cpu: {}, errors: {}, trivial: {}, calls: {}, scaling: {}, health: {}, memory: {}, targets: [], notes: [] };
 
   // CPU: time per driver, speed relative to the floor, luapool relative to each peer.
   const cpuDrivers = ['lua', ...result.config.hookVariants, 'wasmoon', 'fengari', 'piscina'];
@@ -425,6 +441,19 @@ function analyze(result) {
     for (const peer of ['wasmoon', 'fengari', 'piscina']) row.luapoolVs[peer] = pairRatio(raw, 'cpu', w, 'luapool', peer);
     for (const v of result.config.hookVariants.filter((x) => x !== 'luapool')) row.hookCost[v] = pairRatio(raw, 'cpu', w, v, 'luapool');
     a.cpu[w] = row;
+  }
+  // The error path: µs per error, and each driver's cost relative to the floor's
+  // (driver time ÷ floor time per round: 1× = as fast as standalone lua, 2× = twice the cost).
+  for (const w of Object.keys(raw.errors || {})) {
+    const row = { usPerError: {}, costVsFloor: {} };
+    for (const d of ['lua', 'luapool+trusted', 'luapool', 'wasmoon', 'fengari']) {
+      row.usPerError[d] = cellSummary(raw, 'errors', w, d);
+      if (d !== 'lua') {
+        const r = pairRatio(raw, 'errors', w, d, 'lua');  // floor ÷ driver
+        row.costVsFloor[d] = r && Number.isFinite(r.median) ? { median: 1 / r.median, min: 1 / r.max, max: 1 / r.min, n: r.n } : r;
+      }
+    }
+    a.errors[w] = row;
   }
   // Trivial job.
   for (const key of Object.keys(raw.trivial || {})) {
@@ -663,6 +692,13 @@ function targets(a, result) {
     const r = a.cpu[w].vsFloor['luapool+hooks'];
     out.push(target(`CPU ${w}: luapool (timeout + memory limit on) vs standalone lua, 1 state`, '≥ 0.95×', fx(r), r ? r.median >= 0.95 : null));
   }
+  // 1b. the error path: ≤ 2× the floor's cost trusted, ≤ 3× sandboxed.
+  for (const w of Object.keys(a.errors || {})) {
+    for (const [d, goal, what] of [['luapool+trusted', 2, 'trusted (libs: all)'], ['luapool', 3, 'sandbox']]) {
+      const r = a.errors[w].costVsFloor[d];
+      out.push(target(`error path ${w}: luapool ${what} cost vs standalone lua`, `≤ ${goal}×`, fx(r), r && Number.isFinite(r.median) ? r.median <= goal : null));
+    }
+  }
   // 2. ≥ 1.9× with 2 states on 2 cores.
   const s2 = a.scaling && a.scaling.s2 && a.scaling.s2.vsSingleFloor['luapool+hooks'];
   out.push(target(`CPU scaling: luapool 2 states (hooks on) vs one standalone lua, ${result.config.scaling.workload}(${result.config.scaling.n})`,
@@ -772,6 +808,7 @@ function updateChecksums(log) {
   const jobs = new Set();
   for (const p of Object.values(presets)) {
     for (const [w, n] of Object.entries(p.sizes)) jobs.add(`${w}:${n}`);
+    if (p.errors) for (const w of ERROR_WORKLOADS) for (const n of [p.errors.n, p.errors.nSlow]) jobs.add(`${w}:${n}`);
     jobs.add(`${p.scaling.workload}:${p.scaling.n}`);
     jobs.add(`${p.health.workload}:${p.health.n}`);
     if (p.fairness) jobs.add(`${p.fairness.slicing.workload}:${p.fairness.slicing.n}`);
@@ -809,6 +846,7 @@ function parseArgs(argv) {
     else if (name === '--workloads') o.workloads = val().split(',').filter(Boolean);
     else if (name === '--sections') o.sections = val().split(',').filter(Boolean).map((x) => SECTION_ALIASES[x] || x);
     else if (name === '--no-write') o.write = false;
+    else if (name === '--write-docs') o.docPath = path.join(ROOT, 'docs', 'benchmark.md');
     else if (name === '--out-dir') o.outDir = path.resolve(val());
     else if (name === '--update-checksums') o.updateChecksums = true;
     else if (name === '--report') o.report = val();
@@ -859,4 +897,4 @@ if (require.main === module) {
   });
 }
 
-module.exports = { runBench, analyze, parseArgs, buildPlan, outputPlan, gameloopId, CPU_WORKLOADS, ALL_DRIVERS, ALL_SECTIONS };
+module.exports = { runBench, analyze, parseArgs, buildPlan, outputPlan, gameloopId, CPU_WORKLOADS, ERROR_WORKLOADS, ALL_DRIVERS, ALL_SECTIONS };

@@ -4,6 +4,7 @@
 // same bytes (lib/script-runner.ts refuses written columns that overlap other columns).
 #include "columns.hpp"
 
+#include "lua-state.hpp"
 #include "value-lua.hpp"
 
 #include <algorithm>

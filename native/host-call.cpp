@@ -5,6 +5,7 @@
 #include "host-call.hpp"
 
 #include "job.hpp"
+#include "lua-error.hpp"
 #include "lua-state.hpp"
 #include "value-lua.hpp"
 
@@ -34,25 +35,29 @@ int hostContinue(lua_State* L, int status, lua_KContext ctx) {
 // Waits on the worker thread for the main thread's answer; raises if the job is killed
 // (timeout, cancel, shutdown) meanwhile. The answer is in job.hostReply.
 void waitBlocking(lua_State* L, LuaState& state, Job& job) {
-  {
-    std::lock_guard<std::mutex> lock(job.hostMutex);
-    job.hostAnswered = false;
-    job.hostAbandoned = false;
-  }
   lua_checkinterrupt(L);  // already killed: do not call the host at all
-  state.bridge->beginBlocking(job);
-  {
-    std::unique_lock<std::mutex> lock(job.hostMutex);
-    auto done = [&] { return job.hostAnswered || job.hostAbandoned; };
-    if (job.timeoutMs > 0) {
-      job.hostCv.wait_until(lock, job.deadline, done);
-    } else {
-      job.hostCv.wait(lock, done);
+  // C++ only in here (locks, the bridge): no Lua error may cross a held lock.
+  bool ok = cppIsland([&] {
+    {
+      std::lock_guard<std::mutex> lock(job.hostMutex);
+      job.hostAnswered = false;
+      job.hostAbandoned = false;
     }
-  }
-  state.bridge->endBlocking(job);
-  // The deadline passed here before the watchdog fired: the outcome is the same timeout.
-  if (!job.hostAnswered && !job.hostAbandoned) state.kill(job.id, KillReason::Timeout);
+    state.bridge->beginBlocking(job);
+    {
+      std::unique_lock<std::mutex> lock(job.hostMutex);
+      auto done = [&] { return job.hostAnswered || job.hostAbandoned; };
+      if (job.timeoutMs > 0) {
+        job.hostCv.wait_until(lock, job.deadline, done);
+      } else {
+        job.hostCv.wait(lock, done);
+      }
+    }
+    state.bridge->endBlocking(job);
+    // The deadline passed here before the watchdog fired: the outcome is the same timeout.
+    if (!job.hostAnswered && !job.hostAbandoned) state.kill(job.id, KillReason::Timeout);
+  });
+  if (!ok) raiseNoMemory(L);
   lua_checkinterrupt(L);  // raises: the job was killed (timeout, cancel, shutdown)
 }
 
@@ -61,13 +66,15 @@ int hostCall(lua_State* L) {
   Job* job = currentJob(state);
   const char* name = lua_tostring(L, lua_upvalueindex(2));
   if (job == nullptr) return luaL_error(L, "engine.%s can only be called while a job runs", name);
-  std::string args, error;
-  if (!encodeValues(L, 1, lua_gettop(L), "args", args, error)) {
-    return luaL_error(L, "engine.%s: %s", name, error.c_str());
+  bool encoded = false;
+  if (!cppIsland([&] {
+        encoded = encodeValues(L, 1, lua_gettop(L), "args", job->hostRequest.args, state.scratch);
+      })) {
+    return raiseNoMemory(L);
   }
+  if (!encoded) return luaL_error(L, "engine.%s: %s", name, state.scratch.c_str());
   job->hostRequest.jobId = job->id;
   job->hostRequest.function = static_cast<uint32_t>(lua_tointeger(L, lua_upvalueindex(1)));
-  job->hostRequest.args = std::move(args);
   // Yield only from the job's own coroutine: a yield inside a script's coroutine would go
   // to the script's coroutine.resume instead of to us.
   if (L == job->coroutine && lua_isyieldable(L)) {
@@ -83,14 +90,14 @@ int hostCall(lua_State* L) {
 
 }  // namespace
 
-int hostRoundTrip(lua_State* L, uint32_t function, std::string args, lua_KFunction k,
+int hostRoundTrip(lua_State* L, uint32_t function, const char* args, size_t len, lua_KFunction k,
                   lua_KContext ctx) {
   LuaState& state = *LuaState::from(L);
   Job* job = currentJob(state);
   if (job == nullptr) return luaL_error(L, "luapool: no job is running");
+  if (!cppIsland([&] { job->hostRequest.args.assign(args, len); })) return raiseNoMemory(L);
   job->hostRequest.jobId = job->id;
   job->hostRequest.function = function;
-  job->hostRequest.args = std::move(args);
   if (L == job->coroutine && lua_isyieldable(L)) {
     job->hostRequest.blocking = false;
     job->yieldForHost = true;

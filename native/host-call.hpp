@@ -19,7 +19,8 @@ constexpr uint32_t kModuleLookupFunction = 0xFFFFFFFFu;
 // to the main thread. Where Lua can yield (the job's own coroutine), the job suspends and
 // `k` runs when it is resumed with the answer; elsewhere the worker thread waits for the
 // answer and `k` is called at once. Either way `k` calls hostRoundTripReply() first.
-int hostRoundTrip(lua_State* L, uint32_t function, std::string args, lua_KFunction k,
+// (`args` is copied before anything can raise: no std::string in the caller's frame.)
+int hostRoundTrip(lua_State* L, uint32_t function, const char* args, size_t len, lua_KFunction k,
                   lua_KContext ctx);
 // In `k`: raises if the job was killed while waiting, or if the main thread answered with
 // an error (its message); else returns the answer.

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "columns.hpp"
+#include "lua-error.hpp"
 #include "lua-state.hpp"
 #include "sandbox.hpp"
 #include "shared.hpp"
@@ -84,7 +85,7 @@ void resetChunkCache(lua_State* L, LuaState& state) {
 // chunkCacheSize compiled sources; once full it is dropped whole (the sources a game runs
 // often come back at once).
 // `id` (non-zero: a module source's id) replaces the text as the inner key.
-int pushCompiled(lua_State* L, LuaState& state, const std::string& chunkName,
+int pushCompiled(lua_State* L, LuaState& state, const char* chunkName, size_t chunkLen,
                  const std::string& source, uint64_t id = 0) {
   auto pushKey = [&] {
     if (id != 0) {
@@ -99,7 +100,7 @@ int pushCompiled(lua_State* L, LuaState& state, const std::string& chunkName,
     resetChunkCache(L, state);
   }
   int cache = lua_gettop(L);
-  lua_pushlstring(L, chunkName.data(), chunkName.size());
+  lua_pushlstring(L, chunkName, chunkLen);
   if (lua_rawget(L, cache) == LUA_TTABLE) {
     pushKey();
     if (lua_rawget(L, -2) == LUA_TFUNCTION) {
@@ -110,7 +111,7 @@ int pushCompiled(lua_State* L, LuaState& state, const std::string& chunkName,
     lua_pop(L, 1);
   }
   lua_pop(L, 1);
-  const char* name = chunkName.empty() ? source.c_str() : chunkName.c_str();
+  const char* name = chunkLen == 0 ? source.c_str() : chunkName;
   // Text only: binary chunks can crash the interpreter (SAFETY.md), except in trusted states.
   const char* mode = state.config().trusted ? "bt" : "t";
   int status = luaL_loadbufferx(L, source.data(), source.size(), name, mode);
@@ -124,11 +125,11 @@ int pushCompiled(lua_State* L, LuaState& state, const std::string& chunkName,
     resetChunkCache(L, state);
     lua_replace(L, cache);
   }
-  lua_pushlstring(L, chunkName.data(), chunkName.size());
+  lua_pushlstring(L, chunkName, chunkLen);
   if (lua_rawget(L, cache) != LUA_TTABLE) {
     lua_pop(L, 1);
     lua_newtable(L);
-    lua_pushlstring(L, chunkName.data(), chunkName.size());
+    lua_pushlstring(L, chunkName, chunkLen);
     lua_pushvalue(L, -2);
     lua_rawset(L, cache);
   }
@@ -155,6 +156,8 @@ struct Setup {
   Job* job;
   int nargs = 0;
   StepResult step = StepResult::Finished;
+  bool closing = false;                      // beginClosing is in effect (see endClosing)
+  KillReason closingSaved = KillReason::None;
 };
 
 // Pushes the job's environment (persistent for contexts) and records it for `load`.
@@ -200,7 +203,9 @@ int setupRun(lua_State* L) {
   Job& job = *s->job;
   applyShared(L, *s->state, job);
   pushEnvFor(L, *s);
-  if (pushCompiled(L, *s->state, job.chunkName, job.source) != LUA_OK) return lua_error(L);
+  if (pushCompiled(L, *s->state, job.chunkName.data(), job.chunkName.size(), job.source) != LUA_OK) {
+    return lua_error(L);
+  }
   bindEnv(L);
   s->nargs = pushDecoded(L, job.args);
   return lua_gettop(L);
@@ -214,12 +219,12 @@ void pushUnpack(lua_State* L) {
   lua_remove(L, -2);
 }
 
-// The first Lua frame at or above `level` gives a chunk and line.
-bool framePosition(lua_State* L, int level, std::string& chunk, int& line) {
+// The first Lua frame at or above `level` gives a chunk (short_src, into `chunk`) and line.
+bool framePosition(lua_State* L, int level, char (&chunk)[LUA_IDSIZE], int& line) {
   lua_Debug ar;
   for (; lua_getstack(L, level, &ar); ++level) {
     if (lua_getinfo(L, "Sl", &ar) && ar.currentline > 0) {
-      chunk = ar.short_src;
+      std::memcpy(chunk, ar.short_src, LUA_IDSIZE);
       line = ar.currentline;
       return true;
     }
@@ -247,16 +252,22 @@ int batchFailure(lua_State* L) {
   luaL_traceback(L, L, lua_tostring(L, -1), 1);
   lua_rawseti(L, 2, 3);
   lua_pop(L, 1);
-  std::string chunk;
+  char chunk[LUA_IDSIZE] = "";
   int line = -1;
   framePosition(L, 1, chunk, line);
-  lua_pushlstring(L, chunk.data(), chunk.size());
+  lua_pushstring(L, chunk);
   lua_rawseti(L, 2, 4);
   lua_pushinteger(L, line);
   lua_rawseti(L, 2, 5);
   if (lua_type(L, 1) != LUA_TSTRING && !lua_isnil(L, 1)) {
-    std::string tree, error;
-    if (encodeValues(L, 1, 1, "error", tree, error)) {
+    bool convertible = false;
+    if (!cppIsland([&] {
+          std::string tree, error;
+          convertible = encodeValues(L, 1, 1, "error", tree, error);
+        })) {
+      return raiseNoMemory(L);
+    }
+    if (convertible) {
       lua_pushvalue(L, 1);
       lua_rawseti(L, 2, 6);
     }
@@ -350,8 +361,7 @@ int setupCall(lua_State* L) {
     // A module runs once per state and version, in an environment of its own.
     pushJobEnv(L, s->state->config());
     setCurrentEnv(L, -1);
-    std::string chunk = "@" + mod.name;
-    if (pushCompiled(L, *s->state, chunk, mod.source, mod.id) != LUA_OK) return lua_error(L);
+    if (pushCompiledModule(L, *s->state, mod) != LUA_OK) return lua_error(L);
     bindEnv(L);
     lua_pushlstring(L, mod.name.data(), mod.name.size());  // ... is (name, ":define:"), as under require
     lua_pushliteral(L, ":define:");
@@ -384,7 +394,9 @@ int setupCall(lua_State* L) {
     lua_rawgetp(L, LUA_REGISTRYINDEX, key);
     if (lua_isnil(L, -1)) {
       lua_pop(L, 1);
-      std::string src = batchHelperSource(s->job->batchMode);
+      // the source is built in the state's scratch: a Lua error below destroys nothing
+      std::string& src = s->state->scratch;
+      if (!cppIsland([&] { src = batchHelperSource(s->job->batchMode); })) return raiseNoMemory(L);
       if (luaL_loadbufferx(L, src.data(), src.size(), "=(batch)", "t") != LUA_OK) return lua_error(L);
       lua_pushvalue(L, -1);
       lua_rawsetp(L, LUA_REGISTRYINDEX, key);
@@ -395,7 +407,7 @@ int setupCall(lua_State* L) {
     lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);  // the state's own xpcall
     lua_getfield(L, -1, "xpcall");
     lua_remove(L, -2);
-    lua_pushcfunction(L, batchFailure);
+    lua_pushcfunction(L, guarded<batchFailure>);
     lua_pushcfunction(L, batchAppend);
     lua_pushcfunction(L, batchAppendOutcome);
     s->nargs = 8;
@@ -450,7 +462,7 @@ void fillErrorInfo(lua_State* L, int errIndex, Job& job) {
   }
   lua_pop(L, 1);
   if (lua_type(L, errIndex) != LUA_TSTRING) {
-    std::string error;
+    std::string& error = LuaState::from(L)->scratch;  // the state's: nothing to destroy
     if (!encodeValues(L, errIndex, 1, "error", info.value, error)) info.value.clear();
   }
 }
@@ -478,49 +490,70 @@ JobStatus statusFor(int luaStatus) {
 // A batch's results: `out` holds n values (see batchHelperSource). A value that cannot be
 // converted fails the job (Plain, Multret) or, in a settled batch, only its own call: its
 // outcome becomes a marshal failure record and the rest is converted again.
+// Where a batch's results failed to convert (C++ only, raises nothing): the failing slot
+// `p` and what the record needs, the path text in `where` and the reason in `detail` (the
+// state's scratch strings, so that no string lives in collectBatch's frame).
+struct BatchFailureSpot {
+  long long p = -1;
+  lua_Integer start = 0, entry = 0, span = 1;
+};
+// error path: raises nothing
+bool convertBatch(lua_State* L, int out, lua_Integer n, Job& job, bool flat, std::string& where,
+                  std::string& detail, BatchFailureSpot& f) {
+  std::string error, path;
+  if (encodeSequence(L, out, n, "result", job.result, error, MarshalLimits(), &path)) return true;
+  // path is "result[p]..." with p the 0-based position in `out`
+  size_t close = path.find(']');
+  if (path.compare(0, 7, "result[") == 0 && close != std::string::npos) {
+    f.p = std::atoll(path.c_str() + 7);
+  }
+  std::string rest = close == std::string::npos ? std::string() : path.substr(close + 1);
+  detail = error.size() > path.size() + 2 ? error.substr(path.size() + 2) : error;
+  f.start = f.p + 1;  // the call's slot in `out`, and its number
+  f.entry = f.p;
+  f.span = 1;  // flat: how many values the call returned
+  where = "result[" + std::to_string(f.p) + "]";
+  if (flat && f.p >= 0) {
+    lua_Integer j = 1;
+    f.entry = 0;
+    while (j <= n) {
+      lua_rawgeti(L, out, j);
+      lua_Integer c = lua_tointeger(L, -1);
+      lua_pop(L, 1);
+      f.span = c >= 0 ? c : -c;
+      if (f.p + 1 <= j + f.span) break;
+      j += f.span + 1;
+      ++f.entry;
+    }
+    f.start = j;
+    where = "result[" + std::to_string(f.entry) + "][" + std::to_string(f.p + 1 - j - 1) + "]";
+  }
+  where += rest;
+  return false;
+}
+
+// A batch's results: `out` holds n values (see batchHelperSource). A value that cannot be
+// converted fails the job (Plain, Multret) or, in a settled batch, only its own call: its
+// outcome becomes a marshal failure record and the rest is converted again.
 void collectBatch(lua_State* L, int out, lua_Integer n, Job& job) {
   const bool settled = job.batchMode == BatchMode::Settled || job.batchMode == BatchMode::SettledMultret;
   const bool flat = job.batchMode == BatchMode::Multret || job.batchMode == BatchMode::SettledMultret;
   constexpr int kMaxRetries = 256;
   out = lua_absindex(L, out);
+  LuaState& state = *LuaState::from(L);
+  std::string& where = state.scratch;    // the state's: references, nothing to destroy
+  std::string& detail = state.scratch2;
   for (int attempt = 0;; ++attempt) {
-    std::string error, path;
-    if (encodeSequence(L, out, n, "result", job.result, error, MarshalLimits(), &path)) {
+    BatchFailureSpot f;
+    if (convertBatch(L, out, n, job, flat, where, detail, f)) {
       job.status = JobStatus::Ok;
       return;
     }
-    // path is "result[p]..." with p the 0-based position in `out`
-    long long p = -1;
-    size_t close = path.find(']');
-    if (path.compare(0, 7, "result[") == 0 && close != std::string::npos) {
-      p = std::atoll(path.c_str() + 7);
-    }
-    std::string rest = close == std::string::npos ? std::string() : path.substr(close + 1);
-    std::string detail = error.size() > path.size() + 2 ? error.substr(path.size() + 2) : error;
-    lua_Integer start = p + 1, entry = p;  // the call's slot in `out`, and its number
-    lua_Integer span = 1;                  // flat: how many values the call returned
-    std::string where = "result[" + std::to_string(p) + "]";
-    if (flat && p >= 0) {
-      lua_Integer j = 1;
-      entry = 0;
-      while (j <= n) {
-        lua_rawgeti(L, out, j);
-        lua_Integer c = lua_tointeger(L, -1);
-        lua_pop(L, 1);
-        span = c >= 0 ? c : -c;
-        if (p + 1 <= j + span) break;
-        j += span + 1;
-        ++entry;
-      }
-      start = j;
-      where = "result[" + std::to_string(entry) + "][" + std::to_string(p + 1 - j - 1) + "]";
-    }
-    where += rest;
-    if (!settled || p < 0 || attempt >= kMaxRetries || !lua_checkstack(L, 4)) {
+    if (!settled || f.p < 0 || attempt >= kMaxRetries || !lua_checkstack(L, 4)) {
       job.status = JobStatus::MarshalError;
       job.error.message = where + ": " + detail;
       job.error.chunk = where;
-      job.error.index = p < 0 ? -1 : entry;
+      job.error.index = f.p < 0 ? -1 : f.entry;
       job.result.clear();
       return;
     }
@@ -532,22 +565,22 @@ void collectBatch(lua_State* L, int out, lua_Integer n, Job& job) {
     lua_pushlstring(L, detail.data(), detail.size());
     lua_rawseti(L, -2, 3);
     if (flat) {
-      lua_pushinteger(L, -span);
-      lua_rawseti(L, out, start);
-      lua_rawseti(L, out, start + 1);
-      for (lua_Integer m = start + 2; m <= start + span; ++m) {
+      lua_pushinteger(L, -f.span);
+      lua_rawseti(L, out, f.start);
+      lua_rawseti(L, out, f.start + 1);
+      for (lua_Integer m = f.start + 2; m <= f.start + f.span; ++m) {
         lua_pushnil(L);
         lua_rawseti(L, out, m);
       }
     } else {
-      lua_rawseti(L, out, start);
+      lua_rawseti(L, out, f.start);
       if (lua_rawgeti(L, out, n) != LUA_TTABLE) {  // the list of failed calls
         lua_pop(L, 1);
         lua_newtable(L);
         lua_pushvalue(L, -1);
         lua_rawseti(L, out, n);
       }
-      lua_pushinteger(L, start);
+      lua_pushinteger(L, f.start);
       lua_rawseti(L, -2, static_cast<lua_Integer>(lua_rawlen(L, -2)) + 1);
       lua_pop(L, 1);
     }
@@ -555,7 +588,7 @@ void collectBatch(lua_State* L, int out, lua_Integer n, Job& job) {
 }
 
 void collectResults(lua_State* L, int first, int count, Job& job) {
-  std::string error;
+  std::string& error = LuaState::from(L)->scratch;  // the state's: nothing to destroy
   if (job.kind == JobKind::Batch && count == 2 && lua_istable(L, first)) {
     collectBatch(L, first, lua_tointeger(L, first + 1), job);
     return;
@@ -580,7 +613,7 @@ void runOnMainThread(LuaState& state, Job& job, Setup& setup) {
   int base = lua_gettop(L);
   lua_pushcfunction(L, messageHandler);
   int handler = base + 1;
-  lua_pushcfunction(L, job.kind == JobKind::Run ? setupRun : setupCall);
+  lua_pushcfunction(L, job.kind == JobKind::Run ? guarded<setupRun> : guarded<setupCall>);
   lua_pushlightuserdata(L, &setup);
   int status = lua_pcall(L, 1, LUA_MULTRET, handler);
   if (status == LUA_OK) {
@@ -601,27 +634,23 @@ void runOnMainThread(LuaState& state, Job& job, Setup& setup) {
   lua_settop(L, base);
 }
 
-// Lifts a killed job's interrupt while it is reported and unwound (LuaState::beginClosing),
-// and puts it back on every path out, a Lua error included (Lua errors are C++ exceptions).
-class ClosingGuard {
- public:
-  ClosingGuard(LuaState& state, Job& job)
-      : state_(state), on_(state.killReason() != KillReason::None || state.memoryExceeded()) {
-    if (!on_) return;
-    saved_ = state.beginClosing();
-    state.bridge->armCloseGrace(job);
-  }
-  ~ClosingGuard() {
-    if (on_) state_.endClosing(saved_);
-  }
-  ClosingGuard(const ClosingGuard&) = delete;
-  ClosingGuard& operator=(const ClosingGuard&) = delete;
+// A killed job (or one over its memory limit) is reported and unwound with its interrupt
+// lifted (LuaState::beginClosing) for a bounded grace. No guard object does the undoing (a
+// Lua error is a longjmp and would skip its destructor): what was lifted is recorded in the
+// Setup, ended by endClosing on the way out, and by executeJob after the protected call if
+// an error (memory, while reporting) left that way instead.
+void beginClosing(LuaState& state, Job& job, Setup& setup) {
+  if (state.killReason() == KillReason::None && !state.memoryExceeded()) return;
+  setup.closingSaved = state.beginClosing();
+  setup.closing = true;
+  state.bridge->armCloseGrace(job);
+}
 
- private:
-  LuaState& state_;
-  bool on_;
-  KillReason saved_ = KillReason::None;
-};
+void endClosing(LuaState& state, Setup& setup) {
+  if (!setup.closing) return;
+  setup.closing = false;
+  state.endClosing(setup.closingSaved);
+}
 
 // Sandboxed states run each job in a coroutine, so host calls can suspend it and time
 // slices can end between two instructions.
@@ -645,7 +674,7 @@ StepResult runInCoroutine(LuaState& state, Job& job, Setup& setup) {
   } else {
     T = lua_newthread(L);
     job.coroutine = T;
-    lua_pushcfunction(T, job.kind == JobKind::Run ? setupRun : setupCall);
+    lua_pushcfunction(T, job.kind == JobKind::Run ? guarded<setupRun> : guarded<setupCall>);
     lua_pushlightuserdata(T, &setup);
     status = lua_pcall(T, 1, LUA_MULTRET, 0);
     if (status != LUA_OK) {  // compile error (or memory): nothing ran, nothing to close
@@ -687,13 +716,12 @@ StepResult runInCoroutine(LuaState& state, Job& job, Setup& setup) {
     // A killed job (or one over its memory limit) is reported and unwound with the
     // interrupt lifted, for a bounded grace period: building the traceback needs memory,
     // and its to-be-closed variables must run.
-    ClosingGuard closing(state, job);
+    beginClosing(state, job, setup);
     job.status = statusFor(status);
     fillPosition(T, job.error);
     noteFailedEntry(L, T, job);
     luaL_traceback(L, T, nullptr, 0);  // before closing: closing resets T's stack
-    std::string traceback = lua_tostring(L, -1);
-    lua_pop(L, 1);
+    int traceback = lua_gettop(L);     // kept on the stack (a Lua string) until the end
     // Pending to-be-closed variables run now, as they would when the error leaves a
     // plain call; an error in one of them replaces the original error (as in Lua).
     status = lua_closethread(T, L);
@@ -701,7 +729,11 @@ StepResult runInCoroutine(LuaState& state, Job& job, Setup& setup) {
     job.status = statusFor(status);
     lua_xmove(T, L, 1);  // the error object; T takes no more calls
     fillErrorInfo(L, -1, job);
-    job.error.traceback = job.error.message + "\n" + traceback;
+    size_t len;
+    const char* text = lua_tolstring(L, traceback, &len);
+    job.error.traceback.reserve(job.error.message.size() + 1 + len);
+    job.error.traceback.assign(job.error.message).append("\n").append(text, len);
+    endClosing(state, setup);
   }
   lua_settop(L, base);
   return StepResult::Finished;
@@ -729,9 +761,15 @@ int protectedReset(lua_State* L) {
 
 Job* currentJob(LuaState& state) { return state.runningJob; }
 
-int pushCompiledModule(lua_State* L, LuaState& state, const std::string& chunkName,
-                       const std::string& source, uint64_t id) {
-  return pushCompiled(L, state, chunkName, source, id);
+int pushCompiledModule(lua_State* L, LuaState& state, const ModuleSource& mod) {
+  lua_pushliteral(L, "@");  // the chunk name, a Lua string anchored below the result
+  lua_pushlstring(L, mod.name.data(), mod.name.size());
+  lua_concat(L, 2);
+  size_t len;
+  const char* chunk = lua_tolstring(L, -1, &len);
+  int status = pushCompiled(L, state, chunk, len, mod.source, mod.id);
+  lua_remove(L, -2);
+  return status;
 }
 
 void bindChunkEnv(lua_State* L) { bindEnv(L); }
@@ -746,14 +784,15 @@ StepResult executeJob(LuaState& state, Job& job) {
   Setup setup{&state, &job};
   int status;
   if (job.kind == JobKind::ResetContext) {
-    lua_pushcfunction(L, protectedReset);
+    lua_pushcfunction(L, guarded<protectedReset>);
     lua_pushlightuserdata(L, &job);
     status = lua_pcall(L, 1, 0, 0);
     job.status = status == LUA_OK ? JobStatus::Ok : JobStatus::Internal;
   } else {
-    lua_pushcfunction(L, protectedRun);
+    lua_pushcfunction(L, guarded<protectedRun>);
     lua_pushlightuserdata(L, &setup);
     status = lua_pcall(L, 1, 0, 0);
+    endClosing(state, setup);  // an error left the grace on (a longjmp runs no destructor)
     if (status != LUA_OK) {  // only memory errors while reporting another error get here
       setup.step = StepResult::Finished;
       job.status = JobStatus::MemoryLimit;

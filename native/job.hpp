@@ -162,6 +162,9 @@ struct Job {
   // The first kill asked for (KillReason). Atomic: LuaState::beginJob reads it under its
   // own lock, so a kill that arrives between pick() and beginJob() is not lost.
   std::atomic<int> killRequest{0};
+  // A slice request for this step that came before beginJob() (LuaState::requestSlice):
+  // taken there, under the state's kill lock. Cleared when a step is picked.
+  std::atomic<bool> sliceRequest{false};
 
   // --- execution: the thread running the step (handed over under Scheduler::mutex_) ---
   ::lua_State* coroutine = nullptr;  // the job's coroutine while a step runs
@@ -210,8 +213,8 @@ Job* currentJob(LuaState& state);
 // chunk cache, where it is keyed by `id` (ModuleSource::id) instead of by its text, so a
 // cache hit costs no copy of the source. Returns LUA_OK, or a load status with the
 // message on the stack.
-int pushCompiledModule(lua_State* L, LuaState& state, const std::string& chunkName,
-                       const std::string& source, uint64_t id);
+// Its chunk name is "@" .. mod.name.
+int pushCompiledModule(lua_State* L, LuaState& state, const ModuleSource& mod);
 
 // Replaces the function at the top with a private copy whose _ENV is the value below it.
 // Stack: env fn -> fn'

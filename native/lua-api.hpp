@@ -1,5 +1,5 @@
 // The Lua API as the addon sees it. Lua is compiled as C++ (deps/lua/lua-all.cpp), so its
-// headers are included without extern "C" and Lua errors are C++ exceptions.
+// headers are included without extern "C"; Lua errors are longjmps (see lua-error.hpp).
 #pragma once
 
 #include "lua.h"
@@ -25,3 +25,6 @@ LUA_API void luapool_pushrow(lua_State* L, int n, void* const* data, const unsig
 // (nums[i]), 0 anything else (strings are not converted).
 LUA_API void luapool_readnumbers(lua_State* L, int idx, int n, lua_Integer* ints, lua_Number* nums,
                                  unsigned char* kinds);
+
+// Raises LUA_ERRMEM ("not enough memory"), as a failed Lua allocation does. Never returns.
+LUA_API int luapool_memerror(lua_State* L);

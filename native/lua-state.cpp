@@ -9,6 +9,7 @@
 #endif
 
 #include "job.hpp"
+#include "lua-error.hpp"
 #include "sandbox.hpp"
 
 namespace luapool {
@@ -82,9 +83,9 @@ static const char kKillMessagesKey = 0;
 // dropped until the scheduler's next slice tick asks again.
 int LuaState::onInterrupt(lua_State* L, int canyield) {
   LuaState* self = from(L);
-  KillReason reason;
-  bool slice, sample;
-  {
+  KillReason reason = KillReason::None;
+  bool slice = false, sample = false;
+  cppIsland([&] {  // the lock is released before anything below can raise
     std::lock_guard<std::mutex> lock(self->killMutex_);
     reason = static_cast<KillReason>(self->reason_.load(std::memory_order_relaxed));
     slice = self->sliceAsked_;
@@ -94,12 +95,13 @@ int LuaState::onInterrupt(lua_State* L, int canyield) {
       self->sliceAsked_ = false;
       __atomic_store_n(self->interruptFlag_, 0, __ATOMIC_RELEASE);
     }
-  }
+  });
   if (reason == KillReason::None) {
     if (sample) {
       Job* job = self->runningJob;
       bool call = job != nullptr && job->kind == JobKind::Call;
-      self->profile.sample(L, call ? job->function.c_str() : nullptr);
+      // C++ only (its lock, its tables): a cppIsland, so no exception reaches the VM
+      cppIsland([&] { self->profile.sample(L, call ? job->function.c_str() : nullptr); });
     }
     Job* job = self->runningJob;
     if (slice && canyield && job != nullptr && L == job->coroutine) {
@@ -188,12 +190,12 @@ void LuaState::beginJob(Job& job, KillReason preset) {
   if (preset == KillReason::None) preset = static_cast<KillReason>(requested);
   currentJob_ = job.id;
   lastJobId_ = job.id;
-  sliceAsked_ = false;
+  sliceAsked_ = job.sliceRequest.exchange(false, std::memory_order_relaxed);
   memExceeded_ = false;
   refused_.pending = false;
   stepPeak_.store(inUse_.load(std::memory_order_relaxed), std::memory_order_relaxed);
   reason_.store(static_cast<int>(preset), std::memory_order_release);
-  __atomic_store_n(interruptFlag_, preset != KillReason::None ? 1 : 0, __ATOMIC_RELEASE);
+  __atomic_store_n(interruptFlag_, preset != KillReason::None || sliceAsked_ ? 1 : 0, __ATOMIC_RELEASE);
 }
 
 KillReason LuaState::endJob() {
@@ -245,9 +247,12 @@ bool LuaState::requestSample(uint64_t jobId) {
   return true;
 }
 
-bool LuaState::requestSlice(uint64_t jobId) {
+bool LuaState::requestSlice(Job& job) {
   std::lock_guard<std::mutex> lock(killMutex_);
-  if (currentJob_ != jobId || jobId == 0) return false;
+  if (currentJob_ != job.id) {
+    job.sliceRequest.store(true, std::memory_order_relaxed);  // taken by beginJob
+    return false;
+  }
   sliceAsked_ = true;
   __atomic_store_n(interruptFlag_, 1, __ATOMIC_RELEASE);
   return true;

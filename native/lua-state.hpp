@@ -18,6 +18,7 @@
 namespace luapool {
 
 struct Job;
+struct ModuleSource;
 class HostBridge;
 class ModuleCatalog;
 
@@ -96,7 +97,8 @@ class LuaState {
   void endClosing(KillReason saved);
   // Asks the job, if it is still the one running here, to yield at its next yieldable
   // point (its time slice is over). Returns true if it was running here.
-  bool requestSlice(uint64_t jobId);
+  // A job picked whose step has not begun yet keeps the request for beginJob().
+  bool requestSlice(Job& job);
   // Asks the thread running the job to record its stack in `profile` at its next check.
   bool requestSample(uint64_t jobId);
 
@@ -122,6 +124,15 @@ class LuaState {
   StateStats stats;  // written by the lease holder only, read under the runner's lock
   StateProfile profile;  // samples for runner.profile() (its own lock)
   Job* runningJob = nullptr;  // the job being executed (lease holder only)
+
+  // Lease holder only. Text that C++ code builds for a Lua error or for a string it pushes
+  // next lives here, not in the C function's frame: a Lua error (a longjmp) raised while it
+  // is pushed then skips no destructor (see lua-error.hpp). Valid until the next use.
+  std::string scratch;
+  std::string scratch2;
+  // The module source a searcher is compiling, pinned here for the same reason (a
+  // shared_ptr in the searcher's frame would never be released by a Lua error).
+  std::shared_ptr<const ModuleSource> pinnedModule;
   int exitCode = 0;           // os.exit's code for the running job (lease holder only)
   HostBridge* bridge = nullptr;  // set by the runner before any job runs
   std::atomic<bool> quarantined{false};  // a job overran its deadline by far here

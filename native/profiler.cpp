@@ -24,6 +24,8 @@ StateProfile::Snapshot StateProfile::stop() {
   return out;
 }
 
+// error path: raises nothing (C++ and Lua's debug reads; LuaState::onInterrupt runs it in a
+// cppIsland)
 void StateProfile::sample(lua_State* L, const char* entry) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (!on_) return;

@@ -14,11 +14,11 @@
 #include "require.hpp"
 
 #include <cstring>
-#include <memory>
 #include <string>
 
 #include "host-call.hpp"
 #include "job.hpp"
+#include "lua-error.hpp"
 #include "modules.hpp"
 #include "sandbox.hpp"
 
@@ -36,8 +36,6 @@ enum RecordSlot { kPublic = 1, kLoaded = 2, kPreload = 3 };
 
 const char* const kLibraryNames[] = {"coroutine", "debug", "io", "math", "os", "package",
                                      "string", "table", "utf8", nullptr};
-
-ModuleCatalog* catalogOf(lua_State* L) { return LuaState::from(L)->config().catalog.get(); }
 
 Job& jobOf(lua_State* L) {
   Job* job = currentJob(*LuaState::from(L));
@@ -183,8 +181,7 @@ int searcherPreload(lua_State* L) {
 // cache) bound to a fresh module environment, or to the global table in trusted states.
 void pushModuleLoader(lua_State* L, const char* name, const ModuleSource& mod, const char* from) {
   LuaState& state = *LuaState::from(L);
-  std::string chunk = "@" + mod.name;
-  if (pushCompiledModule(L, state, chunk, mod.source, mod.id) != LUA_OK) {
+  if (pushCompiledModule(L, state, mod) != LUA_OK) {
     luaL_error(L, "error loading module '%s' from %s:\n\t%s", name, from, lua_tostring(L, -1));
   }
   if (state.config().trusted) {
@@ -196,17 +193,46 @@ void pushModuleLoader(lua_State* L, const char* name, const ModuleSource& mod, c
   bindChunkEnv(L);
 }
 
+// Looks `name` up in the catalog (C++ only: a cppIsland). A source found is pinned in the
+// LuaState while it is compiled (a shared_ptr in the searcher's frame would leak on a Lua
+// error); the answer is Missing when there is no catalog.
+ModuleCatalog::Answer lookUp(lua_State* L, const char* name, size_t len, bool definedOnly,
+                             const ModuleSource*& found, bool& ok) {
+  LuaState& state = *LuaState::from(L);
+  ModuleCatalog* catalog = state.config().catalog.get();
+  ModuleCatalog::Answer answer = ModuleCatalog::Answer::Missing;
+  found = nullptr;
+  ok = cppIsland([&] {
+    state.pinnedModule.reset();
+    if (catalog == nullptr) return;
+    if (definedOnly) {
+      state.pinnedModule = catalog->defined(std::string(name, len));
+      if (state.pinnedModule) answer = ModuleCatalog::Answer::Source;
+    } else {
+      answer = catalog->lookup(std::string(name, len), state.pinnedModule);
+    }
+    found = state.pinnedModule.get();
+  });
+  return answer;
+}
+
+// The compiled chunk no longer needs its source.
+void unpin(lua_State* L) { LuaState::from(L)->pinnedModule.reset(); }
+
 int searcherDefine(lua_State* L) {
   size_t len;
   const char* name = luaL_checklstring(L, 1, &len);
-  ModuleCatalog* catalog = catalogOf(L);
-  std::shared_ptr<const ModuleSource> mod = catalog ? catalog->defined(std::string(name, len)) : nullptr;
-  if (!mod) {
+  const ModuleSource* mod;
+  bool ok;
+  lookUp(L, name, len, true, mod, ok);
+  if (!ok) return raiseNoMemory(L);
+  if (mod == nullptr) {
     if (LuaState::from(L)->config().trusted) return 0;  // plain Lua's message, as the standalone's
     lua_pushfstring(L, "no module '%s' defined with runner.define()", name);
     return 1;
   }
   pushModuleLoader(L, name, *mod, "runner.define()");
+  unpin(L);
   lua_pushliteral(L, ":define:");
   return 2;
 }
@@ -217,17 +243,19 @@ int searcherModulesAnswered(lua_State* L, int status, lua_KContext ctx);
 int modulesSearch(lua_State* L, bool asked) {
   size_t len;
   const char* name = luaL_checklstring(L, 1, &len);
-  ModuleCatalog* catalog = catalogOf(L);
-  std::shared_ptr<const ModuleSource> mod;
-  auto answer = catalog ? catalog->lookup(std::string(name, len), mod) : ModuleCatalog::Answer::Missing;
+  const ModuleSource* mod;
+  bool ok;
+  ModuleCatalog::Answer answer = lookUp(L, name, len, false, mod, ok);
+  if (!ok) return raiseNoMemory(L);
   if (answer == ModuleCatalog::Answer::Source) {
     pushModuleLoader(L, name, *mod, "the modules option");
+    unpin(L);
     lua_pushliteral(L, ":modules:");
     return 2;
   }
   if (answer == ModuleCatalog::Answer::Unknown && !asked) {
     // The function form decides, on the main thread; its answer goes into the catalog.
-    return hostRoundTrip(L, kModuleLookupFunction, std::string(name, len), searcherModulesAnswered, 0);
+    return hostRoundTrip(L, kModuleLookupFunction, name, len, searcherModulesAnswered, 0);
   }
   if (LuaState::from(L)->config().trusted) return 0;  // plain Lua's message, as the standalone's
   lua_pushfstring(L, "no module '%s' in the modules option", name);

@@ -580,7 +580,11 @@ Napi::Value Runner::CloseStates(const Napi::CallbackInfo& info) {
       [](napi_env, void* data) { static_cast<Closer*>(data)->scheduler->closeStates(); },
       [](napi_env env, napi_status, void* data) {
         auto* c = static_cast<Closer*>(data);
-        c->deferred.Resolve(Napi::Env(env).Undefined());
+        try {
+          c->deferred.Resolve(Napi::Env(env).Undefined());
+        } catch (const Napi::Error&) {
+          // a terminating environment: nobody waits for the promise any more
+        }
         napi_delete_async_work(env, c->work);
         delete c;
       },
@@ -596,13 +600,30 @@ Napi::Value Runner::CloseStates(const Napi::CallbackInfo& info) {
 
 // Thread-safe function callback: hands every pending delivery to the JS handler in one
 // call, as an array of named records. Runs with env == nullptr at teardown (records are
-// just freed then).
+// just freed then). Nothing may throw out of it: it is called from libuv, not from JS, so
+// a C++ exception here would end the process. While a worker thread's environment is
+// being terminated every Node-API call fails (node-addon-api throws Napi::Error): the
+// deliveries are dropped then, as at teardown, which follows.
 void Runner::CallJs(Napi::Env env, Napi::Function, Runner* self, void*) {
   Deliveries d;
   self->scheduler_->takeDeliveries(d);
   if (env == nullptr || self->tornDown_) return;
+  size_t completed = d.completed.size();
+  try {
+    self->deliver(env, d);
+  } catch (const Napi::Error&) {
+    // the environment cannot run JS any more (terminating): nothing to hand over to
+  } catch (const std::exception&) {
+    // std::bad_alloc building the records: the jobs are freed below; see deliver()
+  }
+  d.clear();
+  self->jobsDelivered(completed);
+  self->pump();
+}
+
+void Runner::deliver(Napi::Env env, Deliveries& d) {
   Napi::HandleScope scope(env);
-  Keys keys(env, self->addon_->keys());
+  Keys keys(env, addon_->keys());
   size_t completed = d.completed.size();
   Napi::Array records = Napi::Array::New(env);
   uint32_t k = 0;
@@ -613,24 +634,25 @@ void Runner::CallJs(Napi::Env env, Napi::Function, Runner* self, void*) {
       ++k;
     } catch (const Napi::Error&) {
       // cannot happen for bounded records; the job then sees its host call refused
-      self->scheduler_->answerHost(c.jobId, false, "luapool: the host call could not be delivered");
+      scheduler_->answerHost(c.jobId, false, "luapool: the host call could not be delivered");
     }
   }
   PackedCompletions done = packCompletions(env, keys, d.completed);
   d.clear();  // frees the jobs (their memory is no longer needed)
-  if (k > 0 || completed > 0) {
-    Napi::Value handler = self->onDeliver_.Value();
-    if (handler.IsFunction()) {
-      try {
-        handler.As<Napi::Function>().Call({records, done.numbers, done.extras});
-      } catch (const Napi::Error& e) {
-        // The JS layer never throws here; if it does, report it like an uncaught error.
-        napi_fatal_exception(env, e.Value());
-      }
+  if (k == 0 && completed == 0) return;
+  Napi::Value handler = onDeliver_.Value();
+  if (!handler.IsFunction()) return;
+  napi_value argv[3] = {records, done.numbers, done.extras};
+  napi_value result;
+  napi_status status = napi_call_function(env, env.Undefined(), handler, 3, argv, &result);
+  if (status == napi_pending_exception) {
+    // The JS layer never throws here; if it does, report it like an uncaught error (a
+    // terminating environment has its termination pending instead: nothing to report).
+    napi_value error;
+    if (napi_get_and_clear_last_exception(env, &error) == napi_ok && !Napi::Value(env, error).IsUndefined()) {
+      napi_fatal_exception(env, error);
     }
   }
-  self->jobsDelivered(completed);
-  self->pump();
 }
 
 }  // namespace luapool

@@ -32,6 +32,7 @@ class Runner : public Napi::ObjectWrap<Runner> {
 
  private:
   static void CallJs(Napi::Env env, Napi::Function, Runner* self, void*);
+  void deliver(Napi::Env env, Deliveries& d);  // CallJs's work; may throw Napi::Error
   using Tsfn = Napi::TypedThreadSafeFunction<Runner, void, &Runner::CallJs>;
 
   // One libuv work request running Scheduler::work(), reused. Plain libuv work (not

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "job.hpp"
+#include "lua-error.hpp"
 #include "lua-state.hpp"
 #include "sandbox.hpp"
 
@@ -101,30 +102,44 @@ void pushStream(lua_State* L, int stream) {
 
 const char* levelOf(int stream) { return stream == kStderr ? "warn" : "info"; }
 
-// Sends text as log actions of at most kMaxPendingLine bytes each.
-void sendText(lua_State* L, int stream, const std::string& text, size_t from, size_t to) {
+// Sends text as log actions of at most kMaxPendingLine bytes each. C++ only (call it in a
+// cppIsland): raises nothing, returns what the caller raises.
+ActionStatus sendText(lua_State* L, Job& job, int stream, const std::string& text, size_t from,
+                      size_t to) {
   do {
     size_t n = std::min(to - from, kMaxPendingLine);
-    sendAction(L, ActionType::Log, levelOf(stream), text.substr(from, n));
+    ActionStatus status = sendAction(L, job, ActionType::Log, levelOf(stream), text.substr(from, n));
+    if (status != ActionStatus::Ok) return status;
     from += n;
   } while (from < to);
+  return ActionStatus::Ok;
 }
 
 // Sends the complete lines of the stream's pending text as log actions, and what is left
-// too when it is `all` or has grown to kMaxPendingLine.
-void sendLines(lua_State* L, Job& job, int stream, bool all) {
+// too when it is `all` or has grown to kMaxPendingLine. C++ only, like sendText.
+ActionStatus sendLines(lua_State* L, Job& job, int stream, bool all) {
   std::string& pending = job.ioPending[stream - 1];
   size_t start = 0;
   for (size_t nl; (nl = pending.find('\n', start)) != std::string::npos; start = nl + 1) {
-    sendText(L, stream, pending, start, nl);
+    ActionStatus status = sendText(L, job, stream, pending, start, nl);
+    if (status != ActionStatus::Ok) return status;
   }
   size_t keep = pending.size() - start;
   if (keep > 0 && (all || keep >= kMaxPendingLine)) {
     size_t end = all ? pending.size() : pending.size() - keep % kMaxPendingLine;
-    sendText(L, stream, pending, start, end);
+    ActionStatus status = sendText(L, job, stream, pending, start, end);
+    if (status != ActionStatus::Ok) return status;
     start = end;
   }
   pending.erase(0, start);
+  return ActionStatus::Ok;
+}
+
+// sendLines in a cppIsland; raises what it failed with.
+void flushLines(lua_State* L, Job& job, int stream, bool all) {
+  ActionStatus status = ActionStatus::NoMemory;
+  cppIsland([&] { status = sendLines(L, job, stream, all); });
+  raiseAction(L, status);
 }
 
 // The "Bad file descriptor" failure of writing to stdin or reading from stdout.
@@ -140,23 +155,24 @@ int badDescriptor(lua_State* L) {
 int writeTo(lua_State* L, int stream, int fileIdx, int arg, int last) {
   if (stream == kStdin) return badDescriptor(L);
   Job& job = ioJob(L);
-  std::string& pending = job.ioPending[stream - 1];
+  std::string& pending = job.ioPending[stream - 1];  // the job's: a reference, nothing to destroy
   bool newline = false;
   for (; arg <= last; ++arg) {
+    char buffer[64];
+    const char* s = buffer;
+    size_t len = 0;
     if (lua_type(L, arg) == LUA_TNUMBER) {
-      char buffer[64];
-      int len = lua_isinteger(L, arg)
-                    ? std::snprintf(buffer, sizeof buffer, LUA_INTEGER_FMT, static_cast<LUAI_UACINT>(lua_tointeger(L, arg)))
-                    : std::snprintf(buffer, sizeof buffer, LUA_NUMBER_FMT, static_cast<LUAI_UACNUMBER>(lua_tonumber(L, arg)));
-      pending.append(buffer, len > 0 ? static_cast<size_t>(len) : 0);
+      int n = lua_isinteger(L, arg)
+                  ? std::snprintf(buffer, sizeof buffer, LUA_INTEGER_FMT, static_cast<LUAI_UACINT>(lua_tointeger(L, arg)))
+                  : std::snprintf(buffer, sizeof buffer, LUA_NUMBER_FMT, static_cast<LUAI_UACNUMBER>(lua_tonumber(L, arg)));
+      len = n > 0 ? static_cast<size_t>(n) : 0;
     } else {
-      size_t len;
-      const char* s = luaL_checklstring(L, arg, &len);
+      s = luaL_checklstring(L, arg, &len);
       if (!newline && std::memchr(s, '\n', len) != nullptr) newline = true;
-      pending.append(s, len);
     }
+    if (!cppIsland([&] { pending.append(s, len); })) return raiseNoMemory(L);
   }
-  if (newline || pending.size() >= kMaxPendingLine) sendLines(L, job, stream, false);
+  if (newline || pending.size() >= kMaxPendingLine) flushLines(L, job, stream, false);
   lua_pushvalue(L, fileIdx);
   return 1;
 }
@@ -221,7 +237,7 @@ int pushLines(lua_State* L, int stream, int first) {
 }
 
 int flushStream(lua_State* L, int stream) {
-  if (stream != kStdin) sendLines(L, ioJob(L), stream, true);
+  if (stream != kStdin) flushLines(L, ioJob(L), stream, true);
   lua_pushboolean(L, 1);
   return 1;
 }

@@ -7,6 +7,7 @@
 
 #include "host-call.hpp"
 #include "job.hpp"
+#include "lua-error.hpp"
 #include "require.hpp"
 #include "shared.hpp"
 #include "value-lua.hpp"
@@ -41,86 +42,111 @@ size_t maxActionBytes(lua_State* L) {
   return budget > kMinActionBytes ? budget : kMinActionBytes;
 }
 
-void pushAction(lua_State* L, ActionType type, std::string name, std::string data) {
-  Job& job = requireJob(L);
+// Appends an action to the job (a C++ island: raises nothing). Returns what the caller must
+// raise once its own C++ scope has closed (raiseAction), or ActionStatus::Ok.
+ActionStatus appendAction(lua_State* L, Job& job, ActionType type, std::string&& name,
+                          std::string&& data) {
   size_t bytes = name.size() + data.size() + 32;
   size_t limit = maxActionBytes(L);
-  if (job.actionBytes + bytes > limit) {
-    luaL_error(L, "engine: this job posted more than %d MiB", static_cast<int>(limit >> 20));
-  }
-  job.actionBytes += bytes;
-  job.actions.push_back(Action{type, std::move(name), std::move(data)});
-  // A long job streams its actions: at most about one frame (16 ms) or 256 actions late.
-  auto now = std::chrono::steady_clock::now();
-  if (job.actions.size() >= 256 || now - job.lastFlush >= std::chrono::milliseconds(16)) {
-    job.lastFlush = now;
-    LuaState::from(L)->bridge->flushActions(job);
-  }
+  if (job.actionBytes + bytes > limit) return ActionStatus::TooMuch;
+  bool ok = cppIsland([&] {
+    job.actions.push_back(Action{type, std::move(name), std::move(data)});
+    job.actionBytes += bytes;
+    // A long job streams its actions: at most about one frame (16 ms) or 256 actions late.
+    auto now = std::chrono::steady_clock::now();
+    if (job.actions.size() >= 256 || now - job.lastFlush >= std::chrono::milliseconds(16)) {
+      job.lastFlush = now;
+      LuaState::from(L)->bridge->flushActions(job);
+    }
+  });
+  return ok ? ActionStatus::Ok : ActionStatus::NoMemory;
 }
 
-// Joins arguments [first, top] with `sep` using tostring semantics, capped in size.
-std::string joinArgs(lua_State* L, int first, const char* sep) {
-  std::string text;
+// Pushes arguments [first, top] joined with `sep` (tostring semantics, so __tostring may
+// run and raise), capped in size. A luaL_Buffer lives on the Lua stack: nothing to destroy.
+void pushJoined(lua_State* L, int first, const char* sep) {
   int top = lua_gettop(L);
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
   for (int i = first; i <= top; ++i) {
-    size_t len;
-    const char* s = luaL_tolstring(L, i, &len);
-    if (i > first) text += sep;
-    text.append(s, len);
-    lua_pop(L, 1);
-    if (text.size() > kMaxLogBytes) {
-      text.resize(kMaxLogBytes);
-      text += "...(truncated)";
+    if (i > first) luaL_addstring(&b, sep);
+    luaL_tolstring(L, i, nullptr);
+    luaL_addvalue(&b);
+    if (luaL_bufflen(&b) > kMaxLogBytes) {
+      luaL_buffsub(&b, luaL_bufflen(&b) - kMaxLogBytes);
+      luaL_addstring(&b, "...(truncated)");
       break;
     }
   }
-  return text;
+  luaL_pushresult(&b);
+}
+
+// Sends the string at the top as a log action, after `prefix` (an unfinished io.write
+// line, moved out of the job), and pops it.
+ActionStatus sendLog(lua_State* L, Job& job, const char* level, std::string* prefix) {
+  size_t len;
+  const char* text = lua_tolstring(L, -1, &len);
+  ActionStatus status = ActionStatus::NoMemory;
+  cppIsland([&] {
+    std::string line;
+    if (prefix != nullptr) {
+      line.swap(*prefix);
+      prefix->clear();
+    }
+    line.append(text, len);
+    status = appendAction(L, job, ActionType::Log, level, std::move(line));
+  });
+  lua_pop(L, 1);
+  return status;
 }
 
 int engineLog(lua_State* L) {
-  size_t len;
-  const char* level = luaL_checklstring(L, 1, &len);
-  std::string text = joinArgs(L, 2, " ");
-  pushAction(L, ActionType::Log, std::string(level, len), std::move(text));
-  return 0;
+  const char* level = luaL_checkstring(L, 1);
+  Job& job = requireJob(L);
+  pushJoined(L, 2, " ");
+  return raiseAction(L, sendLog(L, job, level, nullptr));
 }
 
 int enginePost(lua_State* L) {
   luaL_checkany(L, 1);
-  std::string name;
-  if (lua_type(L, 1) == LUA_TSTRING || lua_type(L, 1) == LUA_TNUMBER) {
-    size_t len;
-    const char* s = lua_tolstring(L, 1, &len);  // number: converts a copy on the stack slot
-    name.assign(s, len);
-  } else {
+  if (lua_type(L, 1) != LUA_TSTRING && lua_type(L, 1) != LUA_TNUMBER) {
     return luaL_argerror(L, 1, "name must be a string or a number");
   }
+  Job& job = requireJob(L);
+  size_t len;
+  const char* name = lua_tolstring(L, 1, &len);  // number: converts the stack slot (may raise)
   lua_settop(L, 2);
-  std::string data, error;
-  if (!encodeValues(L, 2, 1, "data", data, error)) {
-    return luaL_error(L, "engine.post: %s", error.c_str());
-  }
-  pushAction(L, ActionType::Post, std::move(name), std::move(data));
-  return 0;
+  LuaState& state = *LuaState::from(L);
+  ActionStatus status = ActionStatus::NoMemory;
+  cppIsland([&] {
+    std::string data;
+    if (!encodeValues(L, 2, 1, "data", data, state.scratch)) {
+      status = ActionStatus::Marshal;  // the message is in state.scratch
+      return;
+    }
+    status = appendAction(L, job, ActionType::Post, std::string(name, len), std::move(data));
+  });
+  if (status == ActionStatus::Marshal) return luaL_error(L, "engine.post: %s", state.scratch.c_str());
+  return raiseAction(L, status);
 }
 
 int sandboxPrint(lua_State* L) {
   Job& job = requireJob(L);
-  std::string text = joinArgs(L, 1, "\t");
+  pushJoined(L, 1, "\t");
   // print and io.write share stdout: an unfinished io.write line starts this one
-  if (!job.ioPending[0].empty()) {
-    text.insert(0, job.ioPending[0]);
-    job.ioPending[0].clear();
-  }
-  pushAction(L, ActionType::Log, "info", std::move(text));
-  return 0;
+  return raiseAction(L, sendLog(L, job, "info", &job.ioPending[0]));
 }
 
 int sandboxWarn(lua_State* L) {
   luaL_checkstring(L, 1);
-  std::string text = joinArgs(L, 1, "");
-  if (text.empty() || text[0] != '@') pushAction(L, ActionType::Log, "warn", std::move(text));
-  return 0;
+  Job& job = requireJob(L);
+  pushJoined(L, 1, "");
+  const char* text = lua_tostring(L, -1);
+  if (text[0] == '@') {  // a control message ("@on", "@off"): no action
+    lua_pop(L, 1);
+    return 0;
+  }
+  return raiseAction(L, sendLog(L, job, "warn", nullptr));
 }
 
 // --- guarded base functions ---------------------------------------------------------------
@@ -145,6 +171,12 @@ int sandboxRawset(lua_State* L) {
 }
 
 int sandboxSetmetatable(lua_State* L) {
+  // The real one's argument checks, here: raised from this frame, the error names the
+  // function from the caller's call info, instead of searching package.loaded for the
+  // name of a function called from C (luaL_argerror's pushglobalfuncname), 3x slower.
+  int t = lua_type(L, 2);
+  luaL_checktype(L, 1, LUA_TTABLE);
+  luaL_argexpected(L, t == LUA_TNIL || t == LUA_TTABLE, 2, "nil or table");
   if (lua_type(L, 2) == LUA_TTABLE) {
     lua_pushliteral(L, "__gc");
     if (lua_rawget(L, 2) != LUA_TNIL) {
@@ -232,7 +264,7 @@ int sandboxCollectgarbage(lua_State* L) {
   static const char* const allowed[] = {"collect", "count", "step", "isrunning", nullptr};
   const char* opt = luaL_optstring(L, 1, "collect");
   for (int i = 0; allowed[i]; ++i) {
-    if (std::string(opt) == allowed[i]) {
+    if (std::strcmp(opt, allowed[i]) == 0) {
       lua_pushvalue(L, lua_upvalueindex(1));
       lua_insert(L, 1);
       lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
@@ -521,8 +553,18 @@ void setCurrentEnv(lua_State* L, int envIndex) {
   lua_rawsetp(L, LUA_REGISTRYINDEX, &kCurrentEnvKey);
 }
 
-void sendAction(lua_State* L, ActionType type, std::string name, std::string data) {
-  pushAction(L, type, std::move(name), std::move(data));
+int raiseAction(lua_State* L, ActionStatus status) {
+  switch (status) {
+    case ActionStatus::Ok: return 0;
+    case ActionStatus::TooMuch:
+      return luaL_error(L, "engine: this job posted more than %d MiB",
+                        static_cast<int>(maxActionBytes(L) >> 20));
+    default: return raiseNoMemory(L);
+  }
+}
+
+ActionStatus sendAction(lua_State* L, Job& job, ActionType type, std::string&& name, std::string&& data) {
+  return appendAction(L, job, type, std::move(name), std::move(data));
 }
 
 void pushModuleEnv(lua_State* L) { pushFreshEnv(L); }

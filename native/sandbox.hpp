@@ -30,8 +30,13 @@ void freezeTable(lua_State* L, int idx);
 void setCurrentEnv(lua_State* L, int envIndex);
 
 // --- for the sandbox's other pieces (sandbox-libs.cpp, require.cpp) ---
-// Sends a log or post action of the running job (raises past the job's action budget).
-void sendAction(lua_State* L, ActionType type, std::string name, std::string data);
+// Appends a log or post action to the job. Raises nothing (callable from a cppIsland): the
+// caller passes the result to raiseAction once its C++ scope has closed.
+enum class ActionStatus : uint8_t { Ok, TooMuch, NoMemory, Marshal };
+ActionStatus sendAction(lua_State* L, Job& job, ActionType type, std::string&& name, std::string&& data);
+// Raises the error for a status other than Ok (past the job's action budget: a Lua error;
+// NoMemory: Lua's memory error); returns 0 for Ok.
+int raiseAction(lua_State* L, ActionStatus status);
 // Pushes a fresh module environment: an empty table reading through to the base.
 void pushModuleEnv(lua_State* L);
 // Pushes the environment `load` without an env would use here (see sandbox.cpp).

@@ -109,7 +109,7 @@ void Scheduler::enqueueLocked(Job& job, bool urgent) {
     return;
   }
   Level level = job.demoted ? kLong : kFresh;
-  if (level == kLong && waitingAt_[kLong] == 0) longServed_ = Clock::now();  // starts to wait
+  if (level == kLong && waitingAt_[kLong] == 0) freshRunSinceLong_ = {};  // long jobs start to wait
   groupLocked(level, job.group).queue.push_back(&job);
   ++waitingAt_[level];
   // A fresh job does not wait for a long job's slice to end.
@@ -206,8 +206,10 @@ Job* Scheduler::pickLocked(StateLease& lease) {
     }
   }
   if (!picked) {
+    // Measured in the fresh jobs' running time, not wall time: a process that gets no CPU
+    // for a while (a loaded machine) has not starved its long jobs by running fresh ones.
     bool starving = waitingAt_[kLong] > 0 &&
-                    now - longServed_ >= std::chrono::milliseconds(config_.sliceMs) * kStarveSlices;
+                    freshRunSinceLong_ >= std::chrono::milliseconds(config_.sliceMs) * kStarveSlices;
     Level order[2] = {starving ? kLong : kFresh, starving ? kFresh : kLong};
     for (Level level : order) {
       Group* g;
@@ -218,7 +220,7 @@ Job* Scheduler::pickLocked(StateLease& lease) {
       shares_[g->name].lastServed = ++served_;
       --waitingAt_[level];
       if (level == kLong) {
-        longServed_ = now;
+        freshRunSinceLong_ = {};
         // A whole slice before a fresh job may preempt it: it was picked so as not to
         // starve, or the fresh jobs that wait cannot run now (so preempting it would only
         // hand its thread back to it, again and again).
@@ -242,6 +244,7 @@ Job* Scheduler::pickLocked(StateLease& lease) {
   }
   job.state = JobState::Running;
   job.sliceStart = now;
+  job.sliceRequest.store(false, std::memory_order_relaxed);  // a request is for one step
   job.guarded = guarded;
   running_.push_back(&job);
   armBudgetLocked(job);
@@ -272,6 +275,7 @@ void Scheduler::work() {
 // Running -> Done (finished), Suspended (host call) or Runnable (slice over).
 void Scheduler::finishStepLocked(Job& job, StepResult step) {
   running_.erase(std::find(running_.begin(), running_.end(), &job));
+  if (!job.demoted) freshRunSinceLong_ += Clock::now() - job.sliceStart;
   if (step == StepResult::Finished) {
     toDoneLocked(job);
     return;
@@ -534,11 +538,21 @@ void Scheduler::pauseBudgetLocked(Job& job) {
 }
 
 // When a running job must give its thread up: a long job (one that used a whole slice
-// before) as soon as a fresh job waits, unless the starvation rule picked it; any job once
-// it has run a whole slice while others wait.
+// before) as soon as a fresh job waits, unless the starvation rule picked it; a fresh job
+// after its first quantum (a fraction of a slice) while other fresh jobs wait, so a short
+// job waits for a short quantum rather than a whole slice of an endless loop that arrived
+// just before it (in its own group too); any job once it has run a whole slice while
+// others wait.
 Scheduler::Clock::time_point Scheduler::sliceEndLocked(const Job& job) const {
-  if (job.demoted && !job.guarded && waitingAt_[kFresh] > 0) return job.sliceStart;
+  if (waitingAt_[kFresh] > 0) {
+    if (job.demoted && !job.guarded) return job.sliceStart;
+    if (!job.demoted) return job.sliceStart + firstQuantum();
+  }
   return job.sliceStart + std::chrono::milliseconds(config_.sliceMs);
+}
+
+Scheduler::Clock::duration Scheduler::firstQuantum() const {
+  return std::chrono::microseconds(config_.sliceMs * 1000 / kFirstQuantumParts);
 }
 
 // Asks every running job whose slice is over (sliceEndLocked) to yield; returns the next
@@ -550,7 +564,7 @@ Scheduler::Clock::time_point Scheduler::preemptLocked(Clock::time_point now) {
     if (job->state != JobState::Running) continue;  // a blocked job holds no Lua code
     auto end = sliceEndLocked(*job);
     if (now >= end) {
-      states_[static_cast<size_t>(job->stateIndex)]->requestSlice(job->id);
+      states_[static_cast<size_t>(job->stateIndex)]->requestSlice(*job);
       end = now + std::chrono::milliseconds(config_.sliceMs);  // asked again then if it could not yield
     }
     next = std::min(next, end);

@@ -35,8 +35,9 @@
 // Fairness: runnable jobs wait in per-group FIFO queues at two levels — fresh jobs (not
 // yet sliced out) before long ones — served least-recently-served group first. While jobs
 // wait, the slice tick (on the watchdog) asks a job that has run `sliceMs` to yield at its
-// next yieldable point (patch 0015), and a long job at once when a fresh job waits; it goes
-// to the back of its group's queue.
+// next yieldable point (patch 0015), a fresh job once it has run its first quantum
+// (sliceMs / kFirstQuantumParts) while fresh jobs wait, and a long job at once when a
+// fresh job waits; it goes to the back of its group's queue (a sliced job is long).
 //
 // Budgets: a job's deadline runs while it is Running, Blocked or Suspended (host-call time
 // counts), and pauses while it waits for a thread (Queued, Runnable).
@@ -163,7 +164,10 @@ class Scheduler : public HostBridge {
   // Two levels of run queues: fresh jobs (new, or back from a host call, that have not
   // used a whole slice) and long jobs (sliced out before). See pickLocked.
   enum Level { kFresh = 0, kLong = 1 };
-  static constexpr int kStarveSlices = 4;  // long jobs get a thread at least this often
+  static constexpr int kStarveSlices = 4;  // long jobs get a thread after fresh jobs ran this many slices
+  // A fresh job's first quantum while other fresh jobs wait: sliceMs / kFirstQuantumParts.
+  static constexpr uint32_t kFirstQuantumParts = 8;
+  Clock::duration firstQuantum() const;
   struct Group {
     std::string name;
     std::deque<Job*> queue;  // FIFO
@@ -229,7 +233,9 @@ class Scheduler : public HostBridge {
   size_t waitingAt_[2] = {0, 0};  // jobs in groups_ by level
   uint64_t served_ = 0;           // picks so far (GroupShare::lastServed)
   std::unordered_map<std::string, GroupShare> shares_;  // by group name
-  Clock::time_point longServed_;  // a long job last got a thread, or long jobs began to wait
+  // Running time of fresh jobs' steps since a long job last got a thread (or long jobs
+  // began to wait): the starvation rule (pickLocked).
+  Clock::duration freshRunSinceLong_{};
   std::unordered_map<std::string, Lane> lanes_;  // by context key
   std::vector<Job*> running_;   // Running and Blocked jobs
   size_t queued_ = 0;           // jobs in state Queued

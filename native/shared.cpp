@@ -5,8 +5,8 @@
 // is the real table, no C call); `#`, `pairs` and `ipairs` work; writes raise.
 #include "shared.hpp"
 
+#include <cstring>
 #include <string>
-#include <vector>
 
 #include "lua-state.hpp"
 #include "sandbox.hpp"
@@ -133,27 +133,27 @@ void applyShared(lua_State* L, LuaState& state, const Job& job) {
   lua_rawgetp(L, LUA_REGISTRYINDEX, &kSharedVersionsKey);
   int versions = lua_gettop(L);
 
-  // names no longer shared
-  std::vector<std::string> gone;
+  // names no longer shared (cleared while traversing, which Lua allows; no C++ object in
+  // this frame: a Lua error here is a longjmp)
   lua_pushnil(L);
   while (lua_next(L, versions) != 0) {
     lua_pop(L, 1);
     size_t n;
     const char* s = lua_tolstring(L, -1, &n);  // keys are strings
-    std::string name(s, n);
     bool kept = false;
     for (const auto& entry : set->values) {
-      if (entry.first == name) { kept = true; break; }
+      if (entry.first.size() == n && std::memcmp(entry.first.data(), s, n) == 0) {
+        kept = true;
+        break;
+      }
     }
-    if (!kept) gone.push_back(std::move(name));
-  }
-  for (const std::string& name : gone) {
-    lua_pushlstring(L, name.data(), name.size());
+    if (kept) continue;
+    lua_pushvalue(L, -1);
     lua_pushnil(L);
     lua_rawset(L, root);
-    lua_pushlstring(L, name.data(), name.size());
+    lua_pushvalue(L, -1);
     lua_pushnil(L);
-    lua_rawset(L, versions);
+    lua_rawset(L, versions);  // an existing field set to nil: allowed during lua_next
   }
 
   // new or changed values

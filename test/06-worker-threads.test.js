@@ -61,4 +61,26 @@ test('terminating workers while their jobs are suspended in host calls and queue
   assert.ok(true);
 });
 
+// Terminating a worker stops its JS at once, while completions keep arriving from the
+// pool's threads: their delivery then finds every Node-API call failing. That must end the
+// worker, never the process ("terminate called after throwing an instance of
+// 'Napi::Error'" before the fix, in about one run of this file in ten).
+test('terminating workers while completions and host calls stream in never ends the process', async () => {
+  for (let i = 0; i < 25; i++) {
+    const w = worker(`
+      const r = new ScriptRunner({ states: 2, host: { echo: (x) => x } });
+      let n = 0;
+      const lane = async () => { for (;;) { await r.run(n % 2 ? 'return 1' : 'return engine.echo(2)'); if (++n === 50) parentPort.postMessage({ started: true }); } };
+      for (let k = 0; k < 16; k++) lane();`);
+    assert.equal(await message(w), { started: true });
+    await new Promise((r) => setImmediate(r));
+    await w.terminate();
+  }
+  // the process is alive and the addon still works here
+  const { ScriptRunner } = require(entry);
+  const r = new ScriptRunner({ states: 1 });
+  assert.is(await r.run('return 6 * 7'), 42);
+  await r.close();
+});
+
 test.run();

@@ -378,6 +378,23 @@ test('a long job is sliced while others wait: a short job overtakes it, the long
   await r.close();
 });
 
+test('a short job waits for a fresh endless loop\'s first quantum, not its whole slice (same group)', async () => {
+  // One thread. The loop makes a host call first; the short job is submitted once that is
+  // answered, so it waits behind the loop, now running again as a fresh job. A fresh job
+  // yields after sliceMs / 8 while other fresh jobs wait: the short job runs at ~125 ms,
+  // long before the loop's 800 ms budget ends it (with whole slices it could run only then).
+  const order = [];
+  let short;
+  const started = () => { setImmediate(() => { short = r.run('return "short"').then((v) => { order.push(v); }); }); };
+  const r = new ScriptRunner({ states: 2, threads: 1, sliceMs: 1000, host: { started } });
+  const loop = await outcome(r.run('engine.started() while true do end', { timeoutMs: 800 }));
+  order.push('loop');
+  await short;
+  assert.instance(loop.error, TimeoutError);
+  assert.equal(order, ['short', 'loop']);
+  await r.close();
+});
+
 test('groups take turns: a flood of long jobs in one group does not hold back another group', async () => {
   const r = new ScriptRunner({ states: 4, threads: 1, sliceMs: 1 });
   const order = [];

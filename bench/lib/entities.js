@@ -35,13 +35,14 @@ function makeColumns(entities) {
   const sab = new SharedArrayBuffer(n * FIELDS.reduce((s, f) => s + (INT_FIELDS.has(f) ? 4 : 8), 0));
   const c = {};
   let at = 0;
-  for (const f of FIELDS) {
+  // the Float64 columns first, so that every column is aligned whatever n is
+  for (const f of [...FIELDS.filter((x) => !INT_FIELDS.has(x)), ...FIELDS.filter((x) => INT_FIELDS.has(x))]) {
     const T = INT_FIELDS.has(f) ? Int32Array : Float64Array;
     c[f] = new T(sab, at, n);
     at += n * T.BYTES_PER_ELEMENT;
     for (let i = 0; i < n; i++) c[f][i] = entities[i][f];
   }
-  return c;
+  return Object.fromEntries(FIELDS.map((f) => [f, c[f]]));
 }
 
 function stepJs(e, dt) {

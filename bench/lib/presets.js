@@ -10,6 +10,7 @@ const presets = {
     rounds: 5,
     sizes: { fib: 32, tables: 50000, strings: 50000, nbody: 200000 },
     iters: 3, warmup: 1, warmupMs: 1500,
+    errors: { n: 200000, nSlow: 20000 },  // nSlow: fengari (one cold iteration)
     trivial: { durationMs: 2000, warmupMs: 1000, concurrency: [1, 64] },
     calls: { n: 2000000, durationMs: 1500, warmupMs: 1000, batchSize: 1000 },
     scaling: { workload: 'fib', n: 30, jobsPerState: 8 },
@@ -37,6 +38,7 @@ const presets = {
     rounds: 2,
     sizes: { fib: 27, tables: 10000, strings: 10000, nbody: 20000 },
     iters: 3, warmup: 1, warmupMs: 300,
+    errors: { n: 50000, nSlow: 5000 },
     trivial: { durationMs: 400, warmupMs: 300, concurrency: [1, 64] },
     calls: { n: 300000, durationMs: 400, warmupMs: 300, batchSize: 1000 },
     scaling: { workload: 'fib', n: 27, jobsPerState: 6 },
@@ -53,6 +55,7 @@ const presets = {
     rounds: 1,
     sizes: { fib: 15, tables: 300, strings: 300, nbody: 300 },
     iters: 1, warmup: 0, warmupMs: 0,
+    errors: { n: 200, nSlow: 200 },
     trivial: { durationMs: 60, warmupMs: 10, concurrency: [1, 64] },
     calls: { n: 2000, durationMs: 60, warmupMs: 10, batchSize: 100, hostCalls: 50 },
     scaling: { workload: 'fib', n: 15, jobsPerState: 2 },
@@ -72,6 +75,7 @@ const presets = {
 const MEM = 512 * 1024 * 1024;
 const luapoolVariants = {
   'luapool': { timeoutMs: 0, memoryLimit: 0 },
+  'luapool+trusted': { timeoutMs: 0, memoryLimit: 0, libs: 'all' },  // plain Lua, as the floor
   'luapool+timeout': { timeoutMs: 60000, memoryLimit: 0 },
   'luapool+memlimit': { timeoutMs: 0, memoryLimit: MEM },
   'luapool+hooks': { timeoutMs: 60000, memoryLimit: MEM },

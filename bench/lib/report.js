@@ -168,6 +168,25 @@ function markdown(res, { svgPath }) {
     }
   }
 
+  const ek = Object.keys(a.errors || {});
+  if (ek.length) {
+    const drivers = ['lua', 'luapool+trusted', 'luapool', 'wasmoon', 'fengari'];
+    L.push('## The error path (1 state / 1 engine)');
+    L.push('');
+    L.push('Microseconds per caught error, lower is better (`errors-pcall`: `pcall(error, "x")`; ' +
+      '`errors-deep`: `error("x")` three Lua frames below the `pcall`; `errors-cfunc`: an argument error ' +
+      'inside `setmetatable`, in the sandbox through its wrapper; `luapool+trusted` is `libs: \'all\'`, ' +
+      '`luapool` the sandbox):');
+    L.push('');
+    L.push(table(['workload', ...drivers], ek.map((w) => [w, ...drivers.map((d) => cell(a.errors[w].usPerError[d]))])));
+    L.push('');
+    L.push('Cost relative to the floor (driver time ÷ standalone lua time; goals: ≤ 2× trusted, ≤ 3× sandbox):');
+    L.push('');
+    const nf = drivers.filter((d) => d !== 'lua');
+    L.push(table(['workload', ...nf], ek.map((w) => [w, ...nf.map((d) => ratio(a.errors[w].costVsFloor[d]))])));
+    L.push('');
+  }
+
   const tk = Object.keys(a.trivial);
   if (tk.length) {
     const ds = ['libuv-noop', 'luapool', 'wasmoon', 'fengari', 'piscina'];

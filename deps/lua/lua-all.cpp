@@ -1,6 +1,14 @@
 // One translation unit for all of Lua (in the manner of Lua's own onelua.c), compiled as
-// C++ so that Lua errors are C++ exceptions and destructors run when a script raises.
-// The standalone interpreter (lua.c) and compiler (luac.c) are not part of the addon.
+// C++ (C++ linkage: nothing clashes with another Lua in the process) but raising errors the
+// way Lua compiled as C does, with _setjmp/_longjmp: a C++ throw costs microseconds per
+// Lua error, a longjmp tens of nanoseconds (docs/design.md, "Lua errors are longjmps").
+// So no C++ object with a destructor may be alive in a frame a Lua error crosses
+// (native/lua-error.hpp has the rule). The standalone interpreter (lua.c) and compiler
+// (luac.c) are not part of the addon.
+
+// ldo.c picks _setjmp/_longjmp under LUA_USE_POSIX (LUA_USE_LINUX) when this is defined,
+// C++ exceptions otherwise.
+#define LUA_USE_LONGJMP
 
 #include "src/lprefix.h"
 

@@ -81,4 +81,12 @@ LUA_API void luapool_readnumbers (lua_State *L, int idx, int n, lua_Integer *int
     else kinds[i] = 0;
   }
   lua_unlock(L);
+
+/* Raises Lua's own memory error (LUA_ERRMEM with the preallocated "not enough memory"
+** message, as a failed allocation does). The addon uses it for a C++ exception
+** (std::bad_alloc) caught before it could cross a Lua frame. Never returns. */
+LUA_API int luapool_memerror (lua_State *L) {
+  lua_lock(L);
+  luaD_throw(L, LUA_ERRMEM);
+  return 0;  /* not reached */
 }

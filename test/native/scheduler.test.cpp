@@ -344,3 +344,21 @@ TEST_CASE("scheduler: shutdown interrupts running jobs and stops the workers") {
   CHECK(h.await(id).status == JobStatus::Cancelled);
   CHECK_EQ(h.s.startWorkers(16), 0u);
 }
+
+// The scheduler may ask a picked job to yield before its step has begun on the state (a
+// fresh job arrived meanwhile): the request must reach that step, not be dropped until the
+// next slice tick.
+TEST_CASE("lua state: a slice request made between pick and the step's start reaches the step") {
+  SchedulerConfig c = sandboxed(1, 1, 2);
+  LuaState state(c.state, 0);
+  REQUIRE(state.ok());
+  Job job;
+  job.id = 7;
+  job.kind = JobKind::Run;
+  job.source = "local n = 0 for i = 1, 3e6 do n = n + 1 end return n";
+  CHECK(!state.requestSlice(job));  // not running here yet: kept on the job
+  CHECK(executeJob(state, job) == StepResult::Sliced);
+  CHECK(executeJob(state, job) == StepResult::Finished);  // not asked again: runs to the end
+  CHECK(job.status == JobStatus::Ok);
+  CHECK_EQ(intResult(job), 3000000);
+}
