@@ -81,6 +81,7 @@ LUA_API void luapool_readnumbers (lua_State *L, int idx, int n, lua_Integer *int
     else kinds[i] = 0;
   }
   lua_unlock(L);
+}
 
 /* Raises Lua's own memory error (LUA_ERRMEM with the preallocated "not enough memory"
 ** message, as a failed allocation does). The addon uses it for a C++ exception
