@@ -315,6 +315,21 @@ test('many columns: 40 (one call per row) and 70 (groups of 32) read, write and 
   await r.close();
 });
 
+test('a call runs as one part per thread (no part waits for a thread and slices the others)', async () => {
+  const r = runner({ states: 4, threads: 2 });
+  const n = 10000;
+  const idx = iota(n), out = new Float64Array(n);
+  const jobs = () => r.stats().states.reduce((s, x) => s + x.jobs, 0);
+  const before = jobs();
+  await r.callColumns('m', 'copy', { v: idx, out }, { readonly: ['v'] });
+  assert.is(jobs() - before, 2, 'parts of a 10,000-row call on 2 threads');
+  assert.is(out[n - 1], n - 1);
+  const small = jobs();
+  await r.callColumns('m', 'copy', { v: idx, out }, { readonly: ['v'], count: 300 });
+  assert.is(jobs() - small, 1, 'a call of fewer than 2 × 256 rows is one part');
+  await r.close();
+});
+
 test('a columns job is time-sliced like any job: another job overtakes it, the rows are still right', async () => {
   const order = [];
   let short;
