@@ -57,6 +57,7 @@ function markdown(res, { svgPath }) {
   L.push('npm run bench -- --quick      # smoke check: small sizes, 2 rounds, under 2 minutes on 2 cores');
   L.push('node bench/run.js --rounds 3 --drivers lua,luapool,wasmoon --sections cpu,trivial');
   L.push('node bench/run.js --sections fairness --rounds 3 --out-dir /tmp/bench   # one section, this page left alone');
+  L.push('node bench/run.js --quick --sections gameloop,calls --out-dir /tmp/bench   # the entity frame on every peer, payloads, host calls');
   L.push('node bench/run.js --update-checksums   # after changing a workload or a size');
   L.push('```');
   L.push('');
@@ -74,7 +75,8 @@ function markdown(res, { svgPath }) {
     '`timeoutMs: 60000`, `luapool+memlimit` adds `memoryLimit: 512 MiB`, `luapool+hooks` both (the production setting). ' +
     '`wasmoon`: Lua 5.4 in WebAssembly, `LuaFactory` + `doString` on the main thread. `fengari`: Lua 5.3 in JavaScript, ' +
     '`luaL_dostring`. `piscina`: a piscina pool with one warm wasmoon engine per worker thread. `libuv-noop`: a no-op ' +
-    'native async job (the best any thread-pool job can do), when the package exports the test hook.');
+    'native async job (the best any thread-pool job can do), when the package exports the test hook. `js` (the ' +
+    '`gameloop` section only): the same behaviour in plain JavaScript, the other floor.');
   L.push('- **Checksums.** Every CPU workload (`bench/workloads/*.lua`) returns a checksum, compared in every trial with ' +
     '`bench/workloads/checksums.json`; a mismatch fails the trial and the run (exit code 1). The trivial job checks every result.');
   L.push('- **Numbers** are the median over rounds, with (min–max) when there were several rounds. Within a trial, CPU ' +
