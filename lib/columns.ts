@@ -21,7 +21,7 @@ export interface CallColumnsOptions {
   count?: number;
   /** Columns Lua may read but not write (`e.id = 1` raises a Lua error). */
   readonly?: readonly string[];
-  /** Budget of each part (a few per thread), not of one row; see JobOptions. */
+  /** Budget of each part (one part per thread), not of one row; see JobOptions. */
   timeoutMs?: number;
   /** Cancels every part (CancelledError). */
   signal?: AbortSignal;
