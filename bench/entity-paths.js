@@ -1,23 +1,16 @@
 #!/usr/bin/env node
-// Main-thread cost of the entity data paths (docs/marshaling.md, "Which data path"): one
-// steering behaviour over the issue-10 entity (12 fields in: id, x, y, vx, vy, tx, ty,
-// speed, energy, state, kind, age; 6 out: x, y, vx, vy, energy, state), run per frame
-//   - through callMany: one [entity, dt] per entity, a 6-field table back, applied to the
-//     entity objects;
-//   - through callColumns: the same fields as typed arrays, written in place;
-//   - in plain JavaScript (the floor).
-// Main-thread time is the event loop's active time (performance.eventLoopUtilization)
-// over the frame: encoding, decoding, applying, and the native side's callbacks. On a
-// loaded machine that includes time the thread waited for a core, so on Linux the CPU time
-// the main thread itself used is shown too (/proc/self/task/<pid>/schedstat).
-//
-// Then the round trip of a host call (engine.<name>() from Lua, answered on the main thread).
+// The entity data paths of docs/marshaling.md ("Which data path"), without the whole bench:
+// the issue-10 entity behaviour (bench/workloads/entity.lua) per frame through plain
+// JavaScript, luapool callMany and luapool callColumns on each pool size, then the round
+// trip of a host call. Each row runs the gameloop section's own driver in a fresh process
+// (bench/drivers/<driver>.js, mode `entities`), so the numbers are the section's; the
+// section itself (with the standalone lua, wasmoon and fengari) is
+// `node bench/run.js --sections gameloop`.
 //
 //   node bench/entity-paths.js [--entities 1000,5000,20000] [--states 1,2] [--frames 30]
 'use strict';
-const fs = require('fs');
-const { performance } = require('perf_hooks');
-const { ScriptRunner } = require('..');
+const path = require('path');
+const { spawnSync } = require('child_process');
 
 function arg(name, fallback) {
   const i = process.argv.indexOf(`--${name}`);
@@ -26,146 +19,33 @@ function arg(name, fallback) {
 const SIZES = arg('entities', '1000,5000,20000').split(',').map(Number);
 const STATES = arg('states', '1,2').split(',').map(Number);
 const FRAMES = Number(arg('frames', '30'));
-const WARMUP = 5;
-const DT = 1 / 60;
 
-// The behaviour, written once against e.x: a table (callMany) or a row view (callColumns).
-const BEHAVIOUR = `
-local M = {}
-local SEEK, WANDER, TIRED = 1, 2, 3
-function M.step(e, dt)
-  local dx, dy = e.tx - e.x, e.ty - e.y
-  local d = math.sqrt(dx * dx + dy * dy)
-  local speed = e.speed
-  if e.energy < 1 then speed = speed * 0.5 end
-  local vx, vy
-  if d > 1e-6 then vx, vy = dx / d * speed, dy / d * speed else vx, vy = 0, 0 end
-  e.vx = e.vx + (vx - e.vx) * 0.2
-  e.vy = e.vy + (vy - e.vy) * 0.2
-  e.x = e.x + e.vx * dt
-  e.y = e.y + e.vy * dt
-  e.energy = e.energy - dt * (e.kind == 1 and 0.5 or 0.25)
-  e.state = d < 1 and WANDER or (e.energy < 1 and TIRED or SEEK)
-end
--- callMany: the same step on the entity table, six fields back
-function M.update(e, dt)
-  M.step(e, dt)
-  return { x = e.x, y = e.y, vx = e.vx, vy = e.vy, energy = e.energy, state = e.state }
-end
-return M`;
-
-function stepJs(e, dt) {
-  const dx = e.tx - e.x, dy = e.ty - e.y;
-  const d = Math.sqrt(dx * dx + dy * dy);
-  const speed = e.energy < 1 ? e.speed * 0.5 : e.speed;
-  const vx = d > 1e-6 ? dx / d * speed : 0, vy = d > 1e-6 ? dy / d * speed : 0;
-  e.vx += (vx - e.vx) * 0.2;
-  e.vy += (vy - e.vy) * 0.2;
-  e.x += e.vx * dt;
-  e.y += e.vy * dt;
-  e.energy -= dt * (e.kind === 1 ? 0.5 : 0.25);
-  e.state = d < 1 ? 2 : (e.energy < 1 ? 3 : 1);
+function trial(driver, params) {
+  const r = spawnSync(process.execPath, [path.join(__dirname, 'drivers', `${driver}.js`),
+    JSON.stringify({ mode: 'entities', frames: FRAMES, warmup: 5, maxMs: 20000, ...params })], { encoding: 'utf8' });
+  const line = (r.stdout || '').trim().split('\n').pop();
+  const res = line ? JSON.parse(line) : { error: r.stderr };
+  if (res.error) throw new Error(`${driver}: ${res.error}`);
+  return res;
 }
 
-function makeEntities(n) {
-  const out = [];
-  for (let i = 0; i < n; i++) {
-    out.push({
-      id: i, x: (i * 37) % 160, y: (i * 11) % 60, vx: 0, vy: 0, tx: (i * 53) % 160, ty: (i * 7) % 60,
-      speed: 2 + (i % 5), energy: 10 + (i % 7), state: 1, kind: i % 2, age: 0,
-    });
-  }
-  return out;
+function row(label, r) {
+  const n = r.entities;
+  console.log(`${label.padEnd(26)} ${String(n).padStart(6)}   ${r.frameMs.toFixed(2).padStart(8)} ms   ` +
+    `${r.mainMs.toFixed(3).padStart(8)} ms   ${(r.mainMs * 1000 / n).toFixed(3).padStart(7)} µs   ${r.perFrame.toLocaleString('en-US').padStart(9)}`);
 }
 
-const FIELDS = ['id', 'x', 'y', 'vx', 'vy', 'tx', 'ty', 'speed', 'energy', 'state', 'kind', 'age'];
-const INT_FIELDS = new Set(['id', 'state', 'kind', 'age']);
-
-function makeColumns(entities) {
-  const n = entities.length;
-  const sab = new SharedArrayBuffer(n * FIELDS.reduce((s, f) => s + (INT_FIELDS.has(f) ? 4 : 8), 0));
-  const c = {};
-  let at = 0;
-  for (const f of FIELDS) {
-    const T = INT_FIELDS.has(f) ? Int32Array : Float64Array;
-    c[f] = new T(sab, at, n);
-    at += n * T.BYTES_PER_ELEMENT;
-    for (let i = 0; i < n; i++) c[f][i] = entities[i][f];
-  }
-  return c;
-}
-
-// CPU time the main thread has used, in ms (NaN where the kernel does not tell)
-const SCHEDSTAT = `/proc/self/task/${process.pid}/schedstat`;
-function mainCpuMs() {
-  try {
-    return Number(fs.readFileSync(SCHEDSTAT, 'utf8').split(' ')[0]) / 1e6;
-  } catch {
-    return NaN;
+console.log(`entity paths: ${FRAMES} frames (median) after 5 warm-up frames; Node ${process.version}; main thread = its CPU time per frame`);
+console.log(`${'path'.padEnd(26)} ${'n'.padStart(6)}   ${'frame'.padStart(11)}   ${'main thread'.padStart(11)}   ${'main/entity'.padStart(10)}   per 16.6 ms`);
+for (const n of SIZES) {
+  row('plain JavaScript', trial('js', { entities: n }));
+  for (const states of STATES) {
+    const s = `${states} state${states > 1 ? 's' : ''}`;
+    row(`callMany, ${s}`, trial('luapool', { entities: n, path: 'callMany', states }));
+    row(`callColumns, ${s}`, trial('luapool', { entities: n, path: 'callColumns', states }));
   }
 }
-
-function median(a) {
-  const s = [...a].sort((x, y) => x - y);
-  return s[Math.floor(s.length / 2)];
-}
-
-async function frames(run) {
-  const wall = [], main = [], cpu = [];
-  for (let f = 0; f < WARMUP + FRAMES; f++) {
-    const c0 = mainCpuMs();
-    const elu = performance.eventLoopUtilization();
-    const t0 = performance.now();
-    await run();
-    const t1 = performance.now();
-    const used = performance.eventLoopUtilization(elu);
-    const c1 = mainCpuMs();
-    if (f >= WARMUP) {
-      wall.push(t1 - t0);
-      main.push(used.active);
-      cpu.push(c1 - c0);
-    }
-  }
-  return { wallMs: median(wall), mainMs: median(main), cpuMs: median(cpu) };
-}
-
-function row(label, n, r) {
-  const perFrame = Math.floor(n * 16.6 / r.wallMs);
-  console.log(`${label.padEnd(26)} ${String(n).padStart(6)}   ${r.wallMs.toFixed(2).padStart(8)} ms   ` +
-    `${r.mainMs.toFixed(2).padStart(8)} ms   ${(r.mainMs * 1000 / n).toFixed(3).padStart(7)} µs   ${String(perFrame).padStart(8)}   ` +
-    `${(r.cpuMs * 1000 / n).toFixed(3).padStart(7)} µs`);
-}
-
-(async () => {
-  console.log(`entity paths: ${FRAMES} frames (median) after ${WARMUP} warm-up frames; Node ${process.version}`);
-  console.log(`${'path'.padEnd(26)} ${'n'.padStart(6)}   ${'frame'.padStart(11)}   ${'main thread'.padStart(11)}   ${'main/entity'.padStart(10)}   per 16.6 ms   main CPU/entity`);
-  for (const n of SIZES) {
-    const js = makeEntities(n);
-    row('plain JavaScript', n, await frames(async () => { for (const e of js) stepJs(e, DT); }));
-    for (const states of STATES) {
-      const runner = new ScriptRunner({ states, threads: states });
-      runner.define('b', BEHAVIOUR);
-      const entities = makeEntities(n);
-      row(`callMany, ${states} state${states > 1 ? 's' : ''}`, n, await frames(async () => {
-        const out = await runner.callMany('b', 'update', entities.map((e) => [e, DT]));
-        for (let i = 0; i < n; i++) {
-          const e = entities[i], o = out[i];
-          e.x = o.x; e.y = o.y; e.vx = o.vx; e.vy = o.vy; e.energy = o.energy; e.state = o.state;
-        }
-      }));
-      const columns = makeColumns(makeEntities(n));
-      row(`callColumns, ${states} state${states > 1 ? 's' : ''}`, n, await frames(async () => {
-        await runner.callColumns('b', 'step', columns, { args: [DT], readonly: ['id', 'tx', 'ty', 'speed', 'kind', 'age'] });
-      }));
-      await runner.close();
-    }
-  }
-  // host calls: one job calling engine.nearby() `calls` times, one after the other
-  const calls = 2000;
-  const runner = new ScriptRunner({ states: 1, threads: 1, host: { nearby: (x) => x + 1 } });
-  const src = `local s = 0 for i = 1, ${calls} do s = s + engine.nearby(i) end return s`;
-  const r = await frames(() => runner.run(src));
-  console.log(`host call round trip: ${(r.wallMs * 1000 / calls).toFixed(1)} µs per call, ` +
-    `${(r.mainMs * 1000 / calls).toFixed(1)} µs of it on the main thread`);
-  await runner.close();
-})();
+const r = spawnSync(process.execPath, [path.join(__dirname, 'drivers', 'luapool.js'),
+  JSON.stringify({ mode: 'calls', n: 1, durationMs: 200, warmupMs: 100, batchSize: 10, concurrency: 1, states: 1, hostCalls: 2000 })], { encoding: 'utf8' });
+const h = JSON.parse(r.stdout.trim().split('\n').pop()).hostCall;
+console.log(`host call round trip: ${h.usPerCall.toFixed(1)} µs per call, ${h.mainUsPerCall.toFixed(1)} µs of it on the main thread`);

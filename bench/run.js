@@ -3,8 +3,8 @@
 // npm run bench — luapool against the floor (standalone lua) and every peer, in one run.
 //
 //   node bench/run.js [--quick] [--rounds N] [--drivers lua,luapool,wasmoon,fengari,piscina]
-//                     [--workloads fib,tables,strings,nbody] [--sections cpu,errors,trivial,calls,scaling,health,memory,game-loop,fairness]
-//                     [--write-docs] [--no-write] [--out-dir DIR] [--update-checksums] [--report results.json]
+//                     [--workloads fib,tables,strings,nbody] [--sections cpu,errors,trivial,calls,scaling,health,memory,gameloop,demo,fairness]
+//                     [--no-write] [--write-docs] [--out-dir DIR] [--update-checksums] [--report results.json]
 //
 // A run writes its raw results to bench/results/<date>.json (not committed) and nothing else.
 // Only --write-docs (a full run, or --report) rewrites the committed report: docs/benchmark.md
@@ -26,10 +26,12 @@ const report = require('./lib/report');
 
 const CPU_WORKLOADS = ['fib', 'tables', 'strings', 'nbody'];
 const ALL_DRIVERS = ['lua', 'luapool', 'wasmoon', 'fengari', 'piscina'];
+// gameloop: the issue-10 entity frame side by side on every peer; demo: the examples/game-loop world
 // The error path: pcall(error, "x"), error three Lua frames deep, an argument error inside
 // a C function; trusted (libs 'all') and sandboxed luapool beside the floor and the peers.
 const ERROR_WORKLOADS = ['errors-pcall', 'errors-deep', 'errors-cfunc'];
-const ALL_SECTIONS = ['cpu', 'errors', 'trivial', 'calls', 'scaling', 'health', 'memory', 'game-loop', 'fairness'];
+const ALL_SECTIONS = ['cpu', 'errors', 'trivial', 'calls', 'scaling', 'health', 'memory', 'gameloop', 'demo', 'fairness'];
+const SECTION_ALIASES = { 'game-loop': 'demo' };  // the demo section's former name
 const FRAME_BUDGET_MS = 1000 / 60; // 16.6 ms
 
 // ---------------------------------------------------------------------------------------
@@ -109,8 +111,13 @@ function runTrial(driverFile, params, timeoutMs) {
 
 function baseDriver(id) {
   if (id === 'libuv-noop' || id.startsWith('luapool')) return 'luapool';
+  if (id === 'js') return 'lua';  // plain JavaScript: a floor, selected with the other one
   return id;
 }
+
+// The gameloop section's luapool variants: data path × pool size ("N" = one state per CPU).
+const GAMELOOP_LUAPOOL = [['callMany', 1], ['callMany', P], ['callColumns', 1], ['callColumns', P]];
+const gameloopId = (pathName, states) => `luapool ${pathName} ${states === 1 ? '1 state' : `${states} states`}`;
 
 function buildPlan(cfg, opts) {
   const want = (d) => opts.drivers.includes(baseDriver(d));
@@ -151,7 +158,8 @@ function buildPlan(cfg, opts) {
     }
   }
   if (opts.sections.includes('calls')) {
-    const common = { mode: 'calls', workload: 'calls', n: cfg.calls.n, durationMs: cfg.calls.durationMs, warmupMs: cfg.calls.warmupMs, batchSize: cfg.calls.batchSize, concurrency: 64, states: P };
+    const common = { mode: 'calls', workload: 'calls', n: cfg.calls.n, durationMs: cfg.calls.durationMs, warmupMs: cfg.calls.warmupMs, batchSize: cfg.calls.batchSize, concurrency: 64, states: P,
+      payloads: ['entity', 'string1k', 'array50'], hostCalls: cfg.calls.hostCalls || 2000 };
     add('calls', 'calls', 'lua', 'lua.js', { ...common, luaBin: opts.luaBin });
     add('calls', 'calls', 'luapool', 'luapool.js', { ...common, opts: lp('luapool') });
     add('calls', 'calls', 'wasmoon', 'wasmoon.js', common);
@@ -186,12 +194,36 @@ function buildPlan(cfg, opts) {
     // a worker thread per engine costs megabytes and a startup each: at most 8
     add('memory', 'memory', 'piscina', 'piscina.js', { ...common, count: Math.min(8, common.count) });
   }
-  if (opts.sections.includes('game-loop') && cfg.gameLoop) {
+  if (opts.sections.includes('gameloop') && cfg.entities) {
+    // the issue-10 entity, the same behaviour everywhere (bench/workloads/entity.lua,
+    // bench/lib/entities.js), per entity count: the floors, luapool's two data paths on 1
+    // and N states, and the main-thread peers
+    const { counts, peerMaxEntities, ...frames } = cfg.entities;
+    for (const n of counts) {
+      const common = { mode: 'entities', workload: 'entity', entities: n, ...frames };
+      add('gameloop', `e${n}`, 'js', 'js.js', common);
+      add('gameloop', `e${n}`, 'lua', 'lua.js', { ...common, luaBin: opts.luaBin });
+      const seen = new Set();
+      for (const [pathName, states] of GAMELOOP_LUAPOOL) {
+        const id = gameloopId(pathName, states);
+        if (seen.has(id)) continue;  // a 1-CPU machine: N = 1
+        seen.add(id);
+        add('gameloop', `e${n}`, id, 'luapool.js', { ...common, path: pathName, states });
+      }
+      // main-thread peers take up to ~1 ms per entity (wasmoon): larger counts would take
+      // minutes per trial, so they run up to peerMaxEntities and are projected from there
+      if (n <= peerMaxEntities) {
+        add('gameloop', `e${n}`, 'wasmoon', 'wasmoon.js', { ...common, minFrames: 1 });
+        add('gameloop', `e${n}`, 'fengari', 'fengari.js', { ...common, minFrames: 1 });
+      }
+    }
+  }
+  if (opts.sections.includes('demo') && cfg.gameLoop) {
     // luapool only: the examples/game-loop world at several entity counts, unpaced, the
     // pool at luapool's default size (what the demo uses)
     const { entities, ...rest } = cfg.gameLoop;
     for (const n of entities) {
-      add('game-loop', `e${n}`, 'luapool', 'luapool.js', { mode: 'gameloop', workload: 'game-loop', ...rest, entities: n, budgetMs: FRAME_BUDGET_MS });
+      add('demo', `e${n}`, 'luapool', 'luapool.js', { mode: 'gameloop', workload: 'game-loop', ...rest, entities: n, budgetMs: FRAME_BUDGET_MS });
     }
   }
   if (opts.sections.includes('fairness') && cfg.fairness) {
@@ -238,7 +270,9 @@ const METRIC = {
   scaling: { get: (r) => r.jobsPerSec, unit: 'jobs/s', higherIsBetter: true },
   health: { get: (r) => r.loaded && r.loaded.eldP99Ms, unit: 'ms', higherIsBetter: false },
   memory: { get: (r) => r.rssKBPerState != null ? r.rssKBPerState : r.heapKBPerState, unit: 'KB', higherIsBetter: false },
-  'game-loop': { get: (r) => r.frameMs && r.frameMs.p50, unit: 'ms frame p50', higherIsBetter: false },
+  gameloop: { get: (r) => r.frameMs, unit: 'ms per frame', higherIsBetter: false,
+    detail: (r) => `main thread ${fmtNum(r.mainMs)} ms, ${Number(r.perFrame).toLocaleString('en-US')} entities per 16.6 ms` },
+  demo: { get: (r) => r.frameMs && r.frameMs.p50, unit: 'ms frame p50', higherIsBetter: false },
   fairness: {
     get: (r) => r.jobsPerSec, unit: 'jobs/s', higherIsBetter: true,
     detail: (r) => (r.scenario === 'slicing' ? `${r.slices} slices` : `p50 ${fmtNum(r.p50Ms)} / p99 ${fmtNum(r.p99Ms)} ms`),
@@ -302,7 +336,7 @@ async function runBench(options = {}) {
   const opts = {
     drivers: options.drivers || ALL_DRIVERS,
     workloads: options.workloads || CPU_WORKLOADS,
-    sections: options.sections || ALL_SECTIONS,
+    sections: (options.sections || ALL_SECTIONS).map((x) => SECTION_ALIASES[x] || x),
   };
   for (const d of opts.drivers) if (!ALL_DRIVERS.includes(d)) throw new Error(`unknown driver ${d}`);
   for (const w of opts.workloads) if (!CPU_WORKLOADS.includes(w)) throw new Error(`unknown workload ${w}`);
@@ -440,6 +474,22 @@ function analyze(result) {
     const lp = row.callsPerSec.luapool.last;
     row.luapoolDetail = lp ? { oneCallPerJob: lp.callsPerSecOneCallPerJob, batched: lp.batched } : null;
     for (const d of ['lua', 'wasmoon', 'fengari']) row.luapoolVs[d] = pairRatio(raw, 'calls', 'calls', 'luapool', d);
+    // realistic payloads and the host-call round trip, per driver
+    row.payloads = {};
+    for (const kind of ['entity', 'string1k', 'array50']) {
+      row.payloads[kind] = {};
+      for (const d of ['luapool', 'wasmoon', 'fengari']) {
+        const g = (f) => (r) => r.payloads && r.payloads[kind] && r.payloads[kind][f];
+        const cs = cellSummary(raw, 'calls', 'calls', d, g('callsPerSec'));
+        if (Number.isFinite(cs.median)) row.payloads[kind][d] = { callsPerSec: cs, mainUsPerCall: cellSummary(raw, 'calls', 'calls', d, g('mainUsPerCall')), how: g('how')(cs.last) };
+      }
+    }
+    row.hostCall = {};
+    for (const d of ['luapool', 'wasmoon', 'fengari']) {
+      const g = (f) => (r) => r.hostCall && r.hostCall[f];
+      const us = cellSummary(raw, 'calls', 'calls', d, g('usPerCall'));
+      if (Number.isFinite(us.median)) row.hostCall[d] = { usPerCall: us, mainUsPerCall: cellSummary(raw, 'calls', 'calls', d, g('mainUsPerCall')), how: g('how')(us.last) };
+    }
     a.calls = row;
   }
   // Scaling: throughput per state count, relative to the single interpreter.
@@ -493,11 +543,12 @@ function analyze(result) {
     }
   }
   // Game-loop frame: per entity count, frame and script-wait percentiles (luapool only).
-  if (raw['game-loop']) {
+  if (raw.gameloop) a.entities = analyzeEntities(raw);
+  if (raw.demo) {
     a.gameLoop = {};
-    const keys = Object.keys(raw['game-loop']).sort((x, y) => Number(x.slice(1)) - Number(y.slice(1)));
+    const keys = Object.keys(raw.demo).sort((x, y) => Number(x.slice(1)) - Number(y.slice(1)));
     for (const key of keys) {
-      const c = (get) => cellSummary(raw, 'game-loop', key, 'luapool', get);
+      const c = (get) => cellSummary(raw, 'demo', key, 'luapool', get);
       const any = c();
       const last = any.last;
       a.gameLoop[key] = {
@@ -514,6 +565,34 @@ function analyze(result) {
   if (raw.fairness) a.fairness = analyzeFairness(raw);
   a.targets = targets(a, result);
   return a;
+}
+
+// The gameloop section: per entity count and driver, the frame, the main thread's share and
+// entities per 16.6 ms frame (n × 16.6 ÷ frame ms: linear in the per-entity cost); the
+// headline per driver is the figure at the largest count it ran.
+function analyzeEntities(raw) {
+  const G = raw.gameloop;
+  const keys = Object.keys(G).sort((x, y) => Number(x.slice(1)) - Number(y.slice(1)));
+  const ids = [];
+  for (const k of keys) for (const id of Object.keys(G[k])) if (!ids.includes(id)) ids.push(id);
+  const order = (id) => (id === 'js' ? 0 : id === 'lua' ? 1 : id.startsWith('luapool') ? 2 : 3);
+  ids.sort((x, y) => order(x) - order(y));
+  const rows = {};
+  const headline = {};
+  for (const k of keys) {
+    rows[k] = {};
+    for (const id of Object.keys(G[k])) {
+      const c = (get) => cellSummary(raw, 'gameloop', k, id, get);
+      const any = c();
+      rows[k][id] = {
+        entities: Number(k.slice(1)), frameMs: any, mainMs: c((r) => r.mainMs), eluMs: c((r) => r.eluActiveMs),
+        perFrame: c((r) => r.perFrame), frames: any.last && any.last.frames, how: any.last && any.last.how,
+        skipped: any.skipped, error: any.error,
+      };
+      if (Number.isFinite(rows[k][id].perFrame.median)) headline[id] = rows[k][id];
+    }
+  }
+  return { keys, ids, rows, headline };
 }
 
 // Per-round ratio of two trial lists (x ÷ y of get(), rounds paired by index).
@@ -652,19 +731,43 @@ function targets(a, result) {
   out.push(target('per-state memory (Lua heap) vs a bare state with the standard libraries', '≤ 1.5×',
     mOk ? `${(m.median / f.median).toFixed(2)}× (${m.median.toFixed(1)} KB vs ${f.median.toFixed(1)} KB)` : null, mOk ? m.median / f.median <= 1.5 : null,
     'RSS per state is shown in the memory table'));
-  // 7. game-loop frame: reported, with no threshold.
+  // 7. the issue-10 entity frame (gameloop section).
+  out.push(...entityTargets(a.entities));
+  // 8. the demo's frame: reported, with no threshold.
   out.push(gameLoopTarget(a.gameLoop));
+  return out;
+}
+
+// Issue 10's targets on the entity frame: at the largest count, N states.
+function entityTargets(en) {
+  const out = [];
+  const N = gameloopId('callColumns', P);
+  const M = gameloopId('callMany', P);
+  const last = en && en.keys[en.keys.length - 1];
+  const at = (id) => en && en.rows[last] && en.rows[last][id];
+  const fits = (r) => (r && Number.isFinite(r.perFrame.median) ? r.perFrame.median : null);
+  const fmt = (r, v) => `${Math.round(v).toLocaleString('en-US')} entities per 16.6 ms (${r.frameMs.median.toFixed(2)} ms per ${r.entities.toLocaleString('en-US')}-entity frame)`;
+  const why = (r) => (!en ? 'gameloop section not run' : !r ? 'not run' : r.error ? 'FAILED' : r.skipped || 'not run');
+  const c = at(N);
+  out.push(target(`entity frame through callColumns, ${P} state${P === 1 ? '' : 's'}`, '≥ 50,000 entities per frame',
+    fits(c) != null ? fmt(c, fits(c)) : null, fits(c) != null ? fits(c) >= 50000 : null, fits(c) != null ? undefined : why(c)));
+  const m = at(M);
+  out.push(target(`entity frame through callMany (objects), ${P} state${P === 1 ? '' : 's'}`, '≥ 10,000 entities per frame',
+    fits(m) != null ? fmt(m, fits(m)) : null, fits(m) != null ? fits(m) >= 10000 : null, fits(m) != null ? undefined : why(m)));
+  const mm = c && c.mainMs && Number.isFinite(c.mainMs.median) ? c.mainMs : null;
+  out.push(target(`main-thread CPU per frame through callColumns at ${last ? Number(last.slice(1)).toLocaleString('en-US') : '–'} entities, ${P} states`,
+    '≤ 1 ms', mm ? `${mm.median.toFixed(3)} ms${mm.n > 1 ? ` (${mm.min.toFixed(3)}–${mm.max.toFixed(3)})` : ''}` : null, mm ? mm.median <= 1 : null, mm ? undefined : why(c)));
   return out;
 }
 
 // The largest entity count (of those tried) whose median p50 frame fits in 16.6 ms.
 function gameLoopTarget(gl) {
-  const name = 'game-loop frame: entities per 16.6 ms frame (examples/game-loop, unpaced, p50 frame)';
+  const name = 'demo frame: entities per 16.6 ms frame (examples/game-loop, unpaced, p50 frame)';
   const goal = 'reported (no fixed goal)';
   const rows = Object.values(gl || {}).filter((r) => r.frameP50 && Number.isFinite(r.frameP50.median));
   if (!rows.length) {
     const bad = Object.values(gl || {}).find((r) => r.error || r.skipped);
-    return target(name, goal, null, null, bad ? (bad.error ? 'FAILED' : bad.skipped) : 'game-loop section not run');
+    return target(name, goal, null, null, bad ? (bad.error ? 'FAILED' : bad.skipped) : 'demo section not run');
   }
   const t = target(name, goal, null, null);
   t.status = 'measured';
@@ -742,7 +845,7 @@ function parseArgs(argv) {
     else if (name === '--rounds') o.rounds = Number(val());
     else if (name === '--drivers') o.drivers = val().split(',').filter(Boolean);
     else if (name === '--workloads') o.workloads = val().split(',').filter(Boolean);
-    else if (name === '--sections') o.sections = val().split(',').filter(Boolean);
+    else if (name === '--sections') o.sections = val().split(',').filter(Boolean).map((x) => SECTION_ALIASES[x] || x);
     else if (name === '--no-write') o.write = false;
     else if (name === '--write-docs') o.writeDocs = true;
     else if (name === '--out-dir') o.outDir = path.resolve(val());
@@ -799,4 +902,4 @@ if (require.main === module) {
   });
 }
 
-module.exports = { runBench, analyze, parseArgs, buildPlan, outputPlan, CPU_WORKLOADS, ERROR_WORKLOADS, ALL_DRIVERS, ALL_SECTIONS };
+module.exports = { runBench, analyze, parseArgs, buildPlan, outputPlan, gameloopId, CPU_WORKLOADS, ERROR_WORKLOADS, ALL_DRIVERS, ALL_SECTIONS };

@@ -21,7 +21,7 @@ export interface CallColumnsOptions {
   count?: number;
   /** Columns Lua may read but not write (`e.id = 1` raises a Lua error). */
   readonly?: readonly string[];
-  /** Budget of each part (a few per thread), not of one row; see JobOptions. */
+  /** Budget of each part (one part per thread), not of one row; see JobOptions. */
   timeoutMs?: number;
   /** Cancels every part (CancelledError). */
   signal?: AbortSignalLike;
@@ -151,7 +151,11 @@ export function checkColumns(columns: unknown, options: unknown): Checked {
 /** @internal Runs a validated callColumns call as parts and settles once all of them are done. */
 export async function runColumns(jobs: JobTable, threads: number, name: string, fn: string, c: Checked): Promise<void> {
   if (c.count === 0) return;
-  const parts = Math.max(1, Math.min(threads * 2, Math.floor(c.count / MIN_ROWS_PER_PART)));
+  // One part per thread: every part starts at once, so none waits for a thread. More parts
+  // than threads made the waiting ones time-slice the running ones (a state switch every
+  // few ms, each part's completion a main-thread wake-up): at 20,000 rows on 2 threads the
+  // frame took 16-20 ms instead of 10 and 1.6-8 ms of main-thread CPU instead of 0.3-0.7.
+  const parts = Math.max(1, Math.min(threads, Math.floor(c.count / MIN_ROWS_PER_PART)));
   const size = Math.ceil(c.count / parts);
   const pending: Promise<unknown>[] = [];
   for (let first = c.first; first < c.first + c.count; first += size) {

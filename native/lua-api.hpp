@@ -17,6 +17,15 @@ LUA_API void luapool_setdefaultwarnf(lua_State* L);
 // Whether Lua would retry an allocation refused now after an emergency collection.
 LUA_API int luapool_willretryalloc(lua_State* L);
 
+// callColumns' row transfer (native/columns.cpp): pushes element `row` of each of n arrays
+// (types: ElementType codes) with no API call per element; the caller made room for n.
+LUA_API void luapool_pushrow(lua_State* L, int n, void* const* data, const unsigned char* types, size_t row);
+
+// Reads the n values from stack index idx on: kinds[i] = 1 integer (ints[i]), 2 float
+// (nums[i]), 0 anything else (strings are not converted).
+LUA_API void luapool_readnumbers(lua_State* L, int idx, int n, lua_Integer* ints, lua_Number* nums,
+                                 unsigned char* kinds);
+
 // Raises LUA_ERRMEM ("not enough memory"), as a failed Lua allocation does. Never returns.
 LUA_API int luapool_memerror(lua_State* L);
 // registry[p] = nil without allocating or using the stack (for the emergency callback).

@@ -35,6 +35,38 @@ test('npm run bench machinery: every driver, every checksum, tiny sizes', async 
   const md = report.markdown(result, { svgPath: 'latest.svg' });
   assert.match(md, '## Fairness (luapool only)');
   assert.match(md, 'hostile, own groups');
+
+  // the gameloop section: the same entity behaviour on every peer, each checked against JS
+  const g = result.raw.gameloop;
+  assert.ok(g, 'no gameloop results');
+  const ids = ['js', 'lua', 'luapool callMany 1 state', 'luapool callColumns 1 state', 'wasmoon', 'fengari'];
+  for (const key of Object.keys(g)) {
+    for (const id of ids) {
+      const [r] = g[key][id] || [];
+      assert.ok(r && !r.error && !r.skipped, `${key} ${id}: ${JSON.stringify(r)}`);
+      assert.ok(r.checksum !== undefined && r.frameMs > 0 && r.perFrame > 0 && Number.isFinite(r.mainMs), `${key} ${id}`);
+    }
+  }
+  const en = result.analysis.entities;
+  assert.ok(en.headline['luapool callColumns 1 state'], 'no headline figure for callColumns');
+  assert.match(md, '## Game loop: the same entity behaviour on every peer');
+  assert.match(md, 'entities per 16.6 ms');
+  assert.ok(result.analysis.targets.some((t) => /callColumns/.test(t.name) && t.goal === '≥ 50,000 entities per frame'));
+  assert.match(report.svg(result), 'game loop: entities per 16.6 ms frame');
+
+  // realistic payloads and the host-call round trip next to add(int, int)
+  const calls = result.analysis.calls;
+  for (const kind of ['entity', 'string1k', 'array50']) {
+    for (const d of ['luapool', 'wasmoon', 'fengari']) assert.ok(calls.payloads[kind][d], `payload ${kind} ${d}`);
+  }
+  for (const d of ['luapool', 'wasmoon', 'fengari']) assert.ok(calls.hostCall[d].usPerCall.median > 0, `host call ${d}`);
+  assert.match(md, 'Host-call round trip');
+});
+
+test('--sections: gameloop is the entity frame, demo the examples/game-loop world (formerly game-loop)', () => {
+  const { parseArgs } = require('../bench/run.js');
+  assert.ok(ALL_SECTIONS.includes('gameloop') && ALL_SECTIONS.includes('demo'));
+  assert.equal(parseArgs(['--sections', 'game-loop,gameloop']).sections, ['demo', 'gameloop']);
 });
 
 test('only --write-docs (or an explicit --out-dir) rewrites docs/benchmark.md and the README chart', () => {

@@ -60,6 +60,11 @@ function M.fill(e, salt)
   e.i8 = i
   e.u8 = i + 1
 end
+-- every column: c_i = c_i + r_i (r: read-only columns beside them)
+function M.sum_wide(e, n)
+  for i = 1, n do e["c" .. i] = e["c" .. i] + e["r" .. i] end
+end
+function M.touch_ro(e, k, v) if e.idx == 3 then e[k] = v end e.out = e.idx end
 return M`;
 
 function runner(options = {}) {
@@ -262,6 +267,66 @@ test('several states write every column type of one SharedArrayBuffer at once, o
       if (c[k][i] !== ref[k][i]) assert.unreachable(`${k}[${i}] = ${c[k][i]}, expected ${ref[k][i]}`);
     }
   }
+  await r.close();
+});
+
+test('read-only columns: left alone (NaN included) they pass, changed they fail naming the column and row', async () => {
+  const r = runner({ states: 1 });
+  for (const T of TYPES) {
+    const ro = new T(6).fill(3);
+    if (T === Float64Array || T === Float32Array) ro[2] = NaN;
+    const idx = iota(6), out = new Float64Array(6);
+    await r.callColumns('m', 'touch_ro', { idx, ro, out }, { readonly: ['idx', 'ro'], args: ['out', 0] });
+    assert.equal(Array.from(out), [0, 1, 2, 3, 4, 5], T.name);
+    // the same number in another representation is no change (as `==` in Lua)
+    await r.callColumns('m', 'touch_ro', { idx, ro, out }, { readonly: ['idx', 'ro'], args: ['ro', 3.0] });
+    for (const [bad, what] of [[4, 'another number'], ['3', 'a string'], [undefined, 'nil']]) {
+      const e = await failure(r.callColumns('m', 'touch_ro', { idx, ro, out }, { readonly: ['idx', 'ro'], args: ['ro', bad] }));
+      assert.instance(e, LuaError, `${T.name}, ${what}`);
+      assert.is(e.message, "row view: column 'ro' is read-only (row 3)", `${T.name}, ${what}`);
+      assert.is(e.row, 3);
+    }
+    assert.is(ro[3], 3, T.name);
+  }
+  await r.close();
+});
+
+test('many columns: 40 (one call per row) and 70 (groups of 32) read, write and check alike', async () => {
+  const r = runner({ states: 2 });
+  for (const width of [40, 70]) {
+    const n = 600;
+    const cols = {}, ref = [];
+    const half = width / 2;
+    for (let i = 1; i <= half; i++) {
+      cols[`c${i}`] = Float64Array.from({ length: n }, (_, k) => k + i);
+      cols[`r${i}`] = Int16Array.from({ length: n }, (_, k) => i * 2 - (k % 3));
+      ref.push(Float64Array.from({ length: n }, (_, k) => k + i + i * 2 - (k % 3)));
+    }
+    const readonly = Object.keys(cols).filter((k) => k[0] === 'r');
+    await r.callColumns('m', 'sum_wide', cols, { readonly, args: [half] });
+    for (let i = 1; i <= half; i++) assert.equal(cols[`c${i}`], ref[i - 1], `${width} columns: c${i}`);
+    const idx = iota(n), out = new Float64Array(n);
+    const e = await failure(r.callColumns('m', 'touch_ro', { ...cols, idx, out }, { readonly, args: [`r${half}`, 1000] }));
+    assert.is(e.message, `row view: column 'r${half}' is read-only (row 3)`, `${width} columns`);
+    const t = await failure(r.callColumns('m', 'touch_ro', { ...cols, idx, out }, { readonly, args: [`c${half}`, 'x'] }));
+    assert.is(t.message, `row view: column 'c${half}' takes a number, got string (row 3)`, `${width} columns`);
+    assert.is(t.row, 3);
+  }
+  await r.close();
+});
+
+test('a call runs as one part per thread (no part waits for a thread and slices the others)', async () => {
+  const r = runner({ states: 4, threads: 2 });
+  const n = 10000;
+  const idx = iota(n), out = new Float64Array(n);
+  const jobs = () => r.stats().states.reduce((s, x) => s + x.jobs, 0);
+  const before = jobs();
+  await r.callColumns('m', 'copy', { v: idx, out }, { readonly: ['v'] });
+  assert.is(jobs() - before, 2, 'parts of a 10,000-row call on 2 threads');
+  assert.is(out[n - 1], n - 1);
+  const small = jobs();
+  await r.callColumns('m', 'copy', { v: idx, out }, { readonly: ['v'], count: 300 });
+  assert.is(jobs() - small, 1, 'a call of fewer than 2 × 256 rows is one part');
   await r.close();
 });
 

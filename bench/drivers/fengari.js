@@ -22,6 +22,93 @@ function doString(L, src) {
   return v;
 }
 
+// Realistic payloads through the C API: the value pushed (a table built field by field, a
+// string, an array with lua_rawseti), lua_call, the result read back the same way.
+function payloadCalls(p) {
+  const { lua, to_luastring } = require('fengari');
+  const { payload, source } = require('../lib/payloads');
+  const E = require('../lib/entities');
+  const L = newState();
+  doString(L, `P = (function() ${source()} end)()`);
+  const keys = Object.fromEntries(E.FIELDS.map((f) => [f, to_luastring(f)]));
+  const push = {
+    entity: (en) => {
+      lua.lua_createtable(L, 0, 12);
+      for (const f of E.FIELDS) {
+        if (E.INT_FIELDS.has(f)) lua.lua_pushinteger(L, en[f]); else lua.lua_pushnumber(L, en[f]);
+        lua.lua_setfield(L, -2, keys[f]);
+      }
+    },
+    string1k: (s) => lua.lua_pushstring(L, to_luastring(s)),
+    array50: (a) => {
+      lua.lua_createtable(L, a.length, 0);
+      for (let i = 0; i < a.length; i++) { lua.lua_pushnumber(L, a[i]); lua.lua_rawseti(L, -2, i + 1); }
+    },
+  };
+  const read = {
+    entity: () => {
+      const o = {};
+      for (const f of E.WRITTEN) { lua.lua_getfield(L, -1, keys[f]); o[f] = lua.lua_tonumber(L, -1); lua.lua_pop(L, 1); }
+      return o;
+    },
+    string1k: () => lua.lua_tojsstring(L, -1),
+    array50: () => {
+      const n = lua.lua_rawlen(L, -1);
+      const a = new Array(n);
+      for (let i = 0; i < n; i++) { lua.lua_rawgeti(L, -1, i + 1); a[i] = lua.lua_tonumber(L, -1); lua.lua_pop(L, 1); }
+      return a;
+    },
+  };
+  const out = {};
+  for (const kind of p.payloads) {
+    const [fn, arg, check] = payload(kind, 100);
+    const values = Array.from({ length: 100 }, (_, i) => arg(i));
+    lua.lua_getglobal(L, to_luastring('P'));
+    lua.lua_getfield(L, -1, to_luastring(fn));
+    const fIdx = lua.lua_gettop(L);
+    const call = (i) => {
+      lua.lua_pushvalue(L, fIdx);
+      push[kind](values[i]);
+      lua.lua_call(L, 1, 1);
+      const v = read[kind]();
+      lua.lua_pop(L, 1);
+      return v;
+    };
+    const run = (ms) => {
+      const t0 = nowMs();
+      let n = 0;
+      while (nowMs() - t0 < ms) for (let i = 0; i < 100; i++, n++) check(call(i), i);
+      return { n, ms: nowMs() - t0 };
+    };
+    run(p.warmupMs);
+    const r = run(p.durationMs);
+    lua.lua_settop(L, 0);
+    out[kind] = { callsPerSec: (r.n / r.ms) * 1000, mainUsPerCall: (r.ms * 1000) / r.n, how: 'pushed and read back through the C API, lua_call (main thread)' };
+  }
+  return out;
+}
+
+// nearby(i) from Lua: a JS function pushed with lua_pushjsfunction, called p.hostCalls times.
+function hostCalls(p) {
+  const { lua, to_luastring } = require('fengari');
+  const L = newState();
+  lua.lua_pushjsfunction(L, (Ls) => { lua.lua_pushinteger(Ls, lua.lua_tointeger(Ls, 1) + 1); return 1; });
+  lua.lua_setglobal(L, to_luastring('nearby'));
+  const n = p.hostCalls;
+  const src = `local s = 0 for i = 1, ${n} do s = s + nearby(i) end return s`;
+  const want = (n * (n + 1)) / 2 + n;
+  const ms = [];
+  for (let i = 0; i < 6; i++) {
+    const t0 = nowMs();
+    const v = doString(L, src);
+    if (i) ms.push(nowMs() - t0);
+    if (v !== want) throw new Error(`CHECKSUM MISMATCH: host calls summed to ${v}`);
+  }
+  ms.sort((a, b) => a - b);
+  const us = (ms[2] * 1000) / n;
+  return { usPerCall: us, mainUsPerCall: us, how: 'a JS function pushed with lua_pushjsfunction (main thread)' };
+}
+
 driverMain('fengari', {
   async cpu(p) {
     const L = newState();
@@ -60,7 +147,46 @@ driverMain('fengari', {
     for (let i = 0; i < p.n; i++) s = call(s);
     const ms = nowMs() - t0;
     if (s !== p.n) throw new Error(`CHECKSUM MISMATCH: calls returned ${s}`);
-    return { callsPerSec: (p.n / ms) * 1000, note: 'lua_getglobal + lua_call from JS' };
+    const out = { callsPerSec: (p.n / ms) * 1000, note: 'lua_getglobal + lua_call from JS' };
+    if (p.payloads) out.payloads = payloadCalls(p);
+    if (p.hostCalls) out.hostCall = hostCalls(p);
+    return out;
+  },
+  // The gameloop section: per entity, the 12 fields pushed as a new table (lua_createtable +
+  // lua_setfield), M.update called with lua_call, the 6 fields of its result read back with
+  // lua_getfield — fengari's C API from JavaScript, its documented way.
+  async entities(p) {
+    const E = require('../lib/entities');
+    const { lua, to_luastring } = require('fengari');
+    const L = newState();
+    doString(L, `M = (function() ${E.behaviour()} end)()`);
+    lua.lua_getglobal(L, to_luastring('M'));
+    lua.lua_getfield(L, -1, to_luastring('update'));
+    const fnIdx = lua.lua_gettop(L);
+    const keys = Object.fromEntries(E.FIELDS.map((f) => [f, to_luastring(f)]));
+    const es = E.makeEntities(p.entities);
+    const t = await E.timeFrames(() => {
+      for (let i = 0; i < es.length; i++) {
+        const en = es[i];
+        lua.lua_pushvalue(L, fnIdx);
+        lua.lua_createtable(L, 0, 12);
+        for (const f of E.FIELDS) {
+          if (E.INT_FIELDS.has(f)) lua.lua_pushinteger(L, en[f]); else lua.lua_pushnumber(L, en[f]);
+          lua.lua_setfield(L, -2, keys[f]);
+        }
+        lua.lua_pushnumber(L, E.DT);
+        lua.lua_call(L, 2, 1);
+        for (const f of E.WRITTEN) {
+          lua.lua_getfield(L, -1, keys[f]);
+          en[f] = lua.lua_tonumber(L, -1);
+          lua.lua_pop(L, 1);
+        }
+        lua.lua_pop(L, 1);
+      }
+    }, p);
+    const checksum = E.verify('fengari', p.entities, t.framesRun, E.checksumOf(es.length, (i, f) => es[i][f]));
+    return E.frameResult(p.entities, t, { checksum, mainMs: t.frameMs,
+      how: 'per entity: a table built with lua_createtable/lua_setfield, lua_call, 6 lua_getfield back (main thread)' });
   },
   async memory(p) {
     global.gc && global.gc();

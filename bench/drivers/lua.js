@@ -67,6 +67,17 @@ driverMain('lua', {
     const [heapKB, rssKB] = out.trim().split(/\s+/).map(Number);
     return { heapKBPerState: heapKB, processRssKB: rssKB };
   },
+  // The gameloop floor: the frame loop inside the interpreter over a table of entity tables.
+  async entities(p) {
+    const E = require('../lib/entities');
+    const { out } = await runLua(p.luaBin, [path.join(__dirname, 'entity-frame.lua'), E.BEHAVIOUR_PATH, String(p.entities),
+      String(p.warmup), String(p.frames), String(p.maxMs)]);
+    const r = JSON.parse(out.trim().split('\n').pop());
+    const checksum = E.verify('lua', p.entities, r.framesRun, r.checksum);
+    const frameMs = median(r.ms);
+    return E.frameResult(p.entities, { frames: r.ms.length, framesRun: r.framesRun, frameMs, frameMinMs: Math.min(...r.ms), mainCpuMs: null, eluActiveMs: null },
+      { checksum, timing: 'os.clock', how: 'the frame loop inside lua over a table of entity tables (its only thread)' });
+  },
   async calls(p) {
     const { out } = await runLua(p.luaBin, [HARNESS, workloadPath('calls'), String(p.n), '3', '1']);
     const r = JSON.parse(out.trim());

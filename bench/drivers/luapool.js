@@ -38,6 +38,50 @@ function batchFn(r) {
   return null;
 }
 
+// Realistic payloads (bench/lib/payloads.js) through callMany, p.batchSize calls a batch,
+// one batch per state in flight: calls/s and the main thread's CPU time per call.
+async function payloadBatches(r, batch, p, states) {
+  const { payload, source } = require('../lib/payloads');
+  const { mainThreadCpuMs } = require('../lib/entities');
+  r.define('bench/payloads', source());
+  const out = {};
+  for (const kind of p.payloads) {
+    const [fn, arg, check] = payload(kind, p.batchSize);
+    const args = Array.from({ length: p.batchSize }, (_, i) => [arg(i)]);
+    const submit = async () => {
+      const vals = await batch('bench/payloads', fn, args);
+      check(vals[0], 0);
+      check(vals[vals.length - 1], vals.length - 1);
+    };
+    await closedLoop(submit, { concurrency: Math.max(1, states), durationMs: p.warmupMs });
+    const c0 = mainThreadCpuMs();
+    const res = await closedLoop(submit, { concurrency: Math.max(1, states), durationMs: p.durationMs });
+    const c1 = mainThreadCpuMs();
+    const calls = res.jobs * p.batchSize;
+    out[kind] = { callsPerSec: res.jobsPerSec * p.batchSize, mainUsPerCall: c0 === null ? null : ((c1 - c0) * 1000) / calls, how: `callMany, ${p.batchSize} calls a batch` };
+  }
+  return out;
+}
+
+// A host-call round trip: one job calls engine.nearby(i) p.hostCalls times, one after the
+// other; each call suspends the job, runs the JS function on the main thread, resumes.
+async function hostCallRoundTrip(p) {
+  const { mainThreadCpuMs } = require('../lib/entities');
+  const r = runner({}, { states: 1, threads: 1, host: { nearby: (x) => x + 1 } });
+  const n = p.hostCalls;
+  const src = `local s = 0 for i = 1, ${n} do s = s + engine.nearby(i) end return s`;
+  const want = (n * (n + 1)) / 2 + n;
+  const job = async () => { const v = await r.run(src); if (v !== want) throw new Error(`CHECKSUM MISMATCH: host calls summed to ${v}, expected ${want}`); };
+  await job();
+  const ms = [];
+  const c0 = mainThreadCpuMs();
+  for (let i = 0; i < 5; i++) { const t0 = nowMs(); await job(); ms.push(nowMs() - t0); }
+  const c1 = mainThreadCpuMs();
+  await r.close();
+  ms.sort((a, b) => a - b);
+  return { usPerCall: (ms[2] * 1000) / n, mainUsPerCall: c0 === null ? null : ((c1 - c0) * 1000) / (5 * n), how: 'engine.nearby(i) from a job, answered by a JS host function' };
+}
+
 driverMain('luapool', {
   async cpu(p) {
     const r = runner(p.opts, { states: 1 });
@@ -96,7 +140,9 @@ driverMain('luapool', {
         check: (v) => { if (v !== want) throw new Error(`CHECKSUM MISMATCH: batched sum ${v}, expected ${want}`); },
       });
       out.batched = { batchSize: p.batchSize, callsPerSec: res.jobsPerSec * p.batchSize, batchP50Ms: res.p50Ms };
+      if (p.payloads) out.payloads = await payloadBatches(r, batch, p, states);
     }
+    if (p.hostCalls) out.hostCall = await hostCallRoundTrip(p);
     await r.close();
     return { ...out, callsPerSec: out.batched && out.batched.callsPerSec || single.jobsPerSec, states };
   },
@@ -178,6 +224,42 @@ driverMain('luapool', {
       overBudget: frameMs.filter((x) => x > budgetMs).length,
       population: { start: population[0], end: population[population.length - 1], mean: sum(population) / population.length },
     };
+  },
+  // The gameloop section: the issue-10 entity behaviour (bench/workloads/entity.lua) for
+  // p.entities entities per frame, through callMany (one [entity, dt] per entity, six fields
+  // back, applied to the objects) or callColumns (the fields as typed arrays, written in
+  // place), on p.states states (one thread each).
+  async entities(p) {
+    const E = require('../lib/entities');
+    const r = runner({}, { states: p.states, threads: p.states, ...(p.opts || {}) });
+    r.define('bench/entity', E.behaviour());
+    const n = p.entities;
+    let frame, read, how;
+    if (p.path === 'callColumns') {
+      const columns = E.makeColumns(E.makeEntities(n));
+      const opts = { args: [E.DT], readonly: E.READONLY };
+      frame = () => r.callColumns('bench/entity', 'step', columns, opts);
+      read = (i, f) => columns[f][i];
+      how = `runner.callColumns('bench/entity', 'step', columns, { args: [dt], readonly }) on 12 typed arrays in one SharedArrayBuffer`;
+    } else {
+      const es = E.makeEntities(n);
+      frame = async () => {
+        const out = await r.callMany('bench/entity', 'update', es.map((e) => [e, E.DT]));
+        for (let i = 0; i < n; i++) {
+          const e = es[i], o = out[i];
+          e.x = o.x; e.y = o.y; e.vx = o.vx; e.vy = o.vy; e.energy = o.energy; e.state = o.state;
+        }
+      };
+      read = (i, f) => es[i][f];
+      how = "runner.callMany('bench/entity', 'update', entities.map((e) => [e, dt])), the 6 fields applied to the objects";
+    }
+    try {
+      const t = await E.timeFrames(frame, p);
+      const checksum = E.verify(`luapool ${p.path}`, n, t.framesRun, E.checksumOf(n, read));
+      return E.frameResult(n, t, { checksum, states: r.states, threads: r.parallelism, path: p.path, how });
+    } finally {
+      await r.close();
+    }
   },
   // Fairness (luapool only: no peer time-slices a running job). A fresh runner with the
   // default options plus p.opts (timeoutMs: 50, and sliceMs/threads for the slicing

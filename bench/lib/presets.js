@@ -18,6 +18,11 @@ const presets = {
     memory: { count: 64 },
     // examples/game-loop world, unpaced: warmupFrames untimed, then up to `frames` timed
     // frames or maxMs, whichever comes first, per entity count
+    // gameloop: the issue-10 entity frame on every peer; per trial `warmup` untimed frames,
+    // then up to `frames` timed ones or maxMs; wasmoon and fengari up to peerMaxEntities
+    entities: { counts: [1000, 5000, 20000], frames: 60, warmup: 10, maxMs: 8000, peerMaxEntities: 5000 },
+    // demo: the examples/game-loop world, unpaced: warmupFrames untimed, then up to `frames`
+    // timed frames or maxMs, whichever comes first, per entity count
     gameLoop: { entities: [250, 500, 1000, 2000], frames: 400, warmupFrames: 60, maxMs: 15000 },
     // luapool only, default runner options + timeoutMs 50: a benign closed loop alone and
     // beside `hostile` endless loops (same group / own groups), after rampMs; then slicing
@@ -39,6 +44,7 @@ const presets = {
     scaling: { workload: 'fib', n: 27, jobsPerState: 6 },
     health: { workload: 'fib', n: 25, durationMs: 500 },
     memory: { count: 32 },
+    entities: { counts: [1000, 5000, 20000], frames: 20, warmup: 4, maxMs: 2000, peerMaxEntities: 1000 },
     gameLoop: { entities: [250, 1000], frames: 120, warmupFrames: 20, maxMs: 3000 },
     fairness: { durationMs: 300, warmupMs: 100, rampMs: 50, hostile: 4,
       slicing: { workload: 'fib', n: 25, clients: 2, durationMs: 500, warmupMs: 100, timeoutMs: 1000 } },
@@ -51,10 +57,11 @@ const presets = {
     iters: 1, warmup: 0, warmupMs: 0,
     errors: { n: 200, nSlow: 200 },
     trivial: { durationMs: 60, warmupMs: 10, concurrency: [1, 64] },
-    calls: { n: 2000, durationMs: 60, warmupMs: 10, batchSize: 100 },
+    calls: { n: 2000, durationMs: 60, warmupMs: 10, batchSize: 100, hostCalls: 50 },
     scaling: { workload: 'fib', n: 15, jobsPerState: 2 },
     health: { workload: 'fib', n: 15, durationMs: 100 },
     memory: { count: 2 },
+    entities: { counts: [50], frames: 2, warmup: 1, maxMs: 500, peerMaxEntities: 50 },
     gameLoop: { entities: [40], frames: 10, warmupFrames: 2, maxMs: 1000 },
     fairness: { durationMs: 40, warmupMs: 10, rampMs: 10, hostile: 4,
       slicing: { workload: 'fib', n: 15, clients: 2, durationMs: 40, warmupMs: 0, timeoutMs: 1000 } },

@@ -58,6 +58,7 @@ function markdown(res, { svgPath }) {
   L.push('npm run bench -- --quick      # smoke check: small sizes, 2 rounds, under 2 minutes on 2 cores');
   L.push('node bench/run.js --rounds 3 --drivers lua,luapool,wasmoon --sections cpu,trivial');
   L.push('node bench/run.js --sections fairness --rounds 3 --out-dir /tmp/bench   # one section, this page left alone');
+  L.push('node bench/run.js --quick --sections gameloop,calls --out-dir /tmp/bench   # the entity frame on every peer, payloads, host calls');
   L.push('node bench/run.js --update-checksums   # after changing a workload or a size');
   L.push('```');
   L.push('');
@@ -75,7 +76,8 @@ function markdown(res, { svgPath }) {
     '`timeoutMs: 60000`, `luapool+memlimit` adds `memoryLimit: 512 MiB`, `luapool+hooks` both (the production setting). ' +
     '`wasmoon`: Lua 5.4 in WebAssembly, `LuaFactory` + `doString` on the main thread. `fengari`: Lua 5.3 in JavaScript, ' +
     '`luaL_dostring`. `piscina`: a piscina pool with one warm wasmoon engine per worker thread. `libuv-noop`: a no-op ' +
-    'native async job (the best any thread-pool job can do), when the package exports the test hook.');
+    'native async job (the best any thread-pool job can do), when the package exports the test hook. `js` (the ' +
+    '`gameloop` section only): the same behaviour in plain JavaScript, the other floor.');
   L.push('- **Checksums.** Every CPU workload (`bench/workloads/*.lua`) returns a checksum, compared in every trial with ' +
     '`bench/workloads/checksums.json`; a mismatch fails the trial and the run (exit code 1). The trivial job checks every result.');
   L.push('- **Numbers** are the median over rounds, with (min–max) when there were several rounds. Within a trial, CPU ' +
@@ -225,6 +227,31 @@ function markdown(res, { svgPath }) {
       ['fengari', cell(k.callsPerSec.fengari), '`lua_getglobal` + `lua_call` from JS'],
     ], 'lrl'));
     L.push('');
+    const kinds = Object.keys(k.payloads || {}).filter((x) => Object.keys(k.payloads[x]).length);
+    if (kinds.length) {
+      const what = { entity: 'the 12-field entity in, 6 fields out (`update`)', string1k: 'a 1 KB string in and back (`echo`)', array50: 'a 50-element array in and back (`echo`)' };
+      L.push('Realistic payloads (`bench/lib/payloads.js`, `bench/workloads/payloads.lua`): luapool through `callMany` ' +
+        `(${c.calls.batchSize} calls a batch, one batch per state in flight), wasmoon and fengari one synchronous call each. ` +
+        '**Main thread** = main-thread CPU time per call (luapool: encoding, decoding, the batch; wasmoon and fengari: the whole call):');
+      L.push('');
+      const rows = [];
+      for (const kind of kinds) {
+        for (const d of ['luapool', 'wasmoon', 'fengari']) {
+          const r = k.payloads[kind][d];
+          if (r) rows.push([what[kind] || kind, d, cell(r.callsPerSec), cell(r.mainUsPerCall, 2), r.how || '']);
+        }
+      }
+      L.push(table(['payload', 'driver', 'calls/s', 'main thread µs per call', 'how'], rows, 'llrrl'));
+      L.push('');
+    }
+    const hosts = Object.keys(k.hostCall || {});
+    if (hosts.length) {
+      L.push('Host-call round trip: a Lua loop calls a JavaScript function (`engine.nearby(i)` in luapool) and adds up the results:');
+      L.push('');
+      L.push(table(['driver', 'µs per call', 'main thread µs per call', 'how'], hosts.map((d) => [d, cell(k.hostCall[d].usPerCall, 2),
+        cell(k.hostCall[d].mainUsPerCall, 2), k.hostCall[d].how || '']), 'lrrl'));
+      L.push('');
+    }
   }
 
   const sk = Object.keys(a.scaling || {});
@@ -277,10 +304,12 @@ function markdown(res, { svgPath }) {
     L.push('');
   }
 
+  if (a.entities) L.push(...entitiesMarkdown(res));
+
   const gk = Object.keys(a.gameLoop || {});
   if (gk.length) {
     const g = c.gameLoop || {};
-    L.push('## Game-loop frame (`examples/game-loop`, luapool, unpaced)');
+    L.push('## Demo frame (`examples/game-loop`, luapool, unpaced; section `demo`)');
     L.push('');
     L.push('The demo world (`examples/game-loop/world.js`): each frame JS senses (a uniform grid), then one ' +
       '`runner.callMany(behaviour, \'update\', argsList)` per Lua behaviour runs with all batches in flight, then the ' +
@@ -315,6 +344,58 @@ function markdown(res, { svgPath }) {
     L.push('');
   }
   return L.join('\n');
+}
+
+// a count with thousands separators, "median (min–max)"
+function count(s) {
+  if (!s || !Number.isFinite(s.median)) return '–';
+  const f = (v) => Math.round(v).toLocaleString('en-US');
+  return s.n > 1 ? `${f(s.median)} (${f(s.min)}–${f(s.max)})` : f(s.median);
+}
+
+const ENTITY_LABEL = { js: 'plain JavaScript (floor)', lua: 'standalone lua (floor)' };
+const entityLabel = (id) => ENTITY_LABEL[id] || id;
+
+// The gameloop section: the issue-10 entity frame on every peer.
+function entitiesMarkdown(res) {
+  const en = res.analysis.entities;
+  const c = res.config.entities || {};
+  const L = [];
+  L.push('## Game loop: the same entity behaviour on every peer (section `gameloop`)');
+  L.push('');
+  L.push('One steering behaviour (`bench/workloads/entity.lua`; in JavaScript `stepJs` in `bench/lib/entities.js`) over ' +
+    'the issue-10 entity — 12 fields in (id, x, y, vx, vy, tx, ty, speed, energy, state, kind, age), 6 written ' +
+    '(x, y, vx, vy, energy, state) — for every entity, every frame. Each trial runs ' +
+    `${c.warmup} untimed frame${c.warmup === 1 ? '' : 's'}, then up to ${c.frames} timed frames or ${((c.maxMs || 0) / 1000).toFixed(0)} s (at least 3; wasmoon and fengari at least 1), and checks the ` +
+    'result against plain JavaScript after the same number of frames (a checksum of the written fields). wasmoon and ' +
+    `fengari run up to ${Number(c.peerMaxEntities).toLocaleString('en-US')} entities (a larger frame takes them seconds).`);
+  L.push('');
+  L.push('- **frame** = median wall time of one frame; **main thread** = CPU time of the main thread per frame ' +
+    '(`/proc/self/task/<pid>/schedstat`, the mean over the timed frames), what the frame takes from the event loop; ' +
+    '**event loop busy** = `performance.eventLoopUtilization()` active time per frame (median), which also counts time the ' +
+    'main thread waited for a core while the pool\'s threads ran; **per 16.6 ms** = entities × 16.6 ÷ frame ms.');
+  L.push('- How each driver runs the frame:');
+  const hows = new Map();  // how -> labels
+  for (const id of en.ids) {
+    const r = en.headline[id] || Object.values(en.rows).map((x) => x[id]).find(Boolean);
+    if (r && r.how) hows.set(r.how, [...(hows.get(r.how) || []), entityLabel(id)]);
+  }
+  for (const [how, labels] of hows) L.push(`  - ${labels.join(', ')}: ${how}`);
+  L.push('');
+  const rows = [];
+  for (const k of en.keys) {
+    for (const id of en.ids) {
+      const r = en.rows[k][id];
+      if (!r) continue;
+      if (r.error) { rows.push([r.entities.toLocaleString('en-US'), entityLabel(id), 'FAILED', '', '', '']); continue; }
+      if (!Number.isFinite(r.frameMs.median)) { rows.push([r.entities.toLocaleString('en-US'), entityLabel(id), 'skipped', '', '', '']); continue; }
+      rows.push([r.entities.toLocaleString('en-US'), entityLabel(id), cell(r.frameMs, 2), cell(r.mainMs, 3),
+        Number.isFinite(r.eluMs.median) ? cell(r.eluMs, 3) : '–', count(r.perFrame)]);
+    }
+  }
+  L.push(table(['entities', 'driver', 'frame (ms)', 'main thread (ms)', 'event loop busy (ms)', 'entities per 16.6 ms'], rows, 'llrrrr'));
+  L.push('');
+  return L;
 }
 
 // The fairness section: luapool only (no peer time-slices a running job).
@@ -379,7 +460,7 @@ function fairnessMarkdown(res) {
 // SVG: horizontal bars of luapool's speed relative to the floor and each peer, log scale,
 // centred on 1×.
 
-const COLORS = { lua: '#1f77b4', 'libuv-noop': '#1f77b4', wasmoon: '#ff7f0e', fengari: '#2ca02c', piscina: '#9467bd' };
+const COLORS = { lua: '#1f77b4', 'libuv-noop': '#1f77b4', wasmoon: '#ff7f0e', fengari: '#2ca02c', piscina: '#9467bd', luapool: '#d62728' };
 
 function esc(s) {
   return String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
@@ -388,11 +469,12 @@ function esc(s) {
 // The colour key, one line at y (the SVG's last line).
 const LEGEND = [['lua', 'the floor: standalone lua / a no-op native job'], ['wasmoon', 'wasmoon'], ['fengari', 'fengari'],
   ['piscina', 'piscina + wasmoon']];
-function legend(W, y) {
+function legend(W, y, extra = []) {
   const o = [];
-  const widths = LEGEND.map(([, label]) => 40 + label.length * 7);
+  const items = [...LEGEND, ...extra];
+  const widths = items.map(([, label]) => 40 + label.length * 7);
   let xx = (W - widths.reduce((a, b) => a + b, 0)) / 2;
-  LEGEND.forEach(([peer, label], i) => {
+  items.forEach(([peer, label], i) => {
     o.push(`<rect x="${xx.toFixed(1)}" y="${y - 10}" width="12" height="12" fill="${COLORS[peer]}" opacity="0.85"/>`);
     o.push(`<text x="${(xx + 17).toFixed(1)}" y="${y}" fill="#222">${esc(label)}</text>`);
     xx += widths[i];
@@ -424,6 +506,7 @@ function svg(res) {
   const rowH = 22;
   const top = 56;
   const plotW = W - labelW - 90;
+  const ent = entityBars(res);
   let lo = 0.1;
   let hi = 10;
   for (const r of rows) {
@@ -433,7 +516,8 @@ function svg(res) {
   const lmin = Math.floor(Math.log10(lo));
   const lmax = Math.ceil(Math.log10(hi));
   const x = (v) => labelW + ((Math.log10(v) - lmin) / (lmax - lmin)) * plotW;
-  const H = top + Math.max(1, rows.length) * rowH + 74;
+  const entTop = top + Math.max(1, rows.length) * rowH + 64;  // the entities panel, below the ratios' axis
+  const H = (ent.length ? entTop + ent.length * rowH : top + Math.max(1, rows.length) * rowH) + 74;
   const o = [];
   o.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="Helvetica, Arial, sans-serif" font-size="12">`);
   o.push(`<rect width="${W}" height="${H}" fill="#ffffff"/>`);
@@ -462,9 +546,44 @@ function svg(res) {
   });
   o.push(`<line x1="${x1}" y1="${top - 6}" x2="${x1}" y2="${top + rows.length * rowH}" stroke="#000" stroke-width="1.5"/>`);
   if (!rows.length) o.push(`<text x="${W / 2}" y="${top + 20}" text-anchor="middle" fill="#a00">no luapool ratios in this run (${esc(res.luapoolStatus.ok ? 'no trials' : res.luapoolStatus.reason)})</text>`);
-  o.push(...legend(W, H - 14));
+  if (ent.length) o.push(...entityPanel(ent, { W, labelW, plotW, rowH, top: entTop }));
+  o.push(...legend(W, H - 14, ent.length ? [['luapool', 'luapool (game loop)']] : []));
   o.push('</svg>');
   return o.join('\n') + '\n';
+}
+
+// Entities per 16.6 ms frame per driver at the largest count it ran (the gameloop
+// section's headline for game users), largest first.
+function entityBars(res) {
+  const en = res.analysis && res.analysis.entities;
+  if (!en) return [];
+  const color = (id) => (id === 'js' || id === 'lua' ? COLORS.lua : id.startsWith('luapool') ? COLORS.luapool : COLORS[id] || '#777');
+  return en.ids.filter((id) => en.headline[id]).map((id) => {
+    const r = en.headline[id];
+    return { label: `${entityLabel(id)}${r.entities ? ` (at ${r.entities.toLocaleString('en-US')})` : ''}`, v: r.perFrame.median, color: color(id) };
+  }).sort((x, y) => y.v - x.v);
+}
+
+function entityPanel(bars, { W, labelW, plotW, rowH, top }) {
+  const o = [];
+  o.push(`<text x="${W / 2}" y="${top - 16}" text-anchor="middle" font-size="14" font-weight="bold">game loop: entities per 16.6 ms frame, the same Lua behaviour (log scale; more is better)</text>`);
+  const hi = Math.max(...bars.map((b) => b.v), 10);
+  const lo = Math.max(1, Math.min(...bars.map((b) => b.v)));
+  const lmin = Math.floor(Math.log10(lo));
+  const lmax = Math.ceil(Math.log10(hi));
+  const x = (v) => labelW + ((Math.log10(Math.max(v, 10 ** lmin)) - lmin) / Math.max(1, lmax - lmin)) * plotW;
+  for (let e = lmin; e <= lmax; e++) {
+    const xx = x(10 ** e).toFixed(1);
+    o.push(`<line x1="${xx}" y1="${top - 4}" x2="${xx}" y2="${top + bars.length * rowH}" stroke="#ddd"/>`);
+    o.push(`<text x="${xx}" y="${top + bars.length * rowH + 16}" text-anchor="middle" fill="#555">${(10 ** e).toLocaleString('en-US')}</text>`);
+  }
+  bars.forEach((b, i) => {
+    const y = top + i * rowH;
+    o.push(`<text x="${labelW - 8}" y="${y + 15}" text-anchor="end">${esc(b.label)}</text>`);
+    o.push(`<rect x="${labelW}" y="${y + 4}" width="${Math.max(1, x(b.v) - labelW).toFixed(1)}" height="${rowH - 8}" fill="${b.color}" opacity="0.85"/>`);
+    o.push(`<text x="${(x(b.v) + 6).toFixed(1)}" y="${y + 15}" fill="#222">${Math.round(b.v).toLocaleString('en-US')}</text>`);
+  });
+  return o;
 }
 
 module.exports = { markdown, svg, legend };

@@ -48,6 +48,53 @@ LUA_API void luapool_dropregistryp (lua_State *L, const void *p) {
   if (!isabstkey(slot)) setnilvalue(cast(TValue *, slot));
 }
 
+/* Row transfer for callColumns (native/columns.cpp): a row's elements straight onto the
+** stack and back, without an API call per element. 'types' holds native/job.hpp's
+** ElementType codes: 0 int8, 1 uint8, 2 int16, 3 uint16, 4 int32, 5 uint32, 6 float32,
+** 7 float64. */
+
+/* Pushes element 'row' of each of the n arrays 'data' (integers as integers, floats as
+** floats). The caller has made room for n values (lua_checkstack). */
+LUA_API void luapool_pushrow (lua_State *L, int n, void *const *data,
+                              const unsigned char *types, size_t row) {
+  StkId top;
+  int i;
+  lua_lock(L);
+  api_check(L, n <= L->stack_last.p - L->top.p, "stack overflow");
+  top = L->top.p;
+  for (i = 0; i < n; i++, top++) {
+    const void *d = data[i];
+    switch (types[i]) {
+      case 0: setivalue(s2v(top), ((const signed char *)d)[row]); break;
+      case 1: setivalue(s2v(top), ((const unsigned char *)d)[row]); break;
+      case 2: setivalue(s2v(top), ((const short *)d)[row]); break;
+      case 3: setivalue(s2v(top), ((const unsigned short *)d)[row]); break;
+      case 4: setivalue(s2v(top), ((const int *)d)[row]); break;
+      case 5: setivalue(s2v(top), ((const unsigned int *)d)[row]); break;
+      case 6: setfltvalue(s2v(top), ((const float *)d)[row]); break;
+      default: setfltvalue(s2v(top), ((const double *)d)[row]); break;
+    }
+  }
+  L->top.p = top;
+  lua_unlock(L);
+}
+
+/* Reads the n values from stack index 'idx' on: kinds[i] is 1 for an integer (in ints[i]),
+** 2 for a float (in nums[i]), 0 for anything else (no string conversion). */
+LUA_API void luapool_readnumbers (lua_State *L, int idx, int n, lua_Integer *ints,
+                                  lua_Number *nums, unsigned char *kinds) {
+  int i;
+  lua_lock(L);
+  api_check(L, idx > 0 && idx + n - 1 <= L->top.p - (L->ci->func.p + 1), "invalid index");
+  for (i = 0; i < n; i++) {
+    const TValue *o = s2v(L->ci->func.p + idx + i);
+    if (ttisinteger(o)) { ints[i] = ivalue(o); kinds[i] = 1; }
+    else if (ttisfloat(o)) { nums[i] = fltvalue(o); kinds[i] = 2; }
+    else kinds[i] = 0;
+  }
+  lua_unlock(L);
+}
+
 /* Raises Lua's own memory error (LUA_ERRMEM with the preallocated "not enough memory"
 ** message, as a failed allocation does). The addon uses it for a C++ exception
 ** (std::bad_alloc) caught before it could cross a Lua frame. Never returns. */
