@@ -132,8 +132,7 @@ class Decoder {
           lua_rawseti(L_, keys, i);     // keys
         }
         lua_pushvalue(L_, keys);        // keys keys
-        lua_rawseti(L_, shapesIndex_, static_cast<lua_Integer>(shapeSizes_.size()) + 1);  // keys
-        shapeSizes_.push_back(n);
+        lua_rawseti(L_, shapesIndex_, static_cast<lua_Integer>(++shapes_));  // keys
         shapedTable(keys, n, depth);    // keys t
         lua_remove(L_, keys);           // t
         return;
@@ -141,10 +140,10 @@ class Decoder {
       case kTagShaped: {
         need(4, "shape");
         uint32_t id = r_.u32();
-        if (shapesIndex_ == 0 || id >= shapeSizes_.size()) bad("bad shape reference");
+        if (shapesIndex_ == 0 || id >= shapes_) bad("bad shape reference");
         lua_rawgeti(L_, shapesIndex_, static_cast<lua_Integer>(id) + 1);  // keys
         int keys = lua_gettop(L_);
-        shapedTable(keys, shapeSizes_[id], depth);  // keys t
+        shapedTable(keys, static_cast<uint32_t>(lua_rawlen(L_, keys)), depth);  // keys t
         lua_remove(L_, keys);                       // t
         return;
       }
@@ -190,8 +189,11 @@ class Decoder {
   ValueReader r_;
   int refsIndex_ = 0;
   int strsIndex_ = 0;
-  int shapesIndex_ = 0;              // shapesIndex_[s + 1]: the keys of shape s, a sequence
-  std::vector<uint32_t> shapeSizes_;  // the key count of each shape
+  // shapesIndex_[s + 1]: the keys of shape s, a sequence (its length is the key count).
+  // Nothing here has a destructor: a malformed tree raises a Lua error (a longjmp) out of
+  // the middle of push() (docs/design.md, "The error path").
+  int shapesIndex_ = 0;
+  uint32_t shapes_ = 0;  // shapes read so far
   uint32_t nextId_ = 0;
   uint32_t strings_ = 0;
 };

@@ -7,8 +7,11 @@
 // (luac.c) are not part of the addon.
 
 // ldo.c picks _setjmp/_longjmp under LUA_USE_POSIX (LUA_USE_LINUX) when this is defined,
-// C++ exceptions otherwise.
+// C++ exceptions otherwise. LUAPOOL_LUA_CXX_THROW (the ThreadSanitizer build only, see
+// CMakeLists.txt) keeps exceptions.
+#ifndef LUAPOOL_LUA_CXX_THROW
 #define LUA_USE_LONGJMP
+#endif
 
 #include "src/lprefix.h"
 
