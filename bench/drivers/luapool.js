@@ -10,9 +10,18 @@ function luapool() {
   if (!lp) lp = require('luapool');
   return lp;
 }
+// opts.profileHz (the luapool+profile variant): the Lua profiler samples every state at that
+// rate for the runner's whole life; close() stops it first.
 function runner(opts, extra) {
   const { ScriptRunner } = luapool();
-  return new ScriptRunner({ libs: 'safe', timeoutMs: 0, memoryLimit: 0, ...opts, ...extra });
+  const { profileHz, ...rest } = opts || {};
+  const r = new ScriptRunner({ libs: 'safe', timeoutMs: 0, memoryLimit: 0, ...rest, ...extra });
+  if (profileHz) {
+    const profiling = r.profile({ sampleHz: profileHz });
+    const close = r.close.bind(r);
+    r.close = async (...a) => { await profiling.stop(); return close(...a); };
+  }
+  return r;
 }
 const unavailable = (what) => ({ skipped: `not available yet: ${what}` });
 

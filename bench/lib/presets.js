@@ -31,7 +31,7 @@ const presets = {
     // fib(27) is ~10 ms idle but took up to 140 ms on a loaded 2-core machine
     fairness: { durationMs: 2000, warmupMs: 300, rampMs: 100, hostile: 4,
       slicing: { workload: 'fib', n: 27, clients: 2, durationMs: 3000, warmupMs: 300, timeoutMs: 1000 } },
-    hookVariants: ['luapool', 'luapool+timeout', 'luapool+memlimit', 'luapool+hooks'],
+    hookVariants: ['luapool', 'luapool+timeout', 'luapool+memlimit', 'luapool+hooks', 'luapool+profile'],
     trialTimeoutMs: 600000,
   },
   quick: {
@@ -48,7 +48,7 @@ const presets = {
     gameLoop: { entities: [250, 1000], frames: 120, warmupFrames: 20, maxMs: 3000 },
     fairness: { durationMs: 300, warmupMs: 100, rampMs: 50, hostile: 4,
       slicing: { workload: 'fib', n: 25, clients: 2, durationMs: 500, warmupMs: 100, timeoutMs: 1000 } },
-    hookVariants: ['luapool', 'luapool+hooks'],
+    hookVariants: ['luapool', 'luapool+hooks', 'luapool+profile'],
     trialTimeoutMs: 60000,
   },
   tiny: {
@@ -65,7 +65,7 @@ const presets = {
     gameLoop: { entities: [40], frames: 10, warmupFrames: 2, maxMs: 1000 },
     fairness: { durationMs: 40, warmupMs: 10, rampMs: 10, hostile: 4,
       slicing: { workload: 'fib', n: 15, clients: 2, durationMs: 40, warmupMs: 0, timeoutMs: 1000 } },
-    hookVariants: ['luapool', 'luapool+hooks'],
+    hookVariants: ['luapool', 'luapool+hooks', 'luapool+profile'],
     trialTimeoutMs: 60000,
   },
 };
@@ -79,6 +79,8 @@ const luapoolVariants = {
   'luapool+timeout': { timeoutMs: 60000, memoryLimit: 0 },
   'luapool+memlimit': { timeoutMs: 0, memoryLimit: MEM },
   'luapool+hooks': { timeoutMs: 60000, memoryLimit: MEM },
+  // runner.profile({ sampleHz: 1000 }) running through the whole trial (bench/drivers/luapool.js)
+  'luapool+profile': { timeoutMs: 0, memoryLimit: 0, profileHz: 1000 },
 };
 
 module.exports = { presets, luapoolVariants, P };

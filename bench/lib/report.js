@@ -165,7 +165,7 @@ function markdown(res, { svgPath }) {
     L.push('');
     const hv = c.hookVariants.filter((v) => v !== 'luapool');
     if (hv.length) {
-      L.push('Hook overhead: each luapool variant relative to luapool with no timeout and no memory limit (1× = free, < 1× = slower):');
+      L.push('Hook overhead: each luapool variant relative to luapool with no timeout and no memory limit (1× = free, < 1× = slower); `luapool+profile` runs the Lua profiler (`runner.profile({ sampleHz: 1000 })`) through the whole trial:');
       L.push('');
       L.push(table(['workload', ...hv], cpuKeys.map((w) => [w, ...hv.map((v) => ratio(a.cpu[w].hookCost[v]))])));
       L.push('');
