@@ -212,9 +212,10 @@ KillReason LuaState::endJob() {
   return reason;
 }
 
-bool LuaState::kill(uint64_t jobId, KillReason reason) {
+bool LuaState::kill(uint64_t jobId, KillReason reason, bool duringClose) {
   std::lock_guard<std::mutex> lock(killMutex_);
   if (currentJob_ != jobId || jobId == 0) return false;
+  if (closing_ && !duringClose) return true;  // unwinding already; the grace bounds it
   if (reason_.load(std::memory_order_relaxed) == 0) {
     reason_.store(static_cast<int>(reason), std::memory_order_release);
   }
@@ -225,6 +226,7 @@ bool LuaState::kill(uint64_t jobId, KillReason reason) {
 KillReason LuaState::beginClosing() {
   std::lock_guard<std::mutex> lock(killMutex_);
   auto saved = static_cast<KillReason>(reason_.load(std::memory_order_relaxed));
+  closing_ = true;
   reason_.store(0, std::memory_order_release);
   sliceAsked_ = false;
   publishFlagLocked();
@@ -237,6 +239,7 @@ void LuaState::endClosing(KillReason saved) {
   std::lock_guard<std::mutex> lock(killMutex_);
   // The job's outcome was decided before it unwound: a kill that arrived meanwhile (the
   // grace period's, or a late cancel) only stopped the close handlers.
+  closing_ = false;
   reason_.store(static_cast<int>(saved), std::memory_order_release);
   memExceeded_ = memExceeded_ || closingMemExceeded_;
   closingMemExceeded_ = false;

@@ -89,11 +89,14 @@ class LuaState {
 
   // --- from any thread ---
   // Interrupts the job if it is still the one running here. Returns true if it was.
-  bool kill(uint64_t jobId, KillReason reason);
+  // While the job's close handlers run (beginClosing) only a `duringClose` kill (the
+  // grace period's end, shutdown) interrupts them: its outcome is decided already, and a
+  // second deadline or cancel must not cut the grace short.
+  bool kill(uint64_t jobId, KillReason reason, bool duringClose = false);
   // A killed job (or one that hit the memory limit) is being unwound: its pending
   // to-be-closed variables run now with the interrupt lifted and the sticky memory flag
-  // cleared, until endClosing() — or until kill() is called again (the scheduler does
-  // after a grace period), which interrupts them too. Returns what endClosing restores.
+  // cleared, until endClosing() — or until a `duringClose` kill (the scheduler's after a
+  // grace period), which interrupts them too. Returns what endClosing restores.
   KillReason beginClosing();
   void endClosing(KillReason saved);
   // Asks the job, if it is still the one running here, to yield at its next yieldable
@@ -187,6 +190,7 @@ class LuaState {
   bool sliceAsked_ = false;       // guarded by killMutex_
   bool sampleAsked_ = false;      // guarded by killMutex_
   bool closingMemExceeded_ = false;  // memExceeded_ saved by beginClosing (lease holder)
+  bool closing_ = false;             // between beginClosing and endClosing; guarded by killMutex_
   std::atomic<int> reason_{0};    // written under killMutex_, read by the allocator too
 };
 

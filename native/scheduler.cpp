@@ -417,7 +417,8 @@ void Scheduler::killStartedLocked(Job& job, KillReason reason) {
   switch (job.state) {
     case JobState::Running:
     case JobState::Blocked:
-      states_[static_cast<size_t>(job.stateIndex)]->kill(job.id, reason);
+      // shutdown (process exit) does not wait for a close handler's grace
+      states_[static_cast<size_t>(job.stateIndex)]->kill(job.id, reason, reason == KillReason::Shutdown);
       {
         std::lock_guard<std::mutex> jl(job.hostMutex);
         job.hostAbandoned = true;
@@ -521,6 +522,12 @@ void Scheduler::takeDeliveries(Deliveries& out) {
 
 void Scheduler::armBudgetLocked(Job& job) {
   if (job.timeoutMs == 0) return;
+  if (job.killRequest.load() != 0) {
+    // Killed already (its budget spent while suspended, say): it only unwinds now. No
+    // second deadline; the overrun watchdog still reports code no check reaches.
+    watchdog_.arm(job.id | kKeyOverrun, Clock::now() + kOverrunGrace);
+    return;
+  }
   job.deadline = Clock::now() + job.budgetLeft;
   watchdog_.arm(job.id, job.deadline);
 }
@@ -641,7 +648,7 @@ void Scheduler::onWatchdog(uint64_t key) {
   if (key & kKeyGrace) {
     // A killed job's __close handlers ran out of their grace: interrupt them too.
     if (job.state == JobState::Running || job.state == JobState::Blocked) {
-      states_[static_cast<size_t>(job.stateIndex)]->kill(job.id, KillReason::Cancelled);
+      states_[static_cast<size_t>(job.stateIndex)]->kill(job.id, KillReason::Cancelled, /*duringClose=*/true);
     }
     return;
   }

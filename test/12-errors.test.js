@@ -250,7 +250,9 @@ test('CancelledError: aborting during the run interrupts the job', async () => {
 });
 
 test('CancelledError: aborting a queued job removes it from the queue', async () => {
-  const r = new ScriptRunner({ states: 1 });
+  // sliceMs: 0: the job stays queued behind the endless loop (with slices it would soon
+  // preempt the loop, run and could finish before the abort)
+  const r = new ScriptRunner({ states: 1, sliceMs: 0 });
   const busy = enqueued(r, SPIN);
   await untilRunning(r);
   const ac = new AbortController();

@@ -208,6 +208,25 @@ test('<close> variables run when a job is killed: timeout, cancel, memory limit,
   await r.close();
 });
 
+test('a job whose budget ran out while suspended runs its <close> handlers to the end (no second deadline)', async () => {
+  // Resumed to unwind, it used to get its deadline armed again at zero: the watchdog
+  // killed it a second time while its close handler ran (about one run in two).
+  for (let i = 0; i < 20; i++) {
+    const g = gate();
+    const r = new ScriptRunner({ states: 1, host: { wait: g.fn } });
+    const closed = [];
+    r.on('post', (p) => closed.push(p.data));
+    const job = outcome(r.run(`local c <close> = setmetatable({}, { __close = function()
+      local s = 0 for k = 1, 2e5 do s = s + k end engine.post('closed', s) end })
+      engine.wait() while true do end`, { timeoutMs: 30 }));
+    await g.called;
+    assert.instance((await job).error, TimeoutError);
+    await new Promise((res) => setImmediate(res));
+    assert.equal(closed, [2e5 * (2e5 + 1) / 2], `run ${i}`);
+    await r.close();
+  }
+});
+
 // ------------------------------------------------------------- hostile host results
 
 test('host results that throw from then, whose then throws, or that are revoked Proxies raise in the script', async () => {

@@ -7,9 +7,11 @@
 // (luac.c) are not part of the addon.
 
 // ldo.c picks _setjmp/_longjmp under LUA_USE_POSIX (LUA_USE_LINUX) when this is defined,
-// C++ exceptions otherwise. LUAPOOL_LUA_CXX_THROW (the ThreadSanitizer build only, see
-// CMakeLists.txt) keeps exceptions.
-#ifndef LUAPOOL_LUA_CXX_THROW
+// C++ exceptions otherwise. The ThreadSanitizer build (GCC defines __SANITIZE_THREAD__)
+// keeps exceptions: TSan's shadow call stack is not unwound by a _longjmp out of
+// instrumented frames, and thousands of Lua errors overflow it. TSan checks the threading;
+// the plain and the ASan builds run the longjmp path.
+#ifndef __SANITIZE_THREAD__
 #define LUA_USE_LONGJMP
 #endif
 

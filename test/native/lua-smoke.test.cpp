@@ -49,7 +49,7 @@ TEST_CASE("lua: errors raised in C functions are longjmps (C++ destructors do no
                              "assert(err:find('boom 7')) raises()") == LUA_OK);
   CHECK_EQ(lua_pcall(L, 0, 0, 0), LUA_ERRRUN);
   CHECK(std::string(lua_tostring(L, -1)).find("boom 7") != std::string::npos);
-#ifdef LUAPOOL_LUA_CXX_THROW
+#ifdef __SANITIZE_THREAD__
   CHECK_EQ(destructed, 2);  // the ThreadSanitizer build: Lua errors are C++ exceptions there
 #else
   CHECK_EQ(destructed, 0);  // neither under pcall nor at top level: no C++ unwinding
