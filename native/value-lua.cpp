@@ -131,9 +131,23 @@ class Decoder {
           push(depth + 1);              // keys k
           lua_rawseti(L_, keys, i);     // keys
         }
+        // shapes[2s + 1] = keys; shapes[2s + 2] = the template, or false (see templateTable)
+        lua_Integer s = static_cast<lua_Integer>(shapes_++);
         lua_pushvalue(L_, keys);        // keys keys
-        lua_rawseti(L_, shapesIndex_, static_cast<lua_Integer>(shapeSizes_.size()) + 1);  // keys
-        shapeSizes_.push_back(n);
+        lua_rawseti(L_, shapesIndex_, 2 * s + 1);  // keys
+        if (n <= kMaxShapeKeys) {
+          lua_createtable(L_, 1, static_cast<int>(n));  // keys tmpl
+          lua_pushinteger(L_, n);       // keys tmpl n
+          lua_rawseti(L_, -2, 1);       // keys tmpl (tmpl[1]: the key count)
+          for (uint32_t i = 1; i <= n; ++i) {
+            lua_rawgeti(L_, keys, i);   // keys tmpl k
+            lua_pushinteger(L_, i);     // keys tmpl k i
+            lua_rawset(L_, -3);         // keys tmpl
+          }
+        } else {
+          lua_pushboolean(L_, 0);       // keys false
+        }
+        lua_rawseti(L_, shapesIndex_, 2 * s + 2);  // keys
         shapedTable(keys, n, depth);    // keys t
         lua_remove(L_, keys);           // t
         return;
@@ -141,10 +155,23 @@ class Decoder {
       case kTagShaped: {
         need(4, "shape");
         uint32_t id = r_.u32();
-        if (shapesIndex_ == 0 || id >= shapeSizes_.size()) bad("bad shape reference");
-        lua_rawgeti(L_, shapesIndex_, static_cast<lua_Integer>(id) + 1);  // keys
+        if (shapesIndex_ == 0 || id >= shapes_) bad("bad shape reference");
+        lua_Integer s = static_cast<lua_Integer>(id);
+        if (refsIndex_ == 0) {  // no references to tables being built: a template's copy
+          if (lua_rawgeti(L_, shapesIndex_, 2 * s + 2) == LUA_TTABLE) {  // tmpl
+            int tmpl = lua_gettop(L_);
+            lua_rawgeti(L_, tmpl, 1);                                     // tmpl n
+            uint32_t n = static_cast<uint32_t>(lua_tointeger(L_, -1));
+            lua_pop(L_, 1);                                               // tmpl
+            templateTable(tmpl, n, depth);                                // tmpl t
+            lua_remove(L_, tmpl);                                         // t
+            return;
+          }
+          lua_pop(L_, 1);
+        }
+        lua_rawgeti(L_, shapesIndex_, 2 * s + 1);  // keys
         int keys = lua_gettop(L_);
-        shapedTable(keys, shapeSizes_[id], depth);  // keys t
+        shapedTable(keys, static_cast<uint32_t>(lua_rawlen(L_, keys)), depth);  // keys t
         lua_remove(L_, keys);                       // t
         return;
       }
@@ -178,6 +205,17 @@ class Decoder {
       lua_rawset(L_, t);         // t
     }
   }
+  // The same, for a tree without references: the values are decoded onto the stack first
+  // and then become a copy of the shape's template `tmpl` (its [1] the key count `n`, its
+  // keys the shape's keys, each mapped to its position; luapool_newshaped), so no key is
+  // hashed or inserted per table. (With references a table must exist before its values.)
+  void templateTable(int tmpl, uint32_t n, int depth) {
+    if (n > r_.remaining()) bad("count larger than the tree");  // >= 1 byte per value
+    luaL_checkstack(L_, static_cast<int>(n) + 4, "value tree");
+    ++nextId_;
+    for (uint32_t i = 0; i < n; ++i) push(depth + 1);  // tmpl v1 ... vn
+    luapool_newshaped(L_, tmpl, static_cast<int>(n));  // tmpl t
+  }
   void remember() {
     uint32_t id = nextId_++;
     if (refsIndex_ != 0) {
@@ -190,8 +228,8 @@ class Decoder {
   ValueReader r_;
   int refsIndex_ = 0;
   int strsIndex_ = 0;
-  int shapesIndex_ = 0;              // shapesIndex_[s + 1]: the keys of shape s, a sequence
-  std::vector<uint32_t> shapeSizes_;  // the key count of each shape
+  int shapesIndex_ = 0;  // shapesIndex_[2s + 1]: the keys of shape s, a sequence; [2s + 2]: its template
+  uint32_t shapes_ = 0;  // shapes defined so far (the decoder holds nothing with a destructor)
   uint32_t nextId_ = 0;
   uint32_t strings_ = 0;
 };
@@ -485,8 +523,9 @@ class Encoder {
     bool sequence = true;
     const size_t base = keys_.size();
     bool shapeable = true;
-    lua_pushnil(L_);
-    while (lua_next(L_, idx) != 0) {
+    // (luapool_nextat walks by position: lua_next would look every key up again)
+    unsigned int pos = 0;
+    while (luapool_nextat(L_, idx, &pos) != 0) {
       ++count;
       if (shapeable) {
         size_t n;
@@ -508,7 +547,7 @@ class Encoder {
           if (k > maxKey) maxKey = k;
         }
       }
-      lua_pop(L_, 1);
+      lua_pop(L_, 2);
     }
     int shape = -1;
     bool defining = false;
@@ -527,14 +566,14 @@ class Encoder {
     keys_.resize(base);
     if (shape >= 0) {
       // the values alone, in the traversal order the shape's keys were taken in
-      lua_pushnil(L_);
-      while (lua_next(L_, idx) != 0) {
+      pos = 0;
+      while (luapool_nextat(L_, idx, &pos) != 0) {
         if (!encode(-1, depth + 1)) {
           pushKeySegment(-2);
           lua_pop(L_, 2);
           return false;
         }
-        lua_pop(L_, 1);
+        lua_pop(L_, 2);
       }
       return true;
     }
@@ -555,14 +594,14 @@ class Encoder {
     }
     w_.tag(kTagTable);
     w_.u32(static_cast<uint32_t>(count));
-    lua_pushnil(L_);
-    while (lua_next(L_, idx) != 0) {
+    pos = 0;
+    while (luapool_nextat(L_, idx, &pos) != 0) {
       if (!encode(-2, depth + 1) || !encode(-1, depth + 1)) {
         pushKeySegment(-2);
         lua_pop(L_, 2);
         return false;
       }
-      lua_pop(L_, 1);
+      lua_pop(L_, 2);
     }
     return true;
   }
