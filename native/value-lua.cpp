@@ -304,6 +304,13 @@ struct PathSegment {
 class PointerIds {
  public:
   // The id of `p`: `next` if it is new (then true), else the one it was given (false).
+  // Room for `n` entries without growing (a batch's results: at least one table each).
+  void reserve(size_t n) {
+    if (!slots_.empty() || n == 0) return;
+    size_t size = 64;
+    while (size < 2 * (n + 1) && size < (size_t{1} << 26)) size *= 2;
+    slots_.assign(size, Slot{});
+  }
   std::pair<uint32_t, bool> insert(const void* p, uint32_t next) {
     if ((count_ + 1) * 2 > slots_.size()) grow();
     size_t mask = slots_.size() - 1;
@@ -348,6 +355,7 @@ class Encoder {
   Encoder(lua_State* L, std::string& out, size_t maxBytes, uint32_t maxDepth)
       : L_(L), w_(out), maxBytes_(maxBytes), maxDepth_(maxDepth) {
     std::fill(std::begin(lastShape_), std::end(lastShape_), -1);
+    std::fill(std::begin(lastAtDepth_), std::end(lastAtDepth_), -1);
   }
 
   bool encode(int idx, int depth) {
@@ -381,6 +389,13 @@ class Encoder {
         return fail("cannot convert a Lua " + what + " to JavaScript");
       }
     }
+  }
+
+  // Sized for `n` top-level values: a table each (see PointerIds::reserve), a few bytes each.
+  void reserveFor(uint32_t n) {
+    if (n < 64) return;
+    ids_.reserve(n);
+    w_.buffer().reserve(w_.size() + size_t{16} * n);
   }
 
   // Adds the outermost step (the top-level index) once a value has failed.
@@ -487,6 +502,44 @@ class Encoder {
     return shape;
   }
 
+  // One walk instead of two for a table that has the keys of `shape` (the shape written
+  // last at its depth) and only scalar values (numbers, booleans, strings too short to be
+  // shared, whose writing changes nothing but the output): its values are written as they
+  // come, as a SHAPED table. Any other table is left as it was found, with the output
+  // rewound, and the caller walks it as usual (false with no error). A value that fails
+  // fails the table (false with the error set), as it would have the usual way.
+  bool encodeAsShape(int idx, int shape, int depth) {
+    const std::vector<const void*>& ids = shapeKeys_[shape];
+    size_t mark = w_.size();
+    w_.tag(kTagShaped);
+    w_.u32(static_cast<uint32_t>(shape));
+    unsigned int pos = 0;
+    size_t i = 0;
+    while (luapool_nextat(L_, idx, &pos) != 0) {
+      bool scalar;
+      switch (lua_type(L_, -1)) {
+        case LUA_TNUMBER: case LUA_TBOOLEAN: scalar = true; break;
+        case LUA_TSTRING: scalar = lua_rawlen(L_, -1) < kMinSharedString; break;
+        default: scalar = false;
+      }
+      if (i >= ids.size() || lua_topointer(L_, -2) != ids[i] || !scalar) {
+        lua_pop(L_, 2);
+        w_.buffer().resize(mark);
+        return false;
+      }
+      if (!encode(-1, depth + 1)) {
+        pushKeySegment(-2);
+        lua_pop(L_, 2);
+        return false;
+      }
+      lua_pop(L_, 2);
+      ++i;
+    }
+    if (i == ids.size()) return true;
+    w_.buffer().resize(mark);
+    return false;
+  }
+
   void pushKeySegment(int keyIdx) {
     int t = lua_type(L_, keyIdx);
     if (t == LUA_TNUMBER && lua_isinteger(L_, keyIdx)) {
@@ -515,6 +568,9 @@ class Encoder {
       return fail("tables nested more than " + std::to_string(maxDepth_) + " deep");
     }
     if (!lua_checkstack(L_, 4)) return fail("Lua stack exhausted while converting");
+    int guess = depth < kGuessDepths ? lastAtDepth_[depth] : -1;
+    if (guess >= 0 && encodeAsShape(idx, guess, depth)) return true;
+    if (!error_.empty()) return false;
 
     // Pass 1: count entries and check whether the keys are exactly 1..n, or all short
     // strings (a shape: their references stay in keys_ from `base` until it is written).
@@ -564,6 +620,7 @@ class Encoder {
       w_.u32(static_cast<uint32_t>(shape));
     }
     keys_.resize(base);
+    if (shape >= 0 && depth < kGuessDepths) lastAtDepth_[depth] = shape;
     if (shape >= 0) {
       // the values alone, in the traversal order the shape's keys were taken in
       pos = 0;
@@ -630,6 +687,8 @@ class Encoder {
   std::vector<std::vector<const void*>> shapeKeys_;
   std::unordered_map<std::string, int> shapeIds_;
   int lastShape_[kMaxShapeKeys + 1];
+  static constexpr int kGuessDepths = 8;
+  int lastAtDepth_[kGuessDepths];  // the shape written last at each depth (see encodeAsShape)
   bool hasShapes_ = false;
 };
 
@@ -649,6 +708,7 @@ static bool encodeList(lua_State* L, uint32_t count, const char* root, std::stri
   }
   size_t maxBytes = limits.maxBytes != 0 ? std::min(limits.maxBytes, kMaxEncodeBudget) : encodeBudget(L);
   Encoder enc(L, out, maxBytes, limits.maxDepth);
+  enc.reserveFor(std::min<uint32_t>(count, static_cast<uint32_t>(std::min<size_t>(maxBytes / 16, 1u << 24))));
   for (uint32_t i = 0; i < count; ++i) {
     item(i);
     bool ok = enc.encode(-1, 0);

@@ -39,6 +39,18 @@ function M.mixed(i)
   if i % 3 == 0 then u.b = nil end
   return { t = t, u = u }
 end
+local LONG = string.rep("L", 40)
+function M.vary(i)
+  local k = i % 8
+  if k == 0 then return { x = i, y = 2 } end
+  if k == 1 then return { x = { i }, y = 2 } end
+  if k == 2 then return { x = LONG, y = LONG } end
+  if k == 3 then return { x = i, y = 2, z = 3 } end
+  if k == 4 then return { x = "s" .. i, y = true } end
+  if k == 5 then return { x = i } end
+  if k == 6 then return { y = 1, w = i } end
+  return { x = print, y = 1 }
+end
 return M`;
 
 function runner(options = {}) {
@@ -122,6 +134,35 @@ test('results walked by position: mixed tables, holes, removed keys, records of 
       assert.equal(o.u, u, `u ${i}`);
       assert.equal(o.t instanceof Map ? Object.fromEntries(o.t) : o.t, t, `t ${i}`);
     });
+  } finally {
+    await r.close();
+  }
+});
+
+test('results of one key list with values of every kind, and one that cannot be converted', async () => {
+  const r = runner();
+  try {
+    const list = [];
+    for (let i = 0; i < 48; i++) list.push([i]);
+    const out = await r.callMany('m', 'vary', list, { settled: true });
+    const LONG = 'L'.repeat(40);
+    out.forEach((o, i) => {
+      const k = i % 8;
+      if (k === 7) {
+        assert.is(o.status, 'rejected', `entry ${i}`);
+        assert.is(o.reason.name, 'MarshalError');
+        assert.match(o.reason.message, /result\[\d+\]\.x: cannot convert a Lua function/);
+        return;
+      }
+      const want = [{ x: i, y: 2 }, { x: [i], y: 2 }, { x: LONG, y: LONG }, { x: i, y: 2, z: 3 },
+        { x: `s${i}`, y: true }, { x: i }, { y: 1, w: i }][k];
+      assert.equal(o, { status: 'fulfilled', value: want }, `entry ${i}`);
+    });
+    const plain = await r.callMany('m', 'vary', list.filter((_, i) => i % 8 !== 7));
+    assert.is(plain.length, 42);
+    assert.equal(plain[0], { x: 0, y: 2 });
+    assert.equal(plain[7], { x: 8, y: 2 });
+    assert.equal(plain[8], { x: [9], y: 2 });
   } finally {
     await r.close();
   }
