@@ -9,7 +9,8 @@
 // Main-thread time is the event loop's active time (performance.eventLoopUtilization)
 // over the frame: encoding, decoding, applying, and the native side's callbacks. On a
 // loaded machine that includes time the thread waited for a core, so on Linux the CPU time
-// the main thread itself used is shown too (/proc/self/task/<pid>/schedstat).
+// the main thread itself used is shown too (/proc/self/task/<pid>/schedstat), and the CPU
+// time of the runner's worker threads (decoding into Lua, the calls, encoding, Lua's GC).
 //
 // Then the round trip of a host call (engine.<name>() from Lua, answered on the main thread).
 //
@@ -105,46 +106,73 @@ function mainCpuMs() {
   }
 }
 
+// CPU time (ms) of the threads in `tids` (the runner's worker threads: those that were not
+// there before it started), NaN where the kernel does not tell
+function threadsCpuMs(tids) {
+  if (tids.length === 0) return NaN;
+  let sum = 0;
+  try {
+    for (const t of tids) sum += Number(fs.readFileSync(`/proc/self/task/${t}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
+  } catch {
+    return NaN;
+  }
+  return sum;
+}
+function tasks() {
+  try {
+    return fs.readdirSync('/proc/self/task');
+  } catch {
+    return [];
+  }
+}
+
 function median(a) {
   const s = [...a].sort((x, y) => x - y);
   return s[Math.floor(s.length / 2)];
 }
 
-async function frames(run) {
-  const wall = [], main = [], cpu = [];
+async function frames(run, workers = []) {
+  const wall = [], main = [], cpu = [], work = [];
   for (let f = 0; f < WARMUP + FRAMES; f++) {
     const c0 = mainCpuMs();
+    const w0 = threadsCpuMs(workers);
     const elu = performance.eventLoopUtilization();
     const t0 = performance.now();
     await run();
     const t1 = performance.now();
     const used = performance.eventLoopUtilization(elu);
     const c1 = mainCpuMs();
+    const w1 = threadsCpuMs(workers);
     if (f >= WARMUP) {
       wall.push(t1 - t0);
       main.push(used.active);
       cpu.push(c1 - c0);
+      work.push(w1 - w0);
     }
   }
-  return { wallMs: median(wall), mainMs: median(main), cpuMs: median(cpu) };
+  return { wallMs: median(wall), mainMs: median(main), cpuMs: median(cpu), workerMs: median(work) };
 }
 
 function row(label, n, r) {
   const perFrame = Math.floor(n * 16.6 / r.wallMs);
   console.log(`${label.padEnd(26)} ${String(n).padStart(6)}   ${r.wallMs.toFixed(2).padStart(8)} ms   ` +
     `${r.mainMs.toFixed(2).padStart(8)} ms   ${(r.mainMs * 1000 / n).toFixed(3).padStart(7)} µs   ${String(perFrame).padStart(8)}   ` +
-    `${(r.cpuMs * 1000 / n).toFixed(3).padStart(7)} µs`);
+    `${(r.cpuMs * 1000 / n).toFixed(3).padStart(7)} µs   ` +
+    `${Number.isNaN(r.workerMs) ? '      –' : (r.workerMs * 1000 / n).toFixed(3).padStart(7) + ' µs'}`);
 }
 
 (async () => {
   console.log(`entity paths: ${FRAMES} frames (median) after ${WARMUP} warm-up frames; Node ${process.version}`);
-  console.log(`${'path'.padEnd(26)} ${'n'.padStart(6)}   ${'frame'.padStart(11)}   ${'main thread'.padStart(11)}   ${'main/entity'.padStart(10)}   per 16.6 ms   main CPU/entity`);
+  console.log(`${'path'.padEnd(26)} ${'n'.padStart(6)}   ${'frame'.padStart(11)}   ${'main thread'.padStart(11)}   ${'main/entity'.padStart(10)}   per 16.6 ms   main CPU/entity   worker CPU/entity`);
   for (const n of SIZES) {
     const js = makeEntities(n);
     row('plain JavaScript', n, await frames(async () => { for (const e of js) stepJs(e, DT); }));
     for (const states of STATES) {
+      const before = new Set(tasks());
       const runner = new ScriptRunner({ states, threads: states });
       runner.define('b', BEHAVIOUR);
+      await runner.call('b', 'update', [makeEntities(1)[0], DT]);  // its threads are running
+      const workers = tasks().filter((t) => !before.has(t));
       const entities = makeEntities(n);
       row(`callMany, ${states} state${states > 1 ? 's' : ''}`, n, await frames(async () => {
         const out = await runner.callMany('b', 'update', entities.map((e) => [e, DT]));
@@ -152,11 +180,11 @@ function row(label, n, r) {
           const e = entities[i], o = out[i];
           e.x = o.x; e.y = o.y; e.vx = o.vx; e.vy = o.vy; e.energy = o.energy; e.state = o.state;
         }
-      }));
+      }, workers));
       const columns = makeColumns(makeEntities(n));
       row(`callColumns, ${states} state${states > 1 ? 's' : ''}`, n, await frames(async () => {
         await runner.callColumns('b', 'step', columns, { args: [DT], readonly: ['id', 'tx', 'ty', 'speed', 'kind', 'age'] });
-      }));
+      }, workers));
       await runner.close();
     }
   }
