@@ -106,8 +106,8 @@ function mainCpuMs() {
   }
 }
 
-// CPU time (ms) of the threads in `tids` (the runner's worker threads: those that were not
-// there before it started), NaN where the kernel does not tell
+// CPU time (ms) of the threads in `tids` (luapool's worker threads: those that were not
+// there before the first runner started), NaN where the kernel does not tell
 function threadsCpuMs(tids) {
   if (tids.length === 0) return NaN;
   let sum = 0;
@@ -125,6 +125,8 @@ function tasks() {
     return [];
   }
 }
+
+const NODE_THREADS = new Set(tasks());  // Node's own, before any runner: the rest are luapool's
 
 function median(a) {
   const s = [...a].sort((x, y) => x - y);
@@ -168,11 +170,10 @@ function row(label, n, r) {
     const js = makeEntities(n);
     row('plain JavaScript', n, await frames(async () => { for (const e of js) stepJs(e, DT); }));
     for (const states of STATES) {
-      const before = new Set(tasks());
       const runner = new ScriptRunner({ states, threads: states });
       runner.define('b', BEHAVIOUR);
       await runner.call('b', 'update', [makeEntities(1)[0], DT]);  // its threads are running
-      const workers = tasks().filter((t) => !before.has(t));
+      const workers = tasks().filter((t) => !NODE_THREADS.has(t));
       const entities = makeEntities(n);
       row(`callMany, ${states} state${states > 1 ? 's' : ''}`, n, await frames(async () => {
         const out = await runner.callMany('b', 'update', entities.map((e) => [e, DT]));
