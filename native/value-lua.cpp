@@ -213,7 +213,22 @@ class Decoder {
     if (n > r_.remaining()) bad("count larger than the tree");  // >= 1 byte per value
     luaL_checkstack(L_, static_cast<int>(n) + 4, "value tree");
     ++nextId_;
-    for (uint32_t i = 0; i < n; ++i) push(depth + 1);  // tmpl v1 ... vn
+    const bool scalars = depth + 1 <= kMaxDecodeDepth;  // else push() raises as it should
+    for (uint32_t i = 0; i < n; ++i) {  // tmpl v1 ... vn
+      // numbers and booleans directly (the stack is reserved above); the rest, and any
+      // truncated value, through push(), which checks and raises
+      if (scalars && r_.has(9)) {
+        switch (r_.peek()) {
+          case kTagFloat: r_.u8(); lua_pushnumber(L_, r_.f64()); continue;
+          case kTagInt32: r_.u8(); lua_pushinteger(L_, r_.i32()); continue;
+          case kTagInt: r_.u8(); lua_pushinteger(L_, r_.i64()); continue;
+          case kTagTrue: r_.u8(); lua_pushboolean(L_, 1); continue;
+          case kTagFalse: r_.u8(); lua_pushboolean(L_, 0); continue;
+          default: break;
+        }
+      }
+      push(depth + 1);
+    }
     luapool_newshaped(L_, tmpl, static_cast<int>(n));  // tmpl t
   }
   void remember() {

@@ -39,6 +39,10 @@ function M.mixed(i)
   if i % 3 == 0 then u.b = nil end
   return { t = t, u = u }
 end
+function M.kinds(e)
+  return string.format("%s %s %s %s %s %s", math.type(e.a), math.type(e.b), math.type(e.c),
+    tostring(e.d), tostring(e.e), type(e.f)), e.b, e.c
+end
 local LONG = string.rep("L", 40)
 function M.vary(i)
   local k = i % 8
@@ -134,6 +138,18 @@ test('results walked by position: mixed tables, holes, removed keys, records of 
       assert.equal(o.u, u, `u ${i}`);
       assert.equal(o.t instanceof Map ? Object.fromEntries(o.t) : o.t, t, `t ${i}`);
     });
+  } finally {
+    await r.close();
+  }
+});
+
+test('scalars of every kind in records of one shape keep their Lua types', async () => {
+  const r = runner();
+  try {
+    const list = [];
+    for (let i = 0; i < 10; i++) list.push([{ a: i, b: 2 ** 40 + i, c: i + 0.5, d: true, e: false, f: `s${i}` }]);
+    const out = await r.callMany('m', 'kinds', list, { multret: true });
+    out.forEach((o, i) => assert.equal(o, ['integer integer float true false string', 2 ** 40 + i, i + 0.5], `entry ${i}`));
   } finally {
     await r.close();
   }
