@@ -318,14 +318,14 @@ struct PathSegment {
 // addressing with linear probing, no allocation per entry.
 class PointerIds {
  public:
-  // The id of `p`: `next` if it is new (then true), else the one it was given (false).
   // Room for `n` entries without growing (a batch's results: at least one table each).
   void reserve(size_t n) {
     if (!slots_.empty() || n == 0) return;
     size_t size = 64;
-    while (size < 2 * (n + 1) && size < (size_t{1} << 26)) size *= 2;
+    while (size < 2 * (n + 1)) size *= 2;
     slots_.assign(size, Slot{});
   }
+  // The id of `p`: `next` if it is new (then true), else the one it was given (false).
   std::pair<uint32_t, bool> insert(const void* p, uint32_t next) {
     if ((count_ + 1) * 2 > slots_.size()) grow();
     size_t mask = slots_.size() - 1;
@@ -406,9 +406,11 @@ class Encoder {
     }
   }
 
-  // Sized for `n` top-level values: a table each (see PointerIds::reserve), a few bytes each.
+  // Sized for `n` top-level values: a table each (see PointerIds::reserve), a few bytes each;
+  // at most 32,768 of them (2 MiB of numbering), as they may be scalars.
   void reserveFor(uint32_t n) {
     if (n < 64) return;
+    n = std::min<uint32_t>(n, 1u << 15);
     ids_.reserve(n);
     w_.buffer().reserve(w_.size() + size_t{16} * n);
   }
