@@ -30,3 +30,11 @@ LUA_API void luapool_readnumbers(lua_State* L, int idx, int n, lua_Integer* ints
 LUA_API int luapool_memerror(lua_State* L);
 // registry[p] = nil without allocating or using the stack (for the emergency callback).
 LUA_API void luapool_dropregistryp(lua_State* L, const void* p);
+
+// lua_next by position: pushes the key and value of the first non-empty entry at or after
+// `*pos` of the table at `idx` and moves `*pos` past it (1), or pushes nothing (0). Same
+// order as lua_next, without looking the previous key up; allocates and raises nothing.
+LUA_API int luapool_nextat(lua_State* L, int idx, unsigned int* pos);
+// Replaces the `n` values on top with a table copied from the template at `tidx` (hash part:
+// a shape's keys -> their positions 1..n), each key given its value. Raises only memory errors.
+LUA_API void luapool_newshaped(lua_State* L, int tidx, int n);

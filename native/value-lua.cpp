@@ -131,8 +131,23 @@ class Decoder {
           push(depth + 1);              // keys k
           lua_rawseti(L_, keys, i);     // keys
         }
+        // shapes[2s + 1] = keys; shapes[2s + 2] = the template, or false (see templateTable)
+        lua_Integer s = static_cast<lua_Integer>(shapes_++);
         lua_pushvalue(L_, keys);        // keys keys
-        lua_rawseti(L_, shapesIndex_, static_cast<lua_Integer>(++shapes_));  // keys
+        lua_rawseti(L_, shapesIndex_, 2 * s + 1);  // keys
+        if (n <= kMaxShapeKeys) {
+          lua_createtable(L_, 1, static_cast<int>(n));  // keys tmpl
+          lua_pushinteger(L_, n);       // keys tmpl n
+          lua_rawseti(L_, -2, 1);       // keys tmpl (tmpl[1]: the key count)
+          for (uint32_t i = 1; i <= n; ++i) {
+            lua_rawgeti(L_, keys, i);   // keys tmpl k
+            lua_pushinteger(L_, i);     // keys tmpl k i
+            lua_rawset(L_, -3);         // keys tmpl
+          }
+        } else {
+          lua_pushboolean(L_, 0);       // keys false
+        }
+        lua_rawseti(L_, shapesIndex_, 2 * s + 2);  // keys
         shapedTable(keys, n, depth);    // keys t
         lua_remove(L_, keys);           // t
         return;
@@ -141,7 +156,20 @@ class Decoder {
         need(4, "shape");
         uint32_t id = r_.u32();
         if (shapesIndex_ == 0 || id >= shapes_) bad("bad shape reference");
-        lua_rawgeti(L_, shapesIndex_, static_cast<lua_Integer>(id) + 1);  // keys
+        lua_Integer s = static_cast<lua_Integer>(id);
+        if (refsIndex_ == 0) {  // no references to tables being built: a template's copy
+          if (lua_rawgeti(L_, shapesIndex_, 2 * s + 2) == LUA_TTABLE) {  // tmpl
+            int tmpl = lua_gettop(L_);
+            lua_rawgeti(L_, tmpl, 1);                                     // tmpl n
+            uint32_t n = static_cast<uint32_t>(lua_tointeger(L_, -1));
+            lua_pop(L_, 1);                                               // tmpl
+            templateTable(tmpl, n, depth);                                // tmpl t
+            lua_remove(L_, tmpl);                                         // t
+            return;
+          }
+          lua_pop(L_, 1);
+        }
+        lua_rawgeti(L_, shapesIndex_, 2 * s + 1);  // keys
         int keys = lua_gettop(L_);
         shapedTable(keys, static_cast<uint32_t>(lua_rawlen(L_, keys)), depth);  // keys t
         lua_remove(L_, keys);                       // t
@@ -177,6 +205,32 @@ class Decoder {
       lua_rawset(L_, t);         // t
     }
   }
+  // The same, for a tree without references: the values are decoded onto the stack first
+  // and then become a copy of the shape's template `tmpl` (its [1] the key count `n`, its
+  // keys the shape's keys, each mapped to its position; luapool_newshaped), so no key is
+  // hashed or inserted per table. (With references a table must exist before its values.)
+  void templateTable(int tmpl, uint32_t n, int depth) {
+    if (n > r_.remaining()) bad("count larger than the tree");  // >= 1 byte per value
+    luaL_checkstack(L_, static_cast<int>(n) + 4, "value tree");
+    ++nextId_;
+    const bool scalars = depth + 1 <= kMaxDecodeDepth;  // else push() raises as it should
+    for (uint32_t i = 0; i < n; ++i) {  // tmpl v1 ... vn
+      // numbers and booleans directly (the stack is reserved above); the rest, and any
+      // truncated value, through push(), which checks and raises
+      if (scalars && r_.has(9)) {
+        switch (r_.peek()) {
+          case kTagFloat: r_.u8(); lua_pushnumber(L_, r_.f64()); continue;
+          case kTagInt32: r_.u8(); lua_pushinteger(L_, r_.i32()); continue;
+          case kTagInt: r_.u8(); lua_pushinteger(L_, r_.i64()); continue;
+          case kTagTrue: r_.u8(); lua_pushboolean(L_, 1); continue;
+          case kTagFalse: r_.u8(); lua_pushboolean(L_, 0); continue;
+          default: break;
+        }
+      }
+      push(depth + 1);
+    }
+    luapool_newshaped(L_, tmpl, static_cast<int>(n));  // tmpl t
+  }
   void remember() {
     uint32_t id = nextId_++;
     if (refsIndex_ != 0) {
@@ -189,11 +243,8 @@ class Decoder {
   ValueReader r_;
   int refsIndex_ = 0;
   int strsIndex_ = 0;
-  // shapesIndex_[s + 1]: the keys of shape s, a sequence (its length is the key count).
-  // Nothing here has a destructor: a malformed tree raises a Lua error (a longjmp) out of
-  // the middle of push() (docs/design.md, "The error path").
-  int shapesIndex_ = 0;
-  uint32_t shapes_ = 0;  // shapes read so far
+  int shapesIndex_ = 0;  // shapesIndex_[2s + 1]: the keys of shape s, a sequence; [2s + 2]: its template
+  uint32_t shapes_ = 0;  // shapes defined so far (the decoder holds nothing with a destructor)
   uint32_t nextId_ = 0;
   uint32_t strings_ = 0;
 };
@@ -267,6 +318,13 @@ struct PathSegment {
 // addressing with linear probing, no allocation per entry.
 class PointerIds {
  public:
+  // Room for `n` entries without growing (a batch's results: at least one table each).
+  void reserve(size_t n) {
+    if (!slots_.empty() || n == 0) return;
+    size_t size = 64;
+    while (size < 2 * (n + 1)) size *= 2;
+    slots_.assign(size, Slot{});
+  }
   // The id of `p`: `next` if it is new (then true), else the one it was given (false).
   std::pair<uint32_t, bool> insert(const void* p, uint32_t next) {
     if ((count_ + 1) * 2 > slots_.size()) grow();
@@ -312,6 +370,7 @@ class Encoder {
   Encoder(lua_State* L, std::string& out, size_t maxBytes, uint32_t maxDepth)
       : L_(L), w_(out), maxBytes_(maxBytes), maxDepth_(maxDepth) {
     std::fill(std::begin(lastShape_), std::end(lastShape_), -1);
+    std::fill(std::begin(lastAtDepth_), std::end(lastAtDepth_), -1);
   }
 
   bool encode(int idx, int depth) {
@@ -345,6 +404,15 @@ class Encoder {
         return fail("cannot convert a Lua " + what + " to JavaScript");
       }
     }
+  }
+
+  // Sized for `n` top-level values: a table each (see PointerIds::reserve), a few bytes each;
+  // at most 32,768 of them (2 MiB of numbering), as they may be scalars.
+  void reserveFor(uint32_t n) {
+    if (n < 64) return;
+    n = std::min<uint32_t>(n, 1u << 15);
+    ids_.reserve(n);
+    w_.buffer().reserve(w_.size() + size_t{16} * n);
   }
 
   // Adds the outermost step (the top-level index) once a value has failed.
@@ -451,6 +519,44 @@ class Encoder {
     return shape;
   }
 
+  // One walk instead of two for a table that has the keys of `shape` (the shape written
+  // last at its depth) and only scalar values (numbers, booleans, strings too short to be
+  // shared, whose writing changes nothing but the output): its values are written as they
+  // come, as a SHAPED table. Any other table is left as it was found, with the output
+  // rewound, and the caller walks it as usual (false with no error). A value that fails
+  // fails the table (false with the error set), as it would have the usual way.
+  bool encodeAsShape(int idx, int shape, int depth) {
+    const std::vector<const void*>& ids = shapeKeys_[shape];
+    size_t mark = w_.size();
+    w_.tag(kTagShaped);
+    w_.u32(static_cast<uint32_t>(shape));
+    unsigned int pos = 0;
+    size_t i = 0;
+    while (luapool_nextat(L_, idx, &pos) != 0) {
+      bool scalar;
+      switch (lua_type(L_, -1)) {
+        case LUA_TNUMBER: case LUA_TBOOLEAN: scalar = true; break;
+        case LUA_TSTRING: scalar = lua_rawlen(L_, -1) < kMinSharedString; break;
+        default: scalar = false;
+      }
+      if (i >= ids.size() || lua_topointer(L_, -2) != ids[i] || !scalar) {
+        lua_pop(L_, 2);
+        w_.buffer().resize(mark);
+        return false;
+      }
+      if (!encode(-1, depth + 1)) {
+        pushKeySegment(-2);
+        lua_pop(L_, 2);
+        return false;
+      }
+      lua_pop(L_, 2);
+      ++i;
+    }
+    if (i == ids.size()) return true;
+    w_.buffer().resize(mark);
+    return false;
+  }
+
   void pushKeySegment(int keyIdx) {
     int t = lua_type(L_, keyIdx);
     if (t == LUA_TNUMBER && lua_isinteger(L_, keyIdx)) {
@@ -479,6 +585,9 @@ class Encoder {
       return fail("tables nested more than " + std::to_string(maxDepth_) + " deep");
     }
     if (!lua_checkstack(L_, 4)) return fail("Lua stack exhausted while converting");
+    int guess = depth < kGuessDepths ? lastAtDepth_[depth] : -1;
+    if (guess >= 0 && encodeAsShape(idx, guess, depth)) return true;
+    if (!error_.empty()) return false;
 
     // Pass 1: count entries and check whether the keys are exactly 1..n, or all short
     // strings (a shape: their references stay in keys_ from `base` until it is written).
@@ -487,8 +596,9 @@ class Encoder {
     bool sequence = true;
     const size_t base = keys_.size();
     bool shapeable = true;
-    lua_pushnil(L_);
-    while (lua_next(L_, idx) != 0) {
+    // (luapool_nextat walks by position: lua_next would look every key up again)
+    unsigned int pos = 0;
+    while (luapool_nextat(L_, idx, &pos) != 0) {
       ++count;
       if (shapeable) {
         size_t n;
@@ -510,7 +620,7 @@ class Encoder {
           if (k > maxKey) maxKey = k;
         }
       }
-      lua_pop(L_, 1);
+      lua_pop(L_, 2);
     }
     int shape = -1;
     bool defining = false;
@@ -527,16 +637,17 @@ class Encoder {
       w_.u32(static_cast<uint32_t>(shape));
     }
     keys_.resize(base);
+    if (shape >= 0 && depth < kGuessDepths) lastAtDepth_[depth] = shape;
     if (shape >= 0) {
       // the values alone, in the traversal order the shape's keys were taken in
-      lua_pushnil(L_);
-      while (lua_next(L_, idx) != 0) {
+      pos = 0;
+      while (luapool_nextat(L_, idx, &pos) != 0) {
         if (!encode(-1, depth + 1)) {
           pushKeySegment(-2);
           lua_pop(L_, 2);
           return false;
         }
-        lua_pop(L_, 1);
+        lua_pop(L_, 2);
       }
       return true;
     }
@@ -557,14 +668,14 @@ class Encoder {
     }
     w_.tag(kTagTable);
     w_.u32(static_cast<uint32_t>(count));
-    lua_pushnil(L_);
-    while (lua_next(L_, idx) != 0) {
+    pos = 0;
+    while (luapool_nextat(L_, idx, &pos) != 0) {
       if (!encode(-2, depth + 1) || !encode(-1, depth + 1)) {
         pushKeySegment(-2);
         lua_pop(L_, 2);
         return false;
       }
-      lua_pop(L_, 1);
+      lua_pop(L_, 2);
     }
     return true;
   }
@@ -593,6 +704,8 @@ class Encoder {
   std::vector<std::vector<const void*>> shapeKeys_;
   std::unordered_map<std::string, int> shapeIds_;
   int lastShape_[kMaxShapeKeys + 1];
+  static constexpr int kGuessDepths = 8;
+  int lastAtDepth_[kGuessDepths];  // the shape written last at each depth (see encodeAsShape)
   bool hasShapes_ = false;
 };
 
@@ -612,6 +725,7 @@ static bool encodeList(lua_State* L, uint32_t count, const char* root, std::stri
   }
   size_t maxBytes = limits.maxBytes != 0 ? std::min(limits.maxBytes, kMaxEncodeBudget) : encodeBudget(L);
   Encoder enc(L, out, maxBytes, limits.maxDepth);
+  enc.reserveFor(std::min<uint32_t>(count, static_cast<uint32_t>(std::min<size_t>(maxBytes / 16, 1u << 24))));
   for (uint32_t i = 0; i < count; ++i) {
     item(i);
     bool ok = enc.encode(-1, 0);

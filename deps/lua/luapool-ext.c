@@ -103,3 +103,80 @@ LUA_API int luapool_memerror (lua_State *L) {
   luaD_throw(L, LUA_ERRMEM);
   return 0;  /* not reached */
 }
+
+/* lua_next with a position instead of a key: pushes the key and the value of the first
+** non-empty entry at or after position '*pos' of the table at 'idx' (the array part from 0,
+** then the hash part), sets '*pos' past it and returns 1; returns 0 (pushing nothing) at
+** the end. The order is lua_next's, but no step looks the previous key up again. Neither
+** allocates nor raises; the caller provides 2 stack slots. The table must not change
+** during the walk. */
+LUA_API int luapool_nextat (lua_State *L, int idx, unsigned int *pos) {
+  Table *t;
+  unsigned int asize, i;
+  lua_lock(L);
+  t = hvalue(index2value(L, idx));
+  asize = luaH_realasize(t);
+  for (i = *pos; i < asize; i++) {
+    if (!isempty(&t->array[i])) {
+      setivalue(s2v(L->top.p), cast(lua_Integer, i) + 1);
+      setobj2s(L, L->top.p + 1, &t->array[i]);
+      L->top.p += 2;
+      *pos = i + 1;
+      lua_unlock(L);
+      return 1;
+    }
+  }
+  for (i -= asize; cast_int(i) < sizenode(t); i++) {
+    Node *n = gnode(t, i);
+    if (!isempty(gval(n))) {
+      getnodekey(L, s2v(L->top.p), n);
+      setobj2s(L, L->top.p + 1, gval(n));
+      L->top.p += 2;
+      *pos = asize + i + 1;
+      lua_unlock(L);
+      return 1;
+    }
+  }
+  *pos = asize + i;
+  lua_unlock(L);
+  return 0;
+}
+
+/* Records of one shape, fast: 'tmpl' (at 'tidx') is a table whose hash part maps a shape's
+** keys, each to its position 1..n (its array part is the decoder's and is not copied). Replaces the
+** 'n' values on top of the stack, in the shape's key order, with a new table of those keys
+** and values: the template's hash part is copied as it is (keys, chains and free pointer),
+** then each key's slot gets its value, so no key is hashed or inserted. A nil value leaves
+** its key with an empty value, as assigning nil to a field does (absent for every purpose).
+** Raises only Lua's memory error. */
+LUA_API void luapool_newshaped (lua_State *L, int tidx, int n) {
+  Table *tmpl, *t;
+  StkId base;
+  int i, size;
+  lua_lock(L);
+  tmpl = hvalue(index2value(L, tidx));
+  api_check(L, n <= L->top.p - (L->ci->func.p + 1), "not enough values");
+  api_check(L, !isdummy(tmpl), "bad template");
+  size = sizenode(tmpl);
+  t = luaH_new(L);
+  sethvalue2s(L, L->top.p, t);  /* anchor it above the values */
+  api_incr_top(L);
+  luaH_resize(L, t, 0, cast_uint(size));  /* the template's node count (a power of 2) */
+  lua_assert(sizenode(t) == size);
+  memcpy(t->node, tmpl->node, cast_sizet(size) * sizeof(Node));
+  t->lastfree = t->node + (tmpl->lastfree - tmpl->node);
+  base = L->top.p - 1 - n;  /* the first value */
+  for (i = 0; i < size; i++) {
+    Node *nd = gnode(t, i);
+    if (!isempty(gval(nd))) {
+      const TValue *v = s2v(base + (ivalue(gval(nd)) - 1));
+      setobj2t(L, gval(nd), v);  /* a nil value makes the slot empty: the key is absent */
+      if (ttisnil(v)) setempty(gval(nd));
+      luaC_barrierback(L, obj2gco(t), v);
+    }
+  }
+  setobj2s(L, base, s2v(L->top.p - 1));  /* t replaces the values */
+  L->top.p = base + 1;
+  luaC_checkGC(L);
+  lua_unlock(L);
+}
