@@ -287,7 +287,12 @@ void Scheduler::finishStepLocked(Job& job, StepResult step) {
     toRunnableLocked(job);
     return;
   }
-  // Suspended in a host call. A kill that arrived during the step: unwind instead.
+  // Suspended in a host call. A kill that arrived during the step, or a close() since it
+  // started (the host is going away; nobody would answer): unwind instead.
+  if (closing_) {
+    int none = 0;
+    job.killRequest.compare_exchange_strong(none, static_cast<int>(KillReason::Cancelled));
+  }
   if (job.killRequest.load() != 0) {
     job.hostReply = HostReply{false, "luapool: job interrupted"};
     pauseBudgetLocked(job);
@@ -357,6 +362,10 @@ void Scheduler::toDoneLocked(Job& job) {
 void Scheduler::beginBlocking(Job& job) {
   std::lock_guard<std::mutex> lock(mutex_);
   job.state = JobState::Blocked;
+  if (closing_) {  // nobody would answer: cancelled, as close() cancels jobs already waiting
+    killStartedLocked(job, KillReason::Cancelled);
+    return;
+  }
   HostCallRecord call{job.id, false, job.hostRequest, std::move(job.actions)};
   job.actions.clear();
   deliveries_.hostCalls.push_back(std::move(call));
@@ -465,6 +474,7 @@ CancelResult Scheduler::cancel(uint64_t id, KillReason reason, JobStatus status)
 
 void Scheduler::close(bool force) {
   std::lock_guard<std::mutex> lock(mutex_);
+  closing_ = true;
   std::vector<Job*> all;
   for (auto& entry : jobs_) all.push_back(entry.second.get());
   // oldest first, so jobs of one context settle in order

@@ -245,6 +245,8 @@ class Scheduler : public HostBridge {
   bool tickArmed_ = false;
   uint32_t profileHz_ = 0;      // 0: not profiling
   bool stopping_ = false;       // shutdown(): nothing starts any more
+  bool closing_ = false;        // close() was called: a job that starts waiting for the host
+                                // after it is cancelled then (close settles such jobs)
   Deliveries deliveries_;
   bool notifyPending_ = false;
   Notify notify_;

@@ -171,6 +171,21 @@ test('close() settles a job suspended on a host Promise that never settles, and 
   assert.ok(cr.value === 1 || cr.error instanceof CancelledError);
 });
 
+test('close() also cancels a job that reaches its host call after close() (suspended and blocking)', async () => {
+  // close() cancels the jobs waiting for the host when it is called; a job still running
+  // then that calls the host afterwards used to wait for ever (close() never resolved).
+  const never = () => new Promise(() => {});
+  for (const libs of ['safe', 'all']) {  // 'all': the host call blocks the state's thread
+    for (let i = 0; i < 40; i++) {
+      const r = new ScriptRunner({ states: 1, threads: 1, libs, host: { never } });
+      const a = outcome(r.run('local s = 0 for k = 1, 1e4 do s = s + k end return engine.never()'));
+      const b = outcome(r.run('return engine.never()'));
+      await withDeadline(r.close(), 10000, `close() (${libs}, run ${i})`);
+      for (const job of [await a, await b]) assert.instance(job.error, CancelledError, `${libs}, run ${i}`);
+    }
+  }
+});
+
 test('close({ force: true }) interrupts a running job with no budget', async () => {
   const r = new ScriptRunner({ states: 1 });
   const job = outcome(r.run(SPIN));
