@@ -267,7 +267,9 @@ test('CancelledError: aborting a queued job removes it from the queue', async ()
 
 // --------------------------------------------------------- QueueFullError, AcquireTimeout
 test('QueueFullError: maxQueue: 1 with states: 1', async () => {
-  const r = new ScriptRunner({ states: 1, maxQueue: 1 });
+  // sliceMs: 0: the queued job stays queued behind the endless loop (with slices it soon
+  // preempts the loop, and the queue is no longer full)
+  const r = new ScriptRunner({ states: 1, maxQueue: 1, sliceMs: 0 });
   const running = enqueued(r, SPIN);
   await untilRunning(r);
   const waiting = rejection(r.run('return "second"'));     // fills the queue
