@@ -275,7 +275,8 @@ void Scheduler::work() {
 // Running -> Done (finished), Suspended (host call) or Runnable (slice over).
 void Scheduler::finishStepLocked(Job& job, StepResult step) {
   running_.erase(std::find(running_.begin(), running_.end(), &job));
-  if (!job.demoted) freshRunSinceLong_ += Clock::now() - job.sliceStart;
+  // only while long jobs wait (the count restarts when they begin to): no clock read otherwise
+  if (!job.demoted && waitingAt_[kLong] > 0) freshRunSinceLong_ += Clock::now() - job.sliceStart;
   if (step == StepResult::Finished) {
     toDoneLocked(job);
     return;
