@@ -19,9 +19,6 @@ namespace luapool {
 
 namespace {
 
-constexpr uint32_t kGroup = 32;         // wide sets: columns fetched or stored by one get/put call
-constexpr size_t kLocalColumns = 60;    // up to this many columns, a row's elements live in locals
-
 struct RowView {
   const Column* cols;  // job.columns (the job outlives the view's live period)
   uint32_t ncols;
@@ -29,18 +26,21 @@ struct RowView {
   int64_t row;         // the current row
   int64_t first;
   int64_t end;         // one past the last row
-  // the columns as luapool_pushrow / luapool_readnumbers take them, and their scratch
-  // space (the job's thread only); they follow the struct in the same userdata
+  // the columns as luapool_setrow / luapool_getrow take them, and their scratch space (the
+  // job's thread only); they follow the struct in the same userdata
   void** data;
-  unsigned char* types;
+  void** names;        // the column names' string objects (kept alive by the names table)
+  unsigned int* slots; // where each field lives in the view table (luapool_setrow's cache)
   lua_Integer* ints;
   lua_Number* nums;
+  unsigned char* types;
   unsigned char* kinds;
 };
 
 // sizeof(RowView) plus its arrays for n columns
 size_t rowViewSize(size_t n) {
-  return sizeof(RowView) + n * (sizeof(void*) + sizeof(lua_Integer) + sizeof(lua_Number) + 2);
+  return sizeof(RowView) +
+         n * (2 * sizeof(void*) + sizeof(lua_Integer) + sizeof(lua_Number) + sizeof(unsigned int) + 2);
 }
 
 void initRowView(RowView* v, const Job& job) {
@@ -48,14 +48,20 @@ void initRowView(RowView* v, const Job& job) {
   char* at = reinterpret_cast<char*>(v + 1);
   v->data = reinterpret_cast<void**>(at);
   at += n * sizeof(void*);
+  v->names = reinterpret_cast<void**>(at);
+  at += n * sizeof(void*);
   v->ints = reinterpret_cast<lua_Integer*>(at);
   at += n * sizeof(lua_Integer);
   v->nums = reinterpret_cast<lua_Number*>(at);
   at += n * sizeof(lua_Number);
+  v->slots = reinterpret_cast<unsigned int*>(at);
+  at += n * sizeof(unsigned int);
   v->types = reinterpret_cast<unsigned char*>(at);
   v->kinds = v->types + n;
   for (size_t i = 0; i < n; ++i) {
     v->data[i] = job.columns[i].data;
+    v->names[i] = nullptr;
+    v->slots[i] = 0;
     v->types[i] = static_cast<unsigned char>(job.columns[i].type);
   }
   v->cols = job.columns.data();
@@ -66,43 +72,17 @@ void initRowView(RowView* v, const Job& job) {
   v->end = job.firstRow + job.rowCount;
 }
 
-const char kHelpersKey = 0;  // registry: { [signature] = compiled loop, [0] = how many }
+const char kLoopsKey = 0;  // registry: { [how the arguments are passed] = compiled loop }
 
+// The C functions of the loop have upvalues (the view, e).
 RowView& viewOf(lua_State* L) { return *static_cast<RowView*>(lua_touserdata(L, lua_upvalueindex(1))); }
+constexpr int kViewTable = lua_upvalueindex(2);
 
 void checkRow(lua_State* L, const RowView& v, lua_Integer row) {
   if (!v.live) {
     luaL_error(L, "row view: its callColumns call has ended (a row view is valid only during its call)");
   }
   if (row < v.first || row >= v.end) luaL_error(L, "row view: row %I is outside the call", row);
-}
-
-void pushElement(lua_State* L, const Column& c, size_t row) {
-  switch (c.type) {
-    case ElementType::Int8: lua_pushinteger(L, static_cast<const int8_t*>(c.data)[row]); return;
-    case ElementType::Uint8: lua_pushinteger(L, static_cast<const uint8_t*>(c.data)[row]); return;
-    case ElementType::Int16: lua_pushinteger(L, static_cast<const int16_t*>(c.data)[row]); return;
-    case ElementType::Uint16: lua_pushinteger(L, static_cast<const uint16_t*>(c.data)[row]); return;
-    case ElementType::Int32: lua_pushinteger(L, static_cast<const int32_t*>(c.data)[row]); return;
-    case ElementType::Uint32: lua_pushinteger(L, static_cast<const uint32_t*>(c.data)[row]); return;
-    case ElementType::Float32: lua_pushnumber(L, static_cast<const float*>(c.data)[row]); return;
-    case ElementType::Float64: lua_pushnumber(L, static_cast<const double*>(c.data)[row]); return;
-  }
-}
-
-// Whether the value at `idx` is still the element (a read-only column left alone).
-bool sameElement(lua_State* L, const Column& c, size_t row, int idx) {
-  if (lua_type(L, idx) != LUA_TNUMBER) return false;
-  if (c.type == ElementType::Float32 || c.type == ElementType::Float64) {
-    double a = c.type == ElementType::Float32 ? static_cast<const float*>(c.data)[row]
-                                              : static_cast<const double*>(c.data)[row];
-    double b = lua_tonumber(L, idx);
-    return a == b || (std::isnan(a) && std::isnan(b));
-  }
-  pushElement(L, c, row);
-  bool same = lua_rawequal(L, -1, idx);
-  lua_pop(L, 1);
-  return same;
 }
 
 // Stores the value at `idx` into column c at row r, or raises naming the column.
@@ -123,8 +103,6 @@ void storeValue(lua_State* L, const Column& c, size_t r, int idx, lua_Integer ro
   lua_error(L);
   std::abort();  // not reached: lua_error does not return
 }
-
-// --- up to kLocalColumns columns: one C call per row ------------------------------------
 
 bool isFloatColumn(const Column& c) { return c.type == ElementType::Float32 || c.type == ElementType::Float64; }
 
@@ -155,78 +133,48 @@ bool unchanged(const RowView& v, uint32_t i, size_t row) {
   return v.kinds[i] == 1 ? v.ints[i] == e : v.nums[i] == static_cast<lua_Number>(e);
 }
 
-// get(first) -> every element of row `first`
+// Fills e's fields with row `row`'s elements (one C call, no lookup per field).
+void fillRow(lua_State* L, RowView& v, lua_Integer row) {
+  v.row = row;
+  luapool_setrow(L, kViewTable, static_cast<int>(v.ncols), v.names, v.slots, v.data, v.types,
+                 static_cast<size_t>(row));
+}
+
+// get(first): fills e with row `first`.
 int rowFirst(lua_State* L) {
   RowView& v = viewOf(L);
   lua_Integer row = lua_tointeger(L, 1);
   checkRow(L, v, row);
-  v.row = row;
-  luaL_checkstack(L, static_cast<int>(v.ncols), "row view");
-  luapool_pushrow(L, static_cast<int>(v.ncols), v.data, v.types, static_cast<size_t>(row));
-  return static_cast<int>(v.ncols);
+  fillRow(L, v, row);
+  return 0;
 }
 
-// put(row, e.c1, ..., e.cN) -> every element of row + 1 (nothing after the last row).
-// Stores the columns Lua may write and checks that the read-only ones are unchanged, in
-// column order; the first bad value raises naming its column.
+// put(row): stores e's fields into the columns Lua may write and checks that the read-only
+// ones are unchanged, in column order (the first bad value raises naming its column), then
+// fills e with row + 1 (unless row is the last).
 int rowNext(lua_State* L) {
   RowView& v = viewOf(L);
   lua_Integer row = lua_tointeger(L, 1);
   checkRow(L, v, row);
   const size_t r = static_cast<size_t>(row);
-  luapool_readnumbers(L, 2, static_cast<int>(v.ncols), v.ints, v.nums, v.kinds);
+  luapool_getrow(L, kViewTable, static_cast<int>(v.ncols), v.names, v.slots, v.ints, v.nums, v.kinds);
   for (uint32_t i = 0; i < v.ncols; ++i) {
     const Column& c = v.cols[i];
     if (c.readonly) {
       if (!unchanged(v, i, r)) readonlyError(L, c, row);
+    } else if (v.kinds[i] == 2 && c.type == ElementType::Float64) {
+      static_cast<double*>(c.data)[r] = v.nums[i];  // the common case, inline
     } else if (v.kinds[i] == 1) {
       storeInteger(c.data, r, c.type, v.ints[i]);
     } else if (v.kinds[i] == 2) {
       storeNumber(c.data, r, c.type, v.nums[i]);
     } else {
-      storeValue(L, c, r, 2 + static_cast<int>(i), row);  // raises: not a number
+      lua_pushlstring(L, c.name.data(), c.name.size());  // not a number: raises
+      lua_rawget(L, kViewTable);
+      storeValue(L, c, r, lua_gettop(L), row);
     }
   }
-  if (row + 1 >= v.end) return 0;
-  v.row = row + 1;
-  luaL_checkstack(L, static_cast<int>(v.ncols), "row view");
-  luapool_pushrow(L, static_cast<int>(v.ncols), v.data, v.types, r + 1);
-  return static_cast<int>(v.ncols);
-}
-
-// --- wider sets: groups of kGroup columns ------------------------------------------------
-
-// get(row, from) -> the row's elements of columns from .. from + kGroup - 1
-int rowGet(lua_State* L) {
-  RowView& v = viewOf(L);
-  lua_Integer row = lua_tointeger(L, 1);
-  checkRow(L, v, row);
-  v.row = row;
-  uint32_t from = static_cast<uint32_t>(lua_tointeger(L, 2)) - 1;
-  uint32_t to = std::min(from + kGroup, v.ncols);
-  luaL_checkstack(L, static_cast<int>(kGroup), "row view");
-  for (uint32_t i = from; i < to; ++i) pushElement(L, v.cols[i], static_cast<size_t>(row));
-  return static_cast<int>(to - from);
-}
-
-// put(row, from, values...): stores the row's elements of columns from .., checking that
-// read-only ones are unchanged
-int rowPut(lua_State* L) {
-  RowView& v = viewOf(L);
-  lua_Integer row = lua_tointeger(L, 1);
-  checkRow(L, v, row);
-  uint32_t from = static_cast<uint32_t>(lua_tointeger(L, 2)) - 1;
-  uint32_t to = std::min(from + kGroup, v.ncols);
-  size_t r = static_cast<size_t>(row);
-  for (uint32_t i = from; i < to; ++i) {
-    const Column& c = v.cols[i];
-    int idx = 3 + static_cast<int>(i - from);
-    if (!c.readonly) {
-      storeValue(L, c, r, idx, row);
-    } else if (!sameElement(L, c, r, idx)) {
-      readonlyError(L, c, row);
-    }
-  }
+  if (row + 1 < v.end) fillRow(L, v, row + 1);
   return 0;
 }
 
@@ -272,159 +220,61 @@ int viewNewindex(lua_State* L) {
 // The loop's source, written into a luaL_Buffer (no C++ object with a destructor lives in
 // these frames: a memory error raised here must be free to unwind or longjmp through them).
 
-// Appends a Lua string literal for any bytes: e["name"].
-void addField(luaL_Buffer* b, const Column& c) {
-  luaL_addstring(b, "e[\"");
-  for (unsigned char ch : c.name) {
-    if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_') {
-      luaL_addchar(b, static_cast<char>(ch));
-    } else {
-      char esc[5];
-      std::snprintf(esc, sizeof esc, "\\%03u", ch);
-      luaL_addstring(b, esc);
-    }
-  }
-  luaL_addstring(b, "\"]");
-}
-
 void addInt(luaL_Buffer* b, const char* before, long long v, const char* after) {
   char num[64];
   std::snprintf(num, sizeof num, "%s%lld%s", before, v, after);
   luaL_addstring(b, num);
 }
 
-// "v1, v2, ..., vN"
-void addLocals(luaL_Buffer* b, size_t n) {
-  for (size_t i = 0; i < n; ++i) addInt(b, i ? ", v" : "v", static_cast<long long>(i + 1), "");
-}
-
-// The call of the behaviour: fn(e, a1, ...) with up to 4 arguments in locals.
-void addCall(luaL_Buffer* b, int nargs) {
-  luaL_addstring(b, "  fn(e");
-  if (nargs <= 4) {
-    for (int i = 1; i <= nargs; ++i) addInt(b, ", a", i, "");
-    luaL_addstring(b, ")\n");
-  } else {
-    luaL_addstring(b, ", unpack(args, 1, nargs))\n");
-  }
-}
-
-// Pushes the loop's source (see columns.hpp). Up to kLocalColumns columns, the row's
-// elements live in locals:
-//     local v1, ..., vN = get(first)
+// Pushes the loop's source (see columns.hpp): the same for every set of columns, one per
+// way of passing the extra arguments (up to 4 in locals, more unpacked from a table):
+//     local fn, e, get, put, first, last, unpack, args, nargs = ...
+//     local a1 = args[1]
+//     get(first)                  -- e's fields = row first's elements
 //     for row = first, last do
-//       e.c1, ..., e.cN = v1, ..., vN
 //       fn(e, a1)
-//       v1, ..., vN = put(row, e.c1, ..., e.cN)   -- stores the written columns, checks the
-//     end                                         -- read-only ones, returns the next row
-// one C call per row, the elements moved by luapool_pushrow / luapool_readnumbers (our Lua
-// extension: no API call per element). Wider sets fetch and store groups of kGroup
-// columns (get/put).
-void pushLoopSource(lua_State* L, const Job& job, int nargs) {
-  const auto& cols = job.columns;
-  const size_t n = cols.size();
+//       put(row)                  -- stores the written columns, checks the read-only
+//     end                         -- ones, fills e with row + 1
+void pushLoopSource(lua_State* L, int nargs) {
   luaL_Buffer b;
   luaL_buffinit(L, &b);
   luaL_addstring(&b, "local fn, e, get, put, first, last, unpack, args, nargs = ...\n");
   for (int i = 1; i <= nargs && nargs <= 4; ++i) addInt(&b, i == 1 ? "local a" : ", a", i, "");
   for (int i = 1; i <= nargs && nargs <= 4; ++i) addInt(&b, i == 1 ? " = args[" : ", args[", i, "]");
   if (nargs > 0 && nargs <= 4) luaL_addstring(&b, "\n");
-  if (n <= kLocalColumns) {
-    luaL_addstring(&b, "local ");
-    addLocals(&b, n);
-    luaL_addstring(&b, " = get(first)\nfor row = first, last do\n  ");
-    for (size_t i = 0; i < n; ++i) {
-      if (i) luaL_addstring(&b, ", ");
-      addField(&b, cols[i]);
-    }
-    luaL_addstring(&b, " = ");
-    addLocals(&b, n);
-    luaL_addstring(&b, "\n");
-    addCall(&b, nargs);
-    luaL_addstring(&b, "  ");
-    addLocals(&b, n);
-    luaL_addstring(&b, " = put(row");
-    for (size_t i = 0; i < n; ++i) {
-      luaL_addstring(&b, ", ");
-      addField(&b, cols[i]);
-    }
-    luaL_addstring(&b, ")\nend\n");
+  luaL_addstring(&b, "get(first)\nfor row = first, last do\n  fn(e");
+  if (nargs <= 4) {
+    for (int i = 1; i <= nargs; ++i) addInt(&b, ", a", i, "");
+    luaL_addstring(&b, ")\n");
   } else {
-    luaL_addstring(&b, "for row = first, last do\n");
-    for (size_t g = 0; g < n; g += kGroup) {
-      luaL_addstring(&b, "  ");
-      for (size_t i = g; i < std::min(n, g + kGroup); ++i) {
-        if (i > g) luaL_addstring(&b, ", ");
-        addField(&b, cols[i]);
-      }
-      addInt(&b, " = get(row, ", static_cast<long long>(g + 1), ")\n");
-    }
-    addCall(&b, nargs);
-    for (size_t g = 0; g < n; g += kGroup) {
-      addInt(&b, "  put(row, ", static_cast<long long>(g + 1), "");
-      for (size_t i = g; i < std::min(n, g + kGroup); ++i) {
-        luaL_addstring(&b, ", ");
-        addField(&b, cols[i]);
-      }
-      luaL_addstring(&b, ")\n");
-    }
-    luaL_addstring(&b, "end\n");
+    luaL_addstring(&b, ", unpack(args, 1, nargs))\n");
   }
+  luaL_addstring(&b, "  put(row)\nend\n");
   luaL_pushresult(&b);
 }
 
-// Pushes the loop's cache key: how the arguments are passed, then per column its name and
-// whether it is read-only.
-void pushSignature(lua_State* L, const Job& job, int nargs) {
-  luaL_Buffer b;
-  luaL_buffinit(L, &b);
-  luaL_addchar(&b, static_cast<char>('0' + (nargs <= 4 ? nargs : 5)));
-  for (const Column& c : job.columns) {
-    luaL_addchar(&b, c.readonly ? 'r' : 'w');
-    luaL_addlstring(&b, c.name.data(), c.name.size());
-    luaL_addchar(&b, '\0');
-  }
-  luaL_pushresult(&b);
-}
-
-// Pushes the compiled loop for the job, from the state's cache (bounded: dropped whole
-// once it holds 64 column sets).
-void pushLoop(lua_State* L, const Job& job, int nargs) {
-  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &kHelpersKey) != LUA_TTABLE) {  // cache
+// Pushes the compiled loop for `nargs` extra arguments, from the state's cache (six at most).
+void pushLoop(lua_State* L, int nargs) {
+  const int how = nargs <= 4 ? nargs : 5;
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &kLoopsKey) != LUA_TTABLE) {  // cache
     lua_pop(L, 1);
-    lua_newtable(L);
+    lua_createtable(L, 6, 0);
     lua_pushvalue(L, -1);
-    lua_rawsetp(L, LUA_REGISTRYINDEX, &kHelpersKey);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &kLoopsKey);
   }
-  pushSignature(L, job, nargs);  // cache sig
-  lua_pushvalue(L, -1);
-  if (lua_rawget(L, -3) == LUA_TFUNCTION) {  // cache sig loop
-    lua_replace(L, -3);
-    lua_pop(L, 1);
+  if (lua_rawgeti(L, -1, how + 1) == LUA_TFUNCTION) {  // cache loop
+    lua_remove(L, -2);
     return;
   }
-  lua_pop(L, 1);  // cache sig
-  lua_rawgeti(L, -2, 0);
-  lua_Integer count = lua_tointeger(L, -1);
   lua_pop(L, 1);
-  if (count >= 64) {
-    lua_newtable(L);
-    lua_pushvalue(L, -1);
-    lua_rawsetp(L, LUA_REGISTRYINDEX, &kHelpersKey);
-    lua_replace(L, -3);  // a fresh cache sig
-    count = 0;
-  }
-  pushLoopSource(L, job, nargs);  // cache sig src
+  pushLoopSource(L, nargs);  // cache src
   size_t len;
   const char* src = lua_tolstring(L, -1, &len);
   if (luaL_loadbufferx(L, src, len, "=(columns)", "t") != LUA_OK) lua_error(L);
-  lua_remove(L, -2);  // cache sig loop
+  lua_remove(L, -2);  // cache loop
   lua_pushvalue(L, -1);
-  lua_insert(L, -4);  // loop cache sig loop
-  lua_rawset(L, -3);  // loop cache
-  lua_pushinteger(L, count + 1);
-  lua_rawseti(L, -2, 0);
-  lua_pop(L, 1);  // loop
+  lua_rawseti(L, -3, how + 1);
+  lua_remove(L, -2);  // loop
 }
 
 // The low 32 bits of trunc(d), as ECMAScript's ToUint32 computes them (NaN, ±Inf -> 0).
@@ -494,7 +344,7 @@ int pushColumnsCall(lua_State* L, Job& job) {
   }
   int args = fn + 1;
 
-  pushLoop(L, job, nargs);
+  pushLoop(L, nargs);
   lua_insert(L, fn);  // loop fn args
   ++fn;
   ++args;
@@ -507,7 +357,10 @@ int pushColumnsCall(lua_State* L, Job& job) {
   lua_createtable(L, 0, static_cast<int>(job.columns.size()));  // e: every column present
   int e = lua_gettop(L);
   for (size_t i = 0; i < job.columns.size(); ++i) {
+    // one string object per name, the key of both tables (the names table keeps it alive
+    // for the view's `names`, even if a collection clears e's key of a field set to nil)
     lua_pushlstring(L, job.columns[i].name.data(), job.columns[i].name.size());
+    v->names[i] = const_cast<void*>(luapool_stringref(L, -1));
     lua_pushvalue(L, -1);
     lua_pushinteger(L, static_cast<lua_Integer>(i));
     lua_rawset(L, names);
@@ -532,11 +385,12 @@ int pushColumnsCall(lua_State* L, Job& job) {
   job.viewRef = luaL_ref(L, LUA_REGISTRYINDEX);
 
   // loop fn args view names e -> loop fn e get put first last unpack args nargs
-  const bool wide = job.columns.size() > kLocalColumns;
   lua_pushvalue(L, view);
-  lua_pushcclosure(L, wide ? rowGet : rowFirst, 1);
+  lua_pushvalue(L, e);
+  lua_pushcclosure(L, rowFirst, 2);
   lua_pushvalue(L, view);
-  lua_pushcclosure(L, wide ? rowPut : rowNext, 1);
+  lua_pushvalue(L, e);
+  lua_pushcclosure(L, rowNext, 2);
   lua_pushinteger(L, job.firstRow);
   lua_pushinteger(L, job.firstRow + job.rowCount - 1);
   luaL_requiref(L, LUA_TABLIBNAME, luaopen_table, 0);

@@ -2,19 +2,18 @@
 // typed arrays lent by JavaScript. One view per job, reused for every row: the row
 // changes, the object does not, and nothing is allocated per row.
 //
-// How: a Lua loop generated for the job's set of columns (compiled once per state, column
-// set and read-only set) does, per row,
-//     e.x, e.y, ... = v1, v2, ...            -- the row's elements, into the view
-//     fn(e, ...)                             -- the behaviour: plain table reads and writes
-//     v1, v2, ... = put(row, e.x, e.y, ...)  -- one C call: stores the written columns,
-//                                            -- checks the read-only ones, returns row + 1's
+// How: a Lua loop (compiled once per state and way of passing the extra arguments) does
+//     get(first)                 -- one C call: e's fields = the row's elements
+//     for row = first, last do
+//       fn(e, ...)               -- the behaviour: plain table reads and writes
+//       put(row)                 -- one C call: stores the written columns, checks the
+//     end                        -- read-only ones, fills e with row + 1
 // so the behaviour's own `e.x` and `e.x = v` are ordinary table accesses, as fast as on
-// any table, and a row costs one C call. The elements move between the arrays and the
-// stack through luapool_pushrow / luapool_readnumbers (lua-api.hpp), with no API call per
-// element. Sets of more than 60 columns (too many locals) use one get and one put call
-// per group of 32 columns instead. The view's metatable makes a field that is not a
-// column an error at once; a non-number, or a change to a read-only column, is an error
-// when the row's call returns.
+// any table, and a row costs one C call. The C calls move the whole row between the arrays
+// and e's slots (luapool_setrow / luapool_getrow, lua-api.hpp) with no lookup per field:
+// each field's slot in e is cached and checked on use. The view's metatable makes a field
+// that is not a column an error at once; a non-number, or a change to a read-only column,
+// is an error when the row's call returns.
 #pragma once
 
 #include <cstdint>

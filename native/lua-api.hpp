@@ -17,15 +17,6 @@ LUA_API void luapool_setdefaultwarnf(lua_State* L);
 // Whether Lua would retry an allocation refused now after an emergency collection.
 LUA_API int luapool_willretryalloc(lua_State* L);
 
-// callColumns' row transfer (native/columns.cpp): pushes element `row` of each of n arrays
-// (types: ElementType codes) with no API call per element; the caller made room for n.
-LUA_API void luapool_pushrow(lua_State* L, int n, void* const* data, const unsigned char* types, size_t row);
-
-// Reads the n values from stack index idx on: kinds[i] = 1 integer (ints[i]), 2 float
-// (nums[i]), 0 anything else (strings are not converted).
-LUA_API void luapool_readnumbers(lua_State* L, int idx, int n, lua_Integer* ints, lua_Number* nums,
-                                 unsigned char* kinds);
-
 // Raises LUA_ERRMEM ("not enough memory"), as a failed Lua allocation does. Never returns.
 LUA_API int luapool_memerror(lua_State* L);
 // registry[p] = nil without allocating or using the stack (for the emergency callback).
@@ -38,3 +29,16 @@ LUA_API int luapool_nextat(lua_State* L, int idx, unsigned int* pos);
 // Replaces the `n` values on top with a table copied from the template at `tidx` (hash part:
 // a shape's keys -> their positions 1..n), each key given its value. Raises only memory errors.
 LUA_API void luapool_newshaped(lua_State* L, int tidx, int n);
+
+// callColumns' row view (native/columns.cpp) is a table whose fields are the row's columns.
+// setrow: field names[i] = element `row` of data[i] (types: ElementType codes), i < n; a field the
+// table lost is inserted again (raises only memory errors). getrow: reads the fields: kinds[i]
+// = 1 integer (ints[i]), 2 float (nums[i]), 0 anything else or absent (no conversion). names[i]: string objects the caller keeps
+// alive (luapool_stringref); slots[i]: where field i was found (0 at first), a cache
+// checked on every use (it never points outside the table).
+LUA_API void luapool_setrow(lua_State* L, int tidx, int n, void* const* names, unsigned int* slots,
+                            void* const* data, const unsigned char* types, size_t row);
+LUA_API void luapool_getrow(lua_State* L, int tidx, int n, void* const* names, unsigned int* slots,
+                            lua_Integer* ints, lua_Number* nums, unsigned char* kinds);
+// The string object of the string at `idx` (valid while the string is reachable).
+LUA_API const void* luapool_stringref(lua_State* L, int idx);

@@ -60,11 +60,28 @@ function M.fill(e, salt)
   e.i8 = i
   e.u8 = i + 1
 end
+local first_row = setmetatable({}, { __mode = "k" })  -- row views that reached the barrier
+function M.fill_after_barrier(e, salt)
+  if first_row[e] == nil then first_row[e] = true; engine.barrier() end
+  M.fill(e, salt)
+end
 -- every column: c_i = c_i + r_i (r: read-only columns beside them)
 function M.sum_wide(e, n)
   for i = 1, n do e["c" .. i] = e["c" .. i] + e["r" .. i] end
 end
 function M.touch_ro(e, k, v) if e.idx == 3 then e[k] = v end e.out = e.idx end
+-- the view's table changes under the row transfer: a field set to nil across a full
+-- collection (its key may be cleared), keys rawset into the view (its nodes rehashed)
+function M.churn(e, long)
+  local i = e.idx
+  e.v = nil
+  if i % 3 == 0 then collectgarbage() end
+  if i % 4 == 1 then for k = 1, 40 do rawset(e, "extra" .. k, k) end end
+  if i % 4 == 3 then for k = 1, 40 do rawset(e, "extra" .. k, nil) end end
+  e.v = i * 2
+  e.out = e.v + e[long]
+  e[long] = e[long] + 1
+end
 return M`;
 
 function runner(options = {}) {
@@ -237,7 +254,18 @@ test('a row view is a table: pairs() sees the columns; a view kept after its cal
 });
 
 test('several states write every column type of one SharedArrayBuffer at once, on disjoint rows', async () => {
-  const r = runner({ states: 4, threads: 2 });
+  // Every part waits in a host call on its first row until all four have started, so each
+  // is open on its own state (a new job goes to a state with no open job) whatever the
+  // machine's load; then they write at once, two threads at a time.
+  let arrived = 0;
+  let release;
+  const all = new Promise((resolve) => { release = resolve; });
+  const barrier = () => {
+    if (++arrived === 4) release();
+    return all;
+  };
+  const r = new ScriptRunner({ states: 4, threads: 2, host: { barrier } });
+  r.define('m', MODULE);
   const n = 20000;
   const sab = new SharedArrayBuffer(n * (8 + 4 + 4 + 4 + 2 + 2 + 1 + 1 + 4));
   let at = 0;
@@ -248,12 +276,14 @@ test('several states write every column type of one SharedArrayBuffer at once, o
   };
   c.idx.set(iota(n));
   const before = r.stats().states.map((s) => s.jobs);
+  // two calls of two parts each (one part per thread)
   await Promise.all([
-    r.callColumns('m', 'fill', c, { readonly: ['idx'], args: [1], count: n / 2 }),
-    r.callColumns('m', 'fill', c, { readonly: ['idx'], args: [1], first: n / 2 }),
+    r.callColumns('m', 'fill_after_barrier', c, { readonly: ['idx'], args: [1], count: n / 2 }),
+    r.callColumns('m', 'fill_after_barrier', c, { readonly: ['idx'], args: [1], first: n / 2 }),
   ]);
+  assert.is(arrived, 4, 'four parts');
   const used = r.stats().states.filter((s, i) => s.jobs > before[i]).length;
-  assert.ok(used >= 2, `the parts ran on ${used} state(s)`);
+  assert.is(used, 4, `the parts ran on ${used} state(s)`);
   const ref = {
     f64: new Float64Array(n), f32: new Float32Array(n), i32: new Int32Array(n), u32: new Uint32Array(n),
     i16: new Int16Array(n), u16: new Uint16Array(n), i8: new Int8Array(n), u8: new Uint8Array(n),
@@ -291,7 +321,22 @@ test('read-only columns: left alone (NaN included) they pass, changed they fail 
   await r.close();
 });
 
-test('many columns: 40 (one call per row) and 70 (groups of 32) read, write and check alike', async () => {
+test('the row transfer survives a view whose table changes: nil fields across a collection, rehashes, long names', async () => {
+  const r = runner({ states: 1 });
+  const long = 'a_column_name_longer_than_forty_bytes_is_a_long_string_' + 'x'.repeat(20);
+  const n = 64;
+  const v = new Float64Array(n), out = new Float64Array(n), l = new Int32Array(n).fill(5);
+  await r.callColumns('m', 'churn', { idx: iota(n), v, out, [long]: l }, { readonly: ['idx'], args: [long] });
+  assert.equal(Array.from(v), Array.from({ length: n }, (_, i) => i * 2));
+  assert.equal(Array.from(out), Array.from({ length: n }, (_, i) => i * 2 + 5));
+  assert.equal(Array.from(l), new Array(n).fill(6));
+  // and the state's next call, on the same cached loop, is unaffected
+  await r.callColumns('m', 'copy', { v, out });
+  assert.equal(Array.from(out), Array.from(v));
+  await r.close();
+});
+
+test('many columns: 40 and 70 read, write and check alike', async () => {
   const r = runner({ states: 2 });
   for (const width of [40, 70]) {
     const n = 600;

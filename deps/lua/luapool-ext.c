@@ -48,53 +48,6 @@ LUA_API void luapool_dropregistryp (lua_State *L, const void *p) {
   if (!isabstkey(slot)) setnilvalue(cast(TValue *, slot));
 }
 
-/* Row transfer for callColumns (native/columns.cpp): a row's elements straight onto the
-** stack and back, without an API call per element. 'types' holds native/job.hpp's
-** ElementType codes: 0 int8, 1 uint8, 2 int16, 3 uint16, 4 int32, 5 uint32, 6 float32,
-** 7 float64. */
-
-/* Pushes element 'row' of each of the n arrays 'data' (integers as integers, floats as
-** floats). The caller has made room for n values (lua_checkstack). */
-LUA_API void luapool_pushrow (lua_State *L, int n, void *const *data,
-                              const unsigned char *types, size_t row) {
-  StkId top;
-  int i;
-  lua_lock(L);
-  api_check(L, n <= L->stack_last.p - L->top.p, "stack overflow");
-  top = L->top.p;
-  for (i = 0; i < n; i++, top++) {
-    const void *d = data[i];
-    switch (types[i]) {
-      case 0: setivalue(s2v(top), ((const signed char *)d)[row]); break;
-      case 1: setivalue(s2v(top), ((const unsigned char *)d)[row]); break;
-      case 2: setivalue(s2v(top), ((const short *)d)[row]); break;
-      case 3: setivalue(s2v(top), ((const unsigned short *)d)[row]); break;
-      case 4: setivalue(s2v(top), ((const int *)d)[row]); break;
-      case 5: setivalue(s2v(top), ((const unsigned int *)d)[row]); break;
-      case 6: setfltvalue(s2v(top), ((const float *)d)[row]); break;
-      default: setfltvalue(s2v(top), ((const double *)d)[row]); break;
-    }
-  }
-  L->top.p = top;
-  lua_unlock(L);
-}
-
-/* Reads the n values from stack index 'idx' on: kinds[i] is 1 for an integer (in ints[i]),
-** 2 for a float (in nums[i]), 0 for anything else (no string conversion). */
-LUA_API void luapool_readnumbers (lua_State *L, int idx, int n, lua_Integer *ints,
-                                  lua_Number *nums, unsigned char *kinds) {
-  int i;
-  lua_lock(L);
-  api_check(L, idx > 0 && idx + n - 1 <= L->top.p - (L->ci->func.p + 1), "invalid index");
-  for (i = 0; i < n; i++) {
-    const TValue *o = s2v(L->ci->func.p + idx + i);
-    if (ttisinteger(o)) { ints[i] = ivalue(o); kinds[i] = 1; }
-    else if (ttisfloat(o)) { nums[i] = fltvalue(o); kinds[i] = 2; }
-    else kinds[i] = 0;
-  }
-  lua_unlock(L);
-}
-
 /* Raises Lua's own memory error (LUA_ERRMEM with the preallocated "not enough memory"
 ** message, as a failed allocation does). The addon uses it for a C++ exception
 ** (std::bad_alloc) caught before it could cross a Lua frame. Never returns. */
@@ -179,4 +132,113 @@ LUA_API void luapool_newshaped (lua_State *L, int tidx, int n) {
   L->top.p = base + 1;
   luaC_checkGC(L);
   lua_unlock(L);
+}
+
+/* The row view of callColumns (native/columns.cpp) is a plain table whose fields are the
+** row's columns. The two functions below move a whole row between the typed arrays and
+** that table's slots in one C call, without a lookup per field: slots[i] caches where
+** field 'names[i]' lives (its node index + 1; 0 = not known yet). A cached index is
+** used only if it is inside the table's node array and that node's key is still the
+** name (a script may rawset new keys, or a collection may clear the key of a field set to
+** nil, and a rehash moves every node), else the field is looked up again; a stale cache
+** can never point outside the table. 'names' are strings the caller keeps alive. */
+
+/* The node of field 'name' of 't' without the cache (which it updates), or NULL if the
+** table has no such key. */
+static Node *luapool_rowfind (Table *t, TString *name, unsigned int *slot) {
+  const TValue *v;
+  unsigned int s = *slot - 1;  /* a long name: the cached node may hold an equal string */
+  if (name->tt == LUA_VLNGSTR && s < cast_uint(sizenode(t))) {
+    Node *nd = gnode(t, s);
+    if (keytt(nd) == ctb(LUA_VLNGSTR) && luaS_eqlngstr(keystrval(nd), name)) return nd;
+  }
+  v = luaH_getstr(t, name);
+  if (isabstkey(v)) { *slot = 0; return NULL; }
+  *slot = cast_uint(cast(const Node *, v) - t->node) + 1;
+  return cast(Node *, v);
+}
+
+/* Field 'name' of a table whose node array is 'node' with 'size' nodes, through the cache
+** 'slot' (node index + 1; 0 = unknown, which fails the bound check as UINT_MAX). */
+#define luapool_rowslot(t, node, size, name, slot) \
+  ((*(slot) - 1 < (size) && keytt((node) + (*(slot) - 1)) == ctb(LUA_VSHRSTR) && \
+    keystrval((node) + (*(slot) - 1)) == (name)) \
+     ? (node) + (*(slot) - 1) : luapool_rowfind((t), (name), (slot)))
+
+/* Sets field names[i] of the table at 'tidx' to element 'row' of array data[i], for i < n;
+** types[i] is native/job.hpp's ElementType code: 0 int8, 1 uint8, 2 int16, 3 uint16,
+** 4 int32, 5 uint32, 6 float32, 7 float64. A field the table lost is inserted again
+** (raises only Lua's memory error). Numbers need no GC barrier. */
+LUA_API void luapool_setrow (lua_State *L, int tidx, int n, void *const *names, unsigned int *slots,
+                             void *const *data, const unsigned char *types, size_t row) {
+  Table *t;
+  Node *node;
+  unsigned int size;
+  int i;
+  lua_lock(L);
+  t = hvalue(index2value(L, tidx));
+  node = t->node;
+  size = cast_uint(sizenode(t));
+  for (i = 0; i < n; i++) {
+    TValue v;
+    TValue *o = &v;
+    const void *d = data[i];
+    TString *name = cast(TString *, names[i]);
+    Node *nd = luapool_rowslot(t, node, size, name, &slots[i]);
+    if (l_likely(nd != NULL)) o = gval(nd);
+    switch (types[i]) {
+      case 0: setivalue(o, ((const signed char *)d)[row]); break;
+      case 1: setivalue(o, ((const unsigned char *)d)[row]); break;
+      case 2: setivalue(o, ((const short *)d)[row]); break;
+      case 3: setivalue(o, ((const unsigned short *)d)[row]); break;
+      case 4: setivalue(o, ((const int *)d)[row]); break;
+      case 5: setivalue(o, ((const unsigned int *)d)[row]); break;
+      case 6: setfltvalue(o, ((const float *)d)[row]); break;
+      default: setfltvalue(o, ((const double *)d)[row]); break;
+    }
+    if (l_unlikely(nd == NULL)) {
+      TValue k;
+      setsvalue(L, &k, name);
+      luaH_set(L, t, &k, &v);  /* may resize: every cached slot is checked again */
+      invalidateTMcache(t);
+      luaC_barrierback(L, obj2gco(t), &k);
+      node = t->node;
+      size = cast_uint(sizenode(t));
+    }
+  }
+  lua_unlock(L);
+}
+
+/* Reads field names[i] of the table at 'tidx' for i < n: kinds[i] is 1 for an integer (in
+** ints[i]), 2 for a float (in nums[i]), 0 for anything else (nil, an absent field, a
+** string: no conversion). Neither allocates nor raises. */
+LUA_API void luapool_getrow (lua_State *L, int tidx, int n, void *const *names, unsigned int *slots,
+                             lua_Integer *ints, lua_Number *nums, unsigned char *kinds) {
+  Table *t;
+  Node *node;
+  unsigned int size;
+  int i;
+  lua_lock(L);
+  t = hvalue(index2value(L, tidx));
+  node = t->node;
+  size = cast_uint(sizenode(t));
+  for (i = 0; i < n; i++) {
+    TString *name = cast(TString *, names[i]);
+    Node *nd = luapool_rowslot(t, node, size, name, &slots[i]);
+    const TValue *o = nd != NULL ? gval(nd) : NULL;
+    if (o != NULL && ttisfloat(o)) { nums[i] = fltvalue(o); kinds[i] = 2; }
+    else if (o != NULL && ttisinteger(o)) { ints[i] = ivalue(o); kinds[i] = 1; }
+    else kinds[i] = 0;
+  }
+  lua_unlock(L);
+}
+
+/* The string object at 'idx' (a string), for luapool_setrow/getrow's 'names'. */
+LUA_API const void *luapool_stringref (lua_State *L, int idx) {
+  const TValue *o;
+  lua_lock(L);
+  o = index2value(L, idx);
+  api_check(L, ttisstring(o), "string expected");
+  lua_unlock(L);
+  return tsvalue(o);
 }
