@@ -31,16 +31,22 @@ export interface CallColumnsOptions {
 
 const OPTION_KEYS = new Set(['args', 'first', 'count', 'readonly', 'timeoutMs', 'signal', 'acquireTimeoutMs', 'group']);
 const MIN_ROWS_PER_PART = 256;
+let columnSets = 0; // the calls so far: each call's parts carry its number (NativeJobRequest.columnSet)
 
-// [util.types check, element size]
-const KINDS: [(v: unknown) => boolean, number][] = [
-  [types.isFloat64Array, 8], [types.isFloat32Array, 4], [types.isInt32Array, 4], [types.isUint32Array, 4],
-  [types.isInt16Array, 2], [types.isUint16Array, 2], [types.isInt8Array, 1], [types.isUint8Array, 1],
-];
+// The element size of each kind of typed array we lend, by %TypedArray%.prototype's own
+// Symbol.toStringTag getter (the original, captured here): it reads the array's internal
+// slot, so it names every real typed array and nothing else, whatever the object's own
+// properties or prototype say.
+const typedArrayTag = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype), Symbol.toStringTag)!
+  .get as (this: unknown) => string | undefined;
+const ELEMENT_SIZE: Record<string, number> = {
+  Float64Array: 8, Float32Array: 4, Int32Array: 4, Uint32Array: 4, Int16Array: 2, Uint16Array: 2, Int8Array: 1, Uint8Array: 1,
+};
 const KIND_NAMES = 'Float64Array, Float32Array, Int32Array, Uint32Array, Int16Array, Uint16Array, Int8Array or Uint8Array';
 
 /** Whether an ArrayBuffer is detached (`buffer.detached` where Node has it; Node 20 refuses a view over one). */
 function isDetached(buffer: ArrayBufferLike): boolean {
+  if (buffer.byteLength !== 0) return false; // a detached buffer has no bytes
   const d = (buffer as ArrayBuffer & { detached?: boolean }).detached;
   if (typeof d === 'boolean') return d;
   if (types.isSharedArrayBuffer(buffer)) return false;
@@ -60,6 +66,7 @@ function checkRowNumber(name: string, v: unknown): number {
 
 interface Checked {
   arrays: ColumnArray[];
+  buffers: ArrayBufferLike[];
   names: string[];
   readonly: boolean[];
   first: number;
@@ -83,28 +90,38 @@ export function checkColumns(columns: unknown, options: unknown): Checked {
   }
   const arrays: ColumnArray[] = [];
   const sizes: number[] = [];
+  // each array's buffer, offset and length, read once (on shared buffers these getters cost
+  // up to a microsecond each)
+  const buffers: ArrayBufferLike[] = [];
+  const offsets: number[] = [];
+  const lengths: number[] = [];
   let shortest = Infinity;
   for (const name of names) {
-    checkName(`callColumns(columns): the column name '${name}'`, name);
+    if (!(name as unknown as { isWellFormed(): boolean }).isWellFormed()) checkName(`callColumns(columns): the column name '${name}'`, name); // throws
     const a = columns[name];
-    const kind = KINDS.find(([is]) => is(a));
-    if (!kind) throw new TypeError(`columns.${name} must be a typed array (${KIND_NAMES}), got ${describe(a)}`);
+    const size = ELEMENT_SIZE[typedArrayTag.call(a) as string];
+    if (size === undefined) throw new TypeError(`columns.${name} must be a typed array (${KIND_NAMES}), got ${describe(a)}`);
     const arr = a as ColumnArray;
     const buffer = arr.buffer as ArrayBuffer & { resizable?: boolean };
-    if (isDetached(buffer)) throw new TypeError(`columns.${name}: its ArrayBuffer is detached`);
+    const length = arr.length;
+    // a view over a detached buffer has no elements: only then is the (costly) check needed
+    if (length === 0 && isDetached(buffer)) throw new TypeError(`columns.${name}: its ArrayBuffer is detached`);
     if (buffer.resizable === true) {
       throw new TypeError(`columns.${name}: a resizable ArrayBuffer is not supported (it could shrink while Lua writes to it)`);
     }
     arrays.push(arr);
-    sizes.push(kind[1]);
-    shortest = Math.min(shortest, arr.length);
+    sizes.push(size);
+    buffers.push(buffer);
+    offsets.push(arr.byteOffset);
+    lengths.push(length);
+    if (length < shortest) shortest = length;
   }
   const first = o.first === undefined ? 0 : checkRowNumber('options.first', o.first);
   if (first > shortest) throw new RangeError(`options.first (${first}) is beyond the end of the shortest column (${shortest} elements)`);
   const count = o.count === undefined ? Math.max(0, shortest - first) : checkRowNumber('options.count', o.count);
   for (let i = 0; i < names.length; i++) {
-    if (arrays[i].length < first + count) {
-      throw new RangeError(`columns.${names[i]} has ${arrays[i].length} elements, fewer than first + count (${first + count})`);
+    if (lengths[i] < first + count) {
+      throw new RangeError(`columns.${names[i]} has ${lengths[i]} elements, fewer than first + count (${first + count})`);
     }
   }
   const readonly = names.map(() => false);
@@ -120,19 +137,14 @@ export function checkColumns(columns: unknown, options: unknown): Checked {
   // Parts run on several threads at once, each on its own rows. A column that Lua writes
   // must not share memory with another column (other rows of it could be another part's).
   if (count > 0) {
-    const span = (i: number): [number, number] => {
-      const a = arrays[i];
-      return [a.byteOffset + first * sizes[i], a.byteOffset + (first + count) * sizes[i]];
-    };
     for (let i = 0; i < names.length; i++) {
       if (readonly[i]) continue;
-      const [s1, e1] = span(i);
+      const s1 = offsets[i] + first * sizes[i], e1 = offsets[i] + (first + count) * sizes[i];
       for (let j = 0; j < names.length; j++) {
-        if (j === i || arrays[j].buffer !== arrays[i].buffer) continue;
-        const same = arrays[j].byteOffset === arrays[i].byteOffset && sizes[j] === sizes[i] &&
-          Object.getPrototypeOf(arrays[j]) === Object.getPrototypeOf(arrays[i]);
+        if (j === i || buffers[j] !== buffers[i]) continue;
+        const same = offsets[j] === offsets[i] && sizes[j] === sizes[i] && typedArrayTag.call(arrays[j]) === typedArrayTag.call(arrays[i]);
         if (same) continue; // the same elements under two names: every row stays with one part
-        const [s2, e2] = span(j);
+        const s2 = offsets[j] + first * sizes[j], e2 = offsets[j] + (first + count) * sizes[j];
         if (s1 < e2 && s2 < e1) {
           throw new TypeError(`columns.${names[i]} overlaps columns.${names[j]} in memory (a column Lua writes may not share bytes with another one)`);
         }
@@ -145,7 +157,7 @@ export function checkColumns(columns: unknown, options: unknown): Checked {
   if (o.signal !== undefined) jobOptions.signal = o.signal;
   if (o.acquireTimeoutMs !== undefined) jobOptions.acquireTimeoutMs = o.acquireTimeoutMs;
   if (o.group !== undefined) jobOptions.group = o.group;
-  return { arrays, names, readonly, first, count, jobOptions };
+  return { arrays, buffers, names, readonly, first, count, jobOptions };
 }
 
 /** @internal Runs a validated callColumns call as parts and settles once all of them are done. */
@@ -158,14 +170,15 @@ export async function runColumns(jobs: JobTable, threads: number, name: string, 
   const parts = Math.max(1, Math.min(threads, Math.floor(c.count / MIN_ROWS_PER_PART)));
   const size = Math.ceil(c.count / parts);
   const pending: Promise<unknown>[] = [];
+  const set = ++columnSets;
   for (let first = c.first; first < c.first + c.count; first += size) {
     const count = Math.min(size, c.first + c.count - first);
-    const columns = { arrays: c.arrays, names: c.names, readonly: c.readonly, first, count };
+    const columns = { arrays: c.arrays, names: c.names, readonly: c.readonly, first, count, set };
     pending.push(jobs.promise({ kind: 'columns', module: name, fn, columns }, c.jobOptions, 'callColumns'));
   }
   const outcomes = await Promise.allSettled(pending);
   for (let i = 0; i < c.arrays.length; i++) {
-    if (isDetached(c.arrays[i].buffer)) {
+    if (isDetached(c.buffers[i])) {
       throw new TypeError(`columns.${c.names[i]}: its ArrayBuffer was detached while callColumns ran (the arrays are lent to the call until it settles)`);
     }
   }

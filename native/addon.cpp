@@ -18,7 +18,7 @@ Addon::Addon(Napi::Env env, Napi::Object exports) : env_(env), keys_(env) {
   exports.Set("valueFormat", Napi::Number::New(env, kValueFormat));
   // The packed layouts of submit() and of `done` records; lib/native.ts checks them.
   Napi::Object layout = Napi::Object::New(env);
-  layout.Set("requestFields", Napi::Number::New(env, 7));
+  layout.Set("requestFields", Napi::Number::New(env, kRequestFields));
   layout.Set("doneFields", Napi::Number::New(env, kDoneFields));
   exports.Set("layout", layout);
 #ifdef LUAPOOL_TEST_HOOKS

@@ -37,11 +37,6 @@ uint32_t libBit(const std::string& name) {
   return 0;
 }
 
-// The layout of submit()'s `fields` (mirrored by RequestField in lib/native.ts).
-enum RequestField : uint32_t {
-  kRequestId, kRequestKind, kRequestFlags, kRequestTimeoutMs, kRequestAcquireTimeoutMs, kRequestState,
-  kRequestMode, kRequestFields
-};
 enum RequestKind : int { kKindRun = 0, kKindCall = 1, kKindBatch = 2, kKindReset = 3, kKindColumns = 4 };
 constexpr uint32_t kFlagMultret = 1;
 constexpr uint32_t kFlagBytesAsBuffer = 2;
@@ -283,10 +278,22 @@ Napi::Value Runner::Submit(const Napi::CallbackInfo& info) {
       if (job->kind == JobKind::Batch) {
         job->batchMode = static_cast<BatchMode>(static_cast<int>(f[kRequestMode]) & 3);
       } else if (job->kind == JobKind::Columns) {
-        // the arrays lent to the job: { columns, names, readonly, first, count }
-        if (!info[7].IsObject()) throw Napi::TypeError::New(env, "submit(columns): the column set");
-        Keys k(env, addon_->keys());
-        readColumns(env, k, info[7].As<Napi::Object>(), *job);
+        // the arrays lent to the job: { columns, names, readonly }, read once per call (the
+        // parts of one call come one after the other, in one task: nothing can detach an
+        // array in between), then the job's rows
+        const double set = f[kRequestColumnSet];
+        if (set != 0 && set == columnSet_) {
+          job->columns = columnSetColumns_;
+        } else {
+          columnSet_ = 0;
+          columnSetColumns_.clear();
+          if (!info[7].IsObject()) throw Napi::TypeError::New(env, "submit(columns): the column set");
+          Keys k(env, addon_->keys());
+          readColumns(env, k, info[7].As<Napi::Object>(), *job);
+          columnSet_ = set;
+          if (set != 0) columnSetColumns_ = job->columns;
+        }
+        setRows(env, f[kRequestFirst], f[kRequestRowCount], *job);
       }
       break;
     }
@@ -315,8 +322,8 @@ Napi::Value Runner::Submit(const Napi::CallbackInfo& info) {
 }
 
 // The typed arrays of a columns request: { columns: TypedArray[], names: string[],
-// readonly: boolean[], first, count }. lib/script-runner.ts validated them; this checks
-// again what memory safety depends on (the element type, the length, a detached buffer).
+// readonly: boolean[] }. lib/script-runner.ts validated them; this checks again what memory
+// safety depends on (the element type, a detached buffer; the length in setRows).
 void Runner::readColumns(Napi::Env env, Keys& k, const Napi::Object& r, Job& job) {
   Napi::Value arrays = r.Get(k(Key::columns));
   Napi::Value names = r.Get(k(Key::names));
@@ -325,12 +332,6 @@ void Runner::readColumns(Napi::Env env, Keys& k, const Napi::Object& r, Job& job
     throw Napi::TypeError::New(env, "submit(request): bad columns");
   }
   Napi::Array a = arrays.As<Napi::Array>(), n = names.As<Napi::Array>(), ro = readonly.As<Napi::Array>();
-  double first = numberOf(r.Get(k(Key::first)), 0), count = numberOf(r.Get(k(Key::count)), 0);
-  if (!(first >= 0 && count >= 0 && first + count <= 9007199254740991.0)) {
-    throw Napi::RangeError::New(env, "submit(request): bad row range");
-  }
-  job.firstRow = static_cast<int64_t>(first);
-  job.rowCount = static_cast<int64_t>(count);
   uint32_t len = a.Length();
   job.columns.reserve(len);
   for (uint32_t i = 0; i < len; ++i) {
@@ -362,12 +363,23 @@ void Runner::readColumns(Napi::Env env, Keys& k, const Napi::Object& r, Job& job
     if (detached || (data == nullptr && length > 0)) {
       throw Napi::TypeError::New(env, "columns." + c.name + ": its ArrayBuffer is detached");
     }
-    if (static_cast<double>(length) < first + count) {
-      throw Napi::RangeError::New(env, "columns." + c.name + " is shorter than first + count");
-    }
     c.data = data;
     c.length = length;
     job.columns.push_back(std::move(c));
+  }
+}
+
+// The rows of a columns job: every column must hold them.
+void Runner::setRows(Napi::Env env, double first, double count, Job& job) {
+  if (!(first >= 0 && count >= 0 && first + count <= 9007199254740991.0)) {
+    throw Napi::RangeError::New(env, "submit(request): bad row range");
+  }
+  job.firstRow = static_cast<int64_t>(first);
+  job.rowCount = static_cast<int64_t>(count);
+  for (const Column& c : job.columns) {
+    if (static_cast<double>(c.length) < first + count) {
+      throw Napi::RangeError::New(env, "columns." + c.name + " is shorter than first + count");
+    }
   }
 }
 

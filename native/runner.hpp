@@ -17,6 +17,13 @@
 
 namespace luapool {
 
+// The layout of submit()'s `fields` (mirrored by RequestField in lib/native.ts, which checks
+// the count against the addon's layout.requestFields).
+enum RequestField : uint32_t {
+  kRequestId, kRequestKind, kRequestFlags, kRequestTimeoutMs, kRequestAcquireTimeoutMs, kRequestState,
+  kRequestMode, kRequestColumnSet, kRequestFirst, kRequestRowCount, kRequestFields
+};
+
 class Addon;
 
 class Runner : public Napi::ObjectWrap<Runner> {
@@ -54,6 +61,7 @@ class Runner : public Napi::ObjectWrap<Runner> {
   Napi::Value ForgetModules(const Napi::CallbackInfo& info);
   Napi::Value Share(const Napi::CallbackInfo& info);
   void readColumns(Napi::Env env, Keys& k, const Napi::Object& request, Job& job);
+  void setRows(Napi::Env env, double first, double count, Job& job);
   Napi::Value CheckSyntax(const Napi::CallbackInfo& info);
   Napi::Value Cancel(const Napi::CallbackInfo& info);
   Napi::Value AnswerHost(const Napi::CallbackInfo& info);
@@ -76,6 +84,11 @@ class Runner : public Napi::ObjectWrap<Runner> {
   std::shared_ptr<ModuleCatalog> catalog_;  // define() and `modules` sources, for require (any thread)
   std::shared_ptr<const SharedSet> shared_;  // runner.share() values, replaced on each share
   uint64_t sharedVersion_ = 0;
+  // The arrays of the last callColumns call read (main thread only): its parts are submitted
+  // one after the other in one task, and every part after the first copies them instead of
+  // reading them again. A call's number (lib: NativeJobRequest.columnSet) is never reused.
+  double columnSet_ = 0;
+  std::vector<Column> columnSetColumns_;
   Tsfn tsfn_;
   // The JS delivery handler: weak while no job is pending, so an idle runner dropped
   // without close() is garbage-collected; strong (with the wrapper) while jobs are pending.

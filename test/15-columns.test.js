@@ -336,6 +336,27 @@ test('the row transfer survives a view whose table changes: nil fields across a 
   await r.close();
 });
 
+test('calls submitted back to back in one task each run on their own arrays (the arrays are read once per call)', async () => {
+  const r = runner({ states: 2, threads: 2 });
+  const n = 2000;
+  const calls = [Float64Array, Int32Array, Float32Array, Uint8Array].map((T, k) => ({ k, v: new T(n), out: new Float64Array(n) }));
+  await Promise.all(calls.map(({ k, v, out }) => r.callColumns('m', 'put', { idx: iota(n), v, out }, { readonly: ['idx'], args: [[k + 1, k + 2], false], count: 2 })
+    .then(() => r.callColumns('m', 'copy', { v, out }, { first: 0, count: n }))));
+  for (const { k, v, out } of calls) {
+    assert.equal([v[0], v[1], v[2]], [k + 1, k + 2, 0], `call ${k}`);
+    assert.equal([out[0], out[1]], [k + 1, k + 2], `call ${k}`);
+  }
+  // the same object of columns in two calls at once, with other arrays swapped in between
+  const cols = { idx: iota(n), v: new Float64Array(n), out: new Float64Array(n) };
+  const first = r.callColumns('m', 'copy', { v: cols.idx, out: cols.out });
+  const other = new Float64Array(n).fill(9);
+  const second = r.callColumns('m', 'copy', { v: other, out: cols.v });
+  await Promise.all([first, second]);
+  assert.equal(cols.out[n - 1], n - 1);
+  assert.equal(cols.v[n - 1], 9);
+  await r.close();
+});
+
 test('many columns: 40 and 70 read, write and check alike', async () => {
   const r = runner({ states: 2 });
   for (const width of [40, 70]) {
