@@ -38,7 +38,8 @@ const VISION = 20;       // hunters see critters this far
 const THREAT = 18;       // critters notice hunters this far
 const MEAL = 6;          // energy a hunter gains per critter
 const RELOAD_QUIET_MS = 40;
-const NEIGHBOURS = [0, 0, -1, 0, 1, 0, 0, -1, 0, 1, -1, -1, 1, -1, -1, 1, 1, 1]; // (dx, dy), own cell first
+const ROWS = [0, -1, 1];  // the rows of grid cells searched, the entity's own first
+const CHUNK_ROWS = 2048; // rows sensed, then handed to Lua, at a time
 const DENSITY_AREA = 160 * 60 / 600; // world units² per entity of the default world
 
 // The columns Lua sees (callColumns) and their element types; the read-only ones are the
@@ -90,7 +91,9 @@ class World extends EventEmitter {
    * @param {number} [o.height]           the population so that the density stays the same)
    * @param {number} [o.states]         lua_States (default: the runner's default)
    * @param {number} [o.threads]        threads that run Lua at once (default: the runner's)
+   * @param {number} [o.sliceMs]        the runner's time slice (default: the runner's)
    * @param {number} [o.timeoutMs=250]  budget per job (a runaway edit cannot hang the game)
+   * @param {number} [o.chunkRows=2048] rows sensed, then handed to Lua, at a time
    * @param {number} [o.seed=1]
    * @param {string} [o.behavioursDir]  where behaviours/*.lua live
    */
@@ -109,6 +112,7 @@ class World extends EventEmitter {
     this.n = 0;
     this.ranges = new Map();               // behaviour name -> { first, count }
     this.columnCache = new Map();          // behaviour name -> the columns it works on
+    this.chunkRows = o.chunkRows ?? CHUNK_ROWS;
     this.nextId = 1;
     this.frame = 0;
     this.spawnQueue = [];
@@ -128,6 +132,7 @@ class World extends EventEmitter {
     this.runner = new ScriptRunner({
       states: o.states,
       threads: o.threads,
+      sliceMs: o.sliceMs,
       timeoutMs: o.timeoutMs ?? 250,
       actions: this.actions,
       host: { spawn_entity: (template) => this.queueSpawn(template) },
@@ -143,16 +148,22 @@ class World extends EventEmitter {
       if (!this.behaviours.includes(needed)) throw new Error(`behaviours/${needed}.lua is missing`);
     }
     this.shareWorld();
+    this.allocateGrids();
     this.populate();
   }
 
-  /** engine.shared.world: the constants every behaviour reads. */
+  /**
+   * The constants every behaviour reads: engine.shared.world in every job, and the third
+   * argument of the callColumns behaviours' update (a plain table, cheaper to read per row
+   * than engine.shared's read-only proxies).
+   */
   shareWorld() {
-    this.runner.share('world', {
+    this.constants = {
       w: this.width, h: this.height, cap: this.cap,
       behaviour: Object.fromEntries(this.behaviours.map((b, i) => [b, i + 1])),
       state: Object.fromEntries(STATES.map((s, i) => [s, i])),
-    });
+    };
+    this.runner.share('world', this.constants);
   }
 
   populate() {
@@ -184,65 +195,99 @@ class World extends EventEmitter {
 
   // --- sensing ------------------------------------------------------------------------
 
-  /** A uniform grid of the rows of one kind: cell -> rows, as a counting sort. */
-  buildGrid(kindCode) {
-    const { kind, x, y } = this.cols;
+  /** Two uniform grids, of the hunters and of the critters: cell -> slots, allocated once. */
+  allocateGrids() {
     const cols = Math.ceil(this.width / VISION) + 1;
     const cells = cols * (Math.ceil(this.height / VISION) + 1);
-    const start = new Int32Array(cells + 1);
-    const cellOf = new Int32Array(this.n);
-    for (let r = 0; r < this.n; r++) {
-      if (kind[r] !== kindCode) { cellOf[r] = -1; continue; }
-      const c = Math.floor(y[r] / VISION) * cols + Math.floor(x[r] / VISION);
-      cellOf[r] = c;
-      start[c + 1]++;
-    }
-    for (let c = 0; c < cells; c++) start[c + 1] += start[c];
-    const rows = new Int32Array(start[cells]);
-    const fill = start.slice(0, cells);
-    for (let r = 0; r < this.n; r++) if (cellOf[r] >= 0) rows[fill[cellOf[r]]++] = r;
-    return { start, rows, cols, cellRows: cells / cols };
+    const grid = () => ({
+      cols, cellRows: cells / cols,
+      start: new Int32Array(cells + 1),  // the slots of cell c: start[c] … start[c + 1] - 1
+      fill: new Int32Array(cells),
+      x: new Float64Array(this.capacity), y: new Float64Array(this.capacity), // per slot
+      row: new Int32Array(this.capacity),
+    });
+    this.grids = { [KINDS.hunter.code]: grid(), [KINDS.critter.code]: grid() };
+    this.cellOf = new Int32Array(this.capacity);
   }
 
-  /** Writes the nearest row of grid `g` within `radius` of row `r` into the near_* columns. */
-  nearest(g, r, radius) {
-    const { x, y, id, near_x: nx, near_y: ny, near_d: nd, near_id: nid, nearRow } = this.cols;
-    const px = x[r];
-    const py = y[r];
+  /**
+   * Sorts the hunters and the critters into their grids (a counting sort by cell). Each
+   * slot keeps a copy of the entity's position as the frame begins: the rows are sensed
+   * chunk by chunk while Lua already moves the rows of the chunks sensed before.
+   */
+  buildGrids() {
+    const { kind, x, y } = this.cols;
+    const { cellOf, grids } = this;
+    for (const g of Object.values(grids)) g.start.fill(0);
+    for (let r = 0; r < this.n; r++) {
+      const g = grids[kind[r]];
+      if (!g) { cellOf[r] = -1; continue; }
+      const c = Math.floor(y[r] / VISION) * g.cols + Math.floor(x[r] / VISION);
+      cellOf[r] = c;
+      g.start[c + 1]++;
+    }
+    for (const g of Object.values(grids)) {
+      for (let c = 1; c < g.start.length; c++) g.start[c] += g.start[c - 1];
+      g.fill.set(g.start.subarray(0, g.fill.length));
+    }
+    for (let r = 0; r < this.n; r++) {
+      if (cellOf[r] < 0) continue;
+      const g = grids[kind[r]];
+      const slot = g.fill[cellOf[r]]++;
+      g.x[slot] = x[r];
+      g.y[slot] = y[r];
+      g.row[slot] = r;
+    }
+  }
+
+  /** The slot of grid `g` nearest to (px, py) within `radius` (at most VISION), or -1. */
+  nearest(g, px, py, radius) {
+    const { start, x, y, cols, cellRows } = g;
     const cx = Math.floor(px / VISION);
     const cy = Math.floor(py / VISION);
+    const left = px - cx * VISION;       // the distances to the edges of the cell
+    const right = (cx + 1) * VISION - px;
+    const up = py - cy * VISION;
+    const down = (cy + 1) * VISION - py;
     let best = -1;
     let bestD = radius * radius;
-    // the entity's own cell first, then the neighbours that could hold something nearer
-    for (let k = 0; k < 9; k++) {
-      const dx = NEIGHBOURS[2 * k];
-      const dy = NEIGHBOURS[2 * k + 1];
-      const row = cy + dy;
-      const col = cx + dx;
-      if (row < 0 || row >= g.cellRows || col < 0 || col >= g.cols) continue;
-      const gapX = dx < 0 ? px - cx * VISION : dx > 0 ? (cx + 1) * VISION - px : 0;
-      const gapY = dy < 0 ? py - cy * VISION : dy > 0 ? (cy + 1) * VISION - py : 0;
-      if (gapX * gapX + gapY * gapY >= bestD) continue;
-      const c = row * g.cols + col;
-      for (let i = g.start[c]; i < g.start[c + 1]; i++) {
-        const o = g.rows[i];
-        const d = (x[o] - px) ** 2 + (y[o] - py) ** 2;
-        if (d < bestD) { bestD = d; best = o; }
+    // the row of cells of the entity's own cell, then the rows above and below, if they
+    // could hold something nearer; a row's cells are consecutive slots
+    for (const step of ROWS) {
+      const row = cy + step;
+      if (row < 0 || row >= cellRows) continue;
+      const gapY = step < 0 ? up : step > 0 ? down : 0;
+      if (gapY * gapY >= bestD) continue;
+      const from = cx > 0 && left * left + gapY * gapY < bestD ? cx - 1 : cx;
+      const to = cx + 1 < cols && right * right + gapY * gapY < bestD ? cx + 1 : cx;
+      const end = start[row * cols + to + 1];
+      for (let i = start[row * cols + from]; i < end; i++) {
+        const dx = x[i] - px;
+        const dy = y[i] - py;
+        const d = dx * dx + dy * dy;
+        if (d < bestD) { bestD = d; best = i; }
       }
     }
-    nearRow[r] = best;
-    if (best < 0) { nx[r] = 0; ny[r] = 0; nd[r] = Infinity; nid[r] = 0; return; }
-    nx[r] = x[best]; ny[r] = y[best]; nd[r] = Math.sqrt(bestD); nid[r] = id[best];
+    return best;
   }
 
-  sense() {
-    const hunters = this.buildGrid(KINDS.hunter.code);
-    const critters = this.buildGrid(KINDS.critter.code);
-    const { kind, near_d: nd, near_id: nid, nearRow } = this.cols;
-    for (let r = 0; r < this.n; r++) {
-      if (kind[r] === KINDS.critter.code) this.nearest(hunters, r, THREAT);
-      else if (kind[r] === KINDS.hunter.code) this.nearest(critters, r, VISION);
-      else { nd[r] = Infinity; nid[r] = 0; nearRow[r] = -1; }
+  /** Senses the rows first … end - 1 (after buildGrids): writes their near_* columns. */
+  sense(first, end) {
+    const { kind, x, y, id, near_x: nx, near_y: ny, near_d: nd, near_id: nid, nearRow } = this.cols;
+    const critters = this.grids[KINDS.critter.code];
+    const hunters = this.grids[KINDS.hunter.code];
+    for (let r = first; r < end; r++) {
+      // critters look for the nearest hunter, hunters for the nearest critter
+      const k = kind[r];
+      const g = k === KINDS.critter.code ? hunters : k === KINDS.hunter.code ? critters : undefined;
+      const slot = g ? this.nearest(g, x[r], y[r], g === hunters ? THREAT : VISION) : -1;
+      if (slot < 0) { nx[r] = 0; ny[r] = 0; nd[r] = Infinity; nid[r] = 0; nearRow[r] = -1; continue; }
+      const o = g.row[slot];
+      nx[r] = g.x[slot];
+      ny[r] = g.y[slot];
+      nd[r] = Math.sqrt((g.x[slot] - x[r]) ** 2 + (g.y[slot] - y[r]) ** 2);
+      nid[r] = id[o];
+      nearRow[r] = o;
     }
   }
 
@@ -263,50 +308,77 @@ class World extends EventEmitter {
     return cols;
   }
 
-  /** The calls of one frame: one per behaviour that has rows, all in flight at once. */
+  /**
+   * Senses and thinks: submits the frame's calls, all in flight at once, and resolves when
+   * every one has settled, with { names, settled } (each behaviour's first failure, if any)
+   * and the main thread's time spent sensing. The nests, which need no sensing, go first;
+   * then the other behaviours, the biggest first, are sensed a chunk of rows at a time and
+   * each chunk's rows are handed to Lua at once (runner.callColumns with first/count), so
+   * Lua runs a chunk while JavaScript senses the next.
+   */
   async think(dt) {
-    const names = [...this.ranges.keys()];
-    const views = await Promise.all(names.map((b) => (this.isKeyed(b) ? undefined : this.columnsOf(b))));
-    const calls = names.map((b, i) => {
+    const names = [...this.ranges.keys()].sort((a, b) => this.ranges.get(b).count - this.ranges.get(a).count);
+    const views = new Map();
+    for (const b of names) if (!this.isKeyed(b)) views.set(b, this.columnCache.get(b) ?? await this.columnsOf(b));
+    const calls = [];   // [behaviour, promise]
+    for (const b of names.filter((b) => this.isKeyed(b))) calls.push([b, this.callKeyed(b, dt)]);
+    const t0 = performance.now();
+    this.buildGrids();
+    for (const b of names.filter((b) => !this.isKeyed(b))) {
       const { first, count } = this.ranges.get(b);
-      if (views[i]) {
-        const columns = {};
-        for (const c of views[i].names) columns[c] = this.cols[c];
-        return this.runner.callColumns(b, 'update', columns, { first, count, readonly: views[i].readonly, args: [dt] });
+      const view = views.get(b);
+      const columns = {};
+      for (const c of view.names) columns[c] = this.cols[c];
+      for (let at = first; at < first + count; at += this.chunkRows) {
+        const rows = Math.min(this.chunkRows, first + count - at);
+        this.sense(at, at + rows);
+        calls.push([b, this.runner.callColumns(b, 'update', columns,
+          { first: at, count: rows, readonly: view.readonly, args: [dt, this.constants] })]);
       }
-      // per-entity module state: the same nest meets its own entry on the same state
-      const { id, x, y } = this.cols;
-      const argsList = [];
-      const keys = [];
-      for (let r = first; r < first + count; r++) {
-        argsList.push([{ id: id[r], x: x[r], y: y[r] }, dt, this.n]);
-        keys.push(id[r]);
-      }
-      return this.runner.callMany(b, 'update', argsList, { keys });
+    }
+    const senseMs = performance.now() - t0;
+    const outcomes = await Promise.allSettled(calls.map(([, p]) => p));
+    const failed = new Map();
+    calls.forEach(([b], i) => {
+      if (outcomes[i].status === 'rejected' && !failed.has(b)) failed.set(b, outcomes[i]);
     });
-    return { names, settled: await Promise.allSettled(calls) };
+    return { names, settled: names.map((b) => failed.get(b) ?? { status: 'fulfilled' }), senseMs };
+  }
+
+  /** Per-entity module state: the same nest meets its own entry on the same state. */
+  callKeyed(b, dt) {
+    const { first, count } = this.ranges.get(b);
+    const { id, x, y } = this.cols;
+    const argsList = [];
+    const keys = [];
+    for (let r = first; r < first + count; r++) {
+      argsList.push([{ id: id[r], x: x[r], y: y[r] }, dt, this.n]);
+      keys.push(id[r]);
+    }
+    return this.runner.callMany(b, 'update', argsList, { keys });
   }
 
   isKeyed(behaviour) {
     return Object.values(KINDS).some((k) => k.keyed && k.behaviour === behaviour);
   }
 
-  /** Runs one fixed-timestep frame; resolves with its timings (ms). */
+  /**
+   * Runs one fixed-timestep frame; resolves with its timings (ms). scriptMs is the time
+   * the main thread waited for Lua once it had sensed and submitted every row.
+   */
   async step(dt = 1 / 60) {
     const t0 = performance.now();
-    this.sense();
-    const t1 = performance.now();
-    const { names, settled } = await this.think(dt);
+    const { names, settled, senseMs } = await this.think(dt);
     const t2 = performance.now();
     this.barrier(names, settled);
     const t3 = performance.now();
     this.frame++;
     this.frameMs.push(t3 - t0);
-    this.scriptMs.push(t2 - t1);
-    this.senseMs.push(t1 - t0);
+    this.scriptMs.push(t2 - t0 - senseMs);
+    this.senseMs.push(senseMs);
     this.barrierMs.push(t3 - t2);
     this.population.push(this.n);
-    return { frame: this.frame, frameMs: t3 - t0, scriptMs: t2 - t1, entities: this.n };
+    return { frame: this.frame, frameMs: t3 - t0, scriptMs: t2 - t0 - senseMs, entities: this.n };
   }
 
   // The frame barrier: the only place where the set of entities changes.
@@ -382,11 +454,20 @@ class World extends EventEmitter {
     const order = new Int32Array(total).fill(-1); // slot -> source row (-1: a born entity)
     for (let r = 0; r < this.n; r++) if (!(gone && gone[r])) order[next[wanted[r]]++] = r;
     const bornSlot = bornCode.map((c) => next[c]++);
-    // copy the kept rows column by column, then fill in the born ones
+    // copy the kept rows column by column, a run of consecutive rows at a time (few rows
+    // change behaviour or leave per frame, so the runs are long), then fill in the born ones
+    const runs = []; // (to, from, rows) …
+    for (let j = 0; j < total;) {
+      if (order[j] < 0) { j++; continue; }
+      let k = j + 1;
+      while (k < total && order[k] === order[k - 1] + 1) k++;
+      runs.push(j, order[j], k - j);
+      j = k;
+    }
     for (const name of Object.keys(src)) {
       const a = src[name];
       const b = dst[name];
-      for (let j = 0; j < total; j++) if (order[j] >= 0) b[j] = a[order[j]];
+      for (let i = 0; i < runs.length; i += 3) b.set(a.subarray(runs[i + 1], runs[i + 1] + runs[i + 2]), runs[i]);
     }
     born.forEach((t, i) => {
       const j = bornSlot[i];
