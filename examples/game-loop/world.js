@@ -109,10 +109,15 @@ class World extends EventEmitter {
     this.capacity = this.cap + 1;
     this.cols = allocate(this.capacity);   // the rows 0 … n-1, grouped by behaviour
     this.spare = allocate(this.capacity);  // the next frame's rows, written at the barrier
+    // the barrier's scratch space, per row: removed, the behaviour it goes to, its source
+    this.gone = new Uint8Array(this.capacity);
+    this.wanted = new Uint8Array(this.capacity);
+    this.order = new Int32Array(this.capacity);
     this.n = 0;
     this.ranges = new Map();               // behaviour name -> { first, count }
     this.columnCache = new Map();          // behaviour name -> the columns it works on
     this.chunkRows = o.chunkRows ?? CHUNK_ROWS;
+    this.growth = o.growth ?? 2;
     this.nextId = 1;
     this.frame = 0;
     this.spawnQueue = [];
@@ -324,16 +329,21 @@ class World extends EventEmitter {
     for (const b of names.filter((b) => this.isKeyed(b))) calls.push([b, this.callKeyed(b, dt)]);
     const t0 = performance.now();
     this.buildGrids();
+    // the first chunk is small, so that Lua starts soon; each next one is twice as big, so
+    // that there are few calls and Lua, slower per row than sensing, always has rows to run
+    let chunk = this.chunkRows;
     for (const b of names.filter((b) => !this.isKeyed(b))) {
       const { first, count } = this.ranges.get(b);
       const view = views.get(b);
       const columns = {};
       for (const c of view.names) columns[c] = this.cols[c];
-      for (let at = first; at < first + count; at += this.chunkRows) {
-        const rows = Math.min(this.chunkRows, first + count - at);
+      for (let at = first; at < first + count;) {
+        const rows = Math.min(chunk, first + count - at);
         this.sense(at, at + rows);
         calls.push([b, this.runner.callColumns(b, 'update', columns,
           { first: at, count: rows, readonly: view.readonly, args: [dt, this.constants] })]);
+        at += rows;
+        chunk *= this.growth;
       }
     }
     const senseMs = performance.now() - t0;
@@ -391,7 +401,7 @@ class World extends EventEmitter {
       this.emit('script-error', b, settled[i].reason);
     });
     const { kind, eat, dead, energy, nearRow, near_id: nid } = this.cols;
-    const gone = new Uint8Array(this.n);
+    const gone = this.gone.fill(0, 0, this.n);
     let eaten = 0;
     for (let r = 0; r < this.n; r++) {
       if (dead[r]) { gone[r] = 1; this.totals.starved++; continue; }
@@ -435,7 +445,7 @@ class World extends EventEmitter {
     const codes = this.behaviours.length;
     // each row's behaviour: what Lua set, if it is a behaviour of the same path
     const keyedCode = [false, ...this.behaviours.map((b) => this.isKeyed(b))];
-    const wanted = new Uint8Array(this.n);
+    const wanted = this.wanted;
     for (const [b, { first, count }] of this.ranges) {
       const own = this.behaviours.indexOf(b) + 1;
       for (let r = first; r < first + count; r++) {
@@ -451,7 +461,7 @@ class World extends EventEmitter {
     for (let c = 2; c <= codes; c++) offset[c] = offset[c - 1] + counts[c - 1];
     const total = offset[codes] + counts[codes];
     const next = offset.slice();
-    const order = new Int32Array(total).fill(-1); // slot -> source row (-1: a born entity)
+    const order = this.order.fill(-1, 0, total); // slot -> source row (-1: a born entity)
     for (let r = 0; r < this.n; r++) if (!(gone && gone[r])) order[next[wanted[r]]++] = r;
     const bornSlot = bornCode.map((c) => next[c]++);
     // copy the kept rows column by column, a run of consecutive rows at a time (few rows

@@ -6,7 +6,7 @@ local M = {}
 M.columns = { "behaviour", "state", "x", "y", "vx", "vy", "speed", "near_x", "near_y", "near_d" }
 
 local SAFE = 16
-local sqrt, random = math.sqrt, math.random
+local random = math.random
 
 local function clamp(v, lo, hi)
   if v < lo then return lo elseif v > hi then return hi end
@@ -21,8 +21,7 @@ function M.update(e, dt, world)
     e.behaviour, e.state = world.behaviour.wander, world.state.calm
     return
   end
-  local dx, dy = e.x - e.near_x, e.y - e.near_y
-  local d = sqrt(dx * dx + dy * dy)
+  local dx, dy, d = e.x - e.near_x, e.y - e.near_y, e.near_d   -- away from it, its distance
   if d < 1e-6 then dx, dy, d = random() - 0.5, random() - 0.5, 1 end
   local vx, vy = dx / d * e.speed, dy / d * e.speed
   -- cornered against a wall: slide along it
