@@ -39,7 +39,7 @@ const THREAT = 18;       // critters notice hunters this far
 const MEAL = 6;          // energy a hunter gains per critter
 const RELOAD_QUIET_MS = 40;
 const ROWS = [0, -1, 1];  // the rows of grid cells searched, the entity's own first
-const CHUNK_ROWS = 2048; // rows sensed, then handed to Lua, at a time
+const FIRST_CHUNK = 1024; // rows sensed, then handed to Lua, at first (then twice as many each time)
 const DENSITY_AREA = 160 * 60 / 600; // world units² per entity of the default world
 
 // The columns Lua sees (callColumns) and their element types; the read-only ones are the
@@ -93,7 +93,8 @@ class World extends EventEmitter {
    * @param {number} [o.threads]        threads that run Lua at once (default: the runner's)
    * @param {number} [o.sliceMs]        the runner's time slice (default: the runner's)
    * @param {number} [o.timeoutMs=250]  budget per job (a runaway edit cannot hang the game)
-   * @param {number} [o.chunkRows=2048] rows sensed, then handed to Lua, at a time
+   * @param {number} [o.chunkRows=1024] rows sensed, then handed to Lua, at first (each next
+   *                                    chunk has twice as many; Infinity: one call per behaviour)
    * @param {number} [o.seed=1]
    * @param {string} [o.behavioursDir]  where behaviours/*.lua live
    */
@@ -116,8 +117,7 @@ class World extends EventEmitter {
     this.n = 0;
     this.ranges = new Map();               // behaviour name -> { first, count }
     this.columnCache = new Map();          // behaviour name -> the columns it works on
-    this.chunkRows = o.chunkRows ?? CHUNK_ROWS;
-    this.growth = o.growth ?? 2;
+    this.chunkRows = o.chunkRows ?? FIRST_CHUNK;
     this.nextId = 1;
     this.frame = 0;
     this.spawnQueue = [];
@@ -343,7 +343,7 @@ class World extends EventEmitter {
         calls.push([b, this.runner.callColumns(b, 'update', columns,
           { first: at, count: rows, readonly: view.readonly, args: [dt, this.constants] })]);
         at += rows;
-        chunk *= this.growth;
+        chunk *= 2;
       }
     }
     const senseMs = performance.now() - t0;
