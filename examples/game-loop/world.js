@@ -5,16 +5,19 @@
 //
 //   1. sense    (JS)  a uniform grid finds each entity's nearest threat or prey and writes
 //                     it into the near_* columns;
-//   2. think    (Lua) every behaviour at once: runner.callColumns(behaviour, 'update',
-//                     columns, { first, count }) over its rows — Lua reads and writes the
-//                     arrays in place, nothing is copied — and, for nests, whose behaviour
-//                     keeps state per nest, runner.callMany(..., { keys: nest ids });
+//   2. think    (Lua) runner.callColumns(behaviour, 'update', columns, { first, count })
+//                     over a behaviour's rows — Lua reads and writes the arrays in place,
+//                     nothing is copied — and, for nests, whose behaviour keeps state per
+//                     nest, runner.callMany(..., { keys: nest ids });
 //   3. barrier (JS)   meals, deaths, spawns queued by engine.spawn_entity and behaviour
 //                     switches are applied while the rows are regrouped by behaviour; the
 //                     ActionQueue (engine.log) is drained; pending hot reloads are defined.
 //
-// World constants (its size, the population cap, the codes of behaviour and state names)
-// reach every job through runner.share('world', ...), converted once per state.
+// Sensing and thinking overlap: the rows are sensed a chunk at a time, and each chunk is
+// handed to Lua as soon as it is sensed, so Lua runs a chunk while JavaScript senses the
+// next (think()). World constants (its size, the population cap, the codes of behaviour
+// and state names) reach every job through runner.share('world', ...), converted once per
+// state, and the row behaviours' update as its third argument.
 'use strict';
 const fs = require('fs');
 const path = require('path');
