@@ -232,6 +232,29 @@ test('world.js: sensing and submitting in chunks of rows gives the same world as
   }
 });
 
+test('world.js: a behaviour that fails in several chunks of rows is reported once per frame, with its first error', async () => {
+  const { World } = require('../examples/game-loop/world');
+  const dir = tempBehaviours();
+  const world = new World({ entities: 3000, states: 2, behavioursDir: dir, timeoutMs: 100, chunkRows: 256 });
+  const errors = [];
+  world.on('script-error', (name, err) => errors.push([name, err.code]));
+  try {
+    // chunks of 256, 512, 1024, … rows: the critters, all wandering at first, fill four
+    assert.ok(world.ranges.get('wander').count > 256 + 512 + 1024, `wander: ${world.ranges.get('wander').count} rows`);
+    fs.writeFileSync(path.join(dir, 'wander.lua'), 'return { update = function() while true do end end }\n');
+    assert.ok(world.reload('wander'));
+    await world.step(1 / 60);
+    assert.equal(errors, [['wander', 'ERR_TIMEOUT']]);
+    fs.copyFileSync(path.join(EXAMPLES, 'game-loop', 'behaviours', 'wander.lua'), path.join(dir, 'wander.lua'));
+    assert.ok(world.reload('wander'));
+    await world.step(1 / 60);
+    assert.is(errors.length, 1);
+  } finally {
+    await world.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('world.js: a behaviour that fails at run time costs its batch one frame, not the game', async () => {
   const { World } = require('../examples/game-loop/world');
   const dir = tempBehaviours();

@@ -317,19 +317,24 @@ class World extends EventEmitter {
   }
 
   /**
-   * Senses and thinks: submits the frame's calls, all in flight at once, and resolves when
-   * every one has settled, with { names, settled } (each behaviour's first failure, if any)
-   * and the main thread's time spent sensing. The nests, which need no sensing, go first;
-   * then the other behaviours, the biggest first, are sensed a chunk of rows at a time and
-   * each chunk's rows are handed to Lua at once (runner.callColumns with first/count), so
-   * Lua runs a chunk while JavaScript senses the next.
+   * Senses and thinks: submits the frame's calls, all in flight at once, and resolves once
+   * every one has settled, with the first error of each behaviour that failed and the main
+   * thread's time spent sensing. The nests, which need no sensing, go first; then the other
+   * behaviours, the biggest first, are sensed a chunk of rows at a time and each chunk's
+   * rows are handed to Lua at once (runner.callColumns with first/count), so Lua runs a
+   * chunk while JavaScript senses the next.
    */
   async think(dt) {
     const names = [...this.ranges.keys()].sort((a, b) => this.ranges.get(b).count - this.ranges.get(a).count);
     const views = new Map();
     for (const b of names) if (!this.isKeyed(b)) views.set(b, this.columnCache.get(b) ?? await this.columnsOf(b));
-    const calls = [];   // [behaviour, promise]
-    for (const b of names.filter((b) => this.isKeyed(b))) calls.push([b, this.callKeyed(b, dt)]);
+    const failed = new Map(); // behaviour -> its first error
+    const calls = [];
+    const call = (b, promise, cancel) => calls.push(promise.catch((err) => {
+      if (!failed.has(b)) failed.set(b, err);
+      cancel?.abort(); // a behaviour that fails (a runaway edit, say) need not time out in every chunk
+    }));
+    for (const b of names.filter((b) => this.isKeyed(b))) call(b, this.callKeyed(b, dt));
     const t0 = performance.now();
     this.buildGrids();
     // the first chunk is small, so that Lua starts soon; each next one is twice as big, so
@@ -340,22 +345,20 @@ class World extends EventEmitter {
       const view = views.get(b);
       const columns = {};
       for (const c of view.names) columns[c] = this.cols[c];
+      const cancel = new AbortController();
       for (let at = first; at < first + count;) {
         const rows = Math.min(chunk, first + count - at);
         this.sense(at, at + rows);
-        calls.push([b, this.runner.callColumns(b, 'update', columns,
-          { first: at, count: rows, readonly: view.readonly, args: [dt, this.constants] })]);
+        call(b, this.runner.callColumns(b, 'update', columns, {
+          first: at, count: rows, readonly: view.readonly, args: [dt, this.constants], signal: cancel.signal,
+        }), cancel);
         at += rows;
         chunk *= 2;
       }
     }
     const senseMs = performance.now() - t0;
-    const outcomes = await Promise.allSettled(calls.map(([, p]) => p));
-    const failed = new Map();
-    calls.forEach(([b], i) => {
-      if (outcomes[i].status === 'rejected' && !failed.has(b)) failed.set(b, outcomes[i]);
-    });
-    return { names, settled: names.map((b) => failed.get(b) ?? { status: 'fulfilled' }), senseMs };
+    await Promise.all(calls);
+    return { failed, senseMs };
   }
 
   /** Per-entity module state: the same nest meets its own entry on the same state. */
@@ -381,9 +384,9 @@ class World extends EventEmitter {
    */
   async step(dt = 1 / 60) {
     const t0 = performance.now();
-    const { names, settled, senseMs } = await this.think(dt);
+    const { failed, senseMs } = await this.think(dt);
     const t2 = performance.now();
-    this.barrier(names, settled);
+    this.barrier(failed);
     const t3 = performance.now();
     this.frame++;
     this.frameMs.push(t3 - t0);
@@ -395,14 +398,13 @@ class World extends EventEmitter {
   }
 
   // The frame barrier: the only place where the set of entities changes.
-  barrier(names, settled) {
-    names.forEach((b, i) => {
-      if (settled[i].status === 'fulfilled') return;
+  barrier(failed) {
+    for (const [b, err] of failed) {
       // A runtime error or a timeout in a freshly edited behaviour: the rows it had not
       // reached keep their state for this frame (rows already updated keep the update).
       this.scriptErrors++;
-      this.emit('script-error', b, settled[i].reason);
-    });
+      this.emit('script-error', b, err);
+    }
     const { kind, eat, dead, energy, nearRow, near_id: nid } = this.cols;
     const gone = this.gone.fill(0, 0, this.n);
     let eaten = 0;
