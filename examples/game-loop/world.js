@@ -94,7 +94,7 @@ class World extends EventEmitter {
    * @param {number} [o.height]           the population so that the density stays the same)
    * @param {number} [o.states]         lua_States (default: the runner's default)
    * @param {number} [o.threads]        threads that run Lua at once (default: the runner's)
-   * @param {number} [o.sliceMs]        the runner's time slice (default: the runner's)
+   * @param {number} [o.sliceMs=0]      the runner's time slice (0: none)
    * @param {number} [o.timeoutMs=250]  budget per job (a runaway edit cannot hang the game)
    * @param {number} [o.chunkRows=1024] rows sensed, then handed to Lua, at first (each next
    *                                    chunk has twice as many; Infinity: one call per behaviour)
@@ -140,7 +140,10 @@ class World extends EventEmitter {
     this.runner = new ScriptRunner({
       states: o.states,
       threads: o.threads,
-      sliceMs: o.sliceMs,
+      // The frame's own jobs need no time slices between them: each runs to its end, in
+      // the order submitted (the biggest first), and one that fails cancels the rest of its
+      // behaviour's chunks at once; a runaway edit is stopped by timeoutMs.
+      sliceMs: o.sliceMs ?? 0,
       timeoutMs: o.timeoutMs ?? 250,
       actions: this.actions,
       host: { spawn_entity: (template) => this.queueSpawn(template) },
