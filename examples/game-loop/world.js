@@ -338,8 +338,9 @@ class World extends EventEmitter {
       cancel?.abort(); // a behaviour that fails (a runaway edit, say) need not time out in every chunk
     }));
     for (const b of names.filter((b) => this.isKeyed(b))) call(b, this.callKeyed(b, dt));
-    const t0 = performance.now();
+    let senseMs = performance.now();
     this.buildGrids();
+    senseMs = performance.now() - senseMs;
     // the first chunk is small, so that Lua starts soon; each next one is twice as big, so
     // that there are few calls and Lua, slower per row than sensing, always has rows to run
     let chunk = this.chunkRows;
@@ -351,7 +352,9 @@ class World extends EventEmitter {
       const cancel = new AbortController();
       for (let at = first; at < first + count;) {
         const rows = Math.min(chunk, first + count - at);
+        const t = performance.now();
         this.sense(at, at + rows);
+        senseMs += performance.now() - t;
         call(b, this.runner.callColumns(b, 'update', columns, {
           first: at, count: rows, readonly: view.readonly, args: [dt, this.constants], signal: cancel.signal,
         }), cancel);
@@ -359,7 +362,6 @@ class World extends EventEmitter {
         chunk *= 2;
       }
     }
-    const senseMs = performance.now() - t0;
     await Promise.all(calls);
     return { failed, senseMs };
   }
@@ -382,8 +384,8 @@ class World extends EventEmitter {
   }
 
   /**
-   * Runs one fixed-timestep frame; resolves with its timings (ms). scriptMs is the time
-   * the main thread waited for Lua once it had sensed and submitted every row.
+   * Runs one fixed-timestep frame; resolves with its timings (ms). scriptMs is the time to
+   * the barrier less the sensing: submitting the calls, then waiting for them.
    */
   async step(dt = 1 / 60) {
     const t0 = performance.now();
