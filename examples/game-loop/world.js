@@ -325,7 +325,8 @@ class World extends EventEmitter {
    * thread's time spent sensing. The nests, which need no sensing, go first; then the other
    * behaviours, the biggest first, are sensed a chunk of rows at a time and each chunk's
    * rows are handed to Lua at once (runner.callColumns with first/count), so Lua runs a
-   * chunk while JavaScript senses the next.
+   * chunk while JavaScript senses the next. A call reads and writes only its own rows of
+   * the arrays, so writing the near_* columns of the rows not yet handed over is safe.
    */
   async think(dt) {
     const names = [...this.ranges.keys()].sort((a, b) => this.ranges.get(b).count - this.ranges.get(a).count);
