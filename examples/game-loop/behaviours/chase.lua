@@ -9,7 +9,7 @@ M.columns = { "id", "state", "x", "y", "vx", "vy", "speed", "energy", "near_x", 
 
 local REACH = 1.2
 local HUNGER = 1.0    -- energy lost per second
-local atan, cos, sin, max, random = math.atan, math.cos, math.sin, math.max, math.random
+local atan, cos, sin, random = math.atan, math.cos, math.sin, math.random
 
 local function bounce(x, v, max)
   if x < 0 then return -x, -v end
@@ -28,7 +28,7 @@ function M.update(e, dt, world)
   end
   local vx, vy
   if e.near_id ~= 0 then
-    local d = max(e.near_d, 1e-6)
+    local d = math.max(e.near_d, 1e-6)
     vx, vy = (e.near_x - e.x) / d * e.speed, (e.near_y - e.y) / d * e.speed
     e.state = world.state.chasing
     if e.near_d < REACH then e.eat = e.near_id end
