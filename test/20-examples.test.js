@@ -191,6 +191,70 @@ test('world.js: editing a behaviour hot-reloads it; a syntax error keeps the old
   }
 });
 
+test('world.js: sensing and submitting in chunks of rows gives the same world as one call per behaviour', async () => {
+  const { World } = require('../examples/game-loop/world');
+  // Every job draws math.random from a generator of its own, so the behaviours get a
+  // constant instead: with a fixed seed the simulation is then the same run after run.
+  const dir = tempBehaviours();
+  for (const f of fs.readdirSync(dir)) {
+    const file = path.join(dir, f);
+    fs.writeFileSync(file, 'local math = setmetatable({ random = function() return 0.5 end }, { __index = math })\n' +
+      fs.readFileSync(file, 'utf8'));
+  }
+  // 40 frames of 1/60 s: before the first nest hatches (at 0.75 s with random() = 0.5),
+  // since spawns from several states reach the world in no fixed order
+  const run = async (chunkRows) => {
+    const world = new World({ entities: 3000, seed: 7, states: 2, threads: 2, behavioursDir: dir, chunkRows });
+    try {
+      for (let i = 0; i < 40; i++) await world.step(1 / 60);
+      const s = world.summary();
+      assert.is(s.scriptErrors, 0);
+      return { entities: world.entities, totals: s.totals, fleeJobs: s.runner.modules.flee.jobs };
+    } finally {
+      await world.close();
+    }
+  };
+  try {
+    const whole = await run(Infinity);
+    const chunked = await run(256);
+    assert.ok(chunked.fleeJobs > 2 * whole.fleeJobs, `flee jobs: ${chunked.fleeJobs} chunked, ${whole.fleeJobs} whole`);
+    assert.equal(chunked.totals, whole.totals);
+    assert.ok(whole.totals.eaten > 0, 'hunters ate');
+    assert.is(chunked.entities.size, whole.entities.size);
+    const behaviours = new Set();
+    for (const [id, e] of whole.entities) {
+      assert.equal(chunked.entities.get(id), e, `entity ${id}`);
+      behaviours.add(e.behaviour);
+    }
+    assert.equal([...behaviours].sort(), ['chase', 'flee', 'spawn', 'wander']);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('world.js: a behaviour that fails in several chunks of rows is reported once per frame, with its first error', async () => {
+  const { World } = require('../examples/game-loop/world');
+  const dir = tempBehaviours();
+  const world = new World({ entities: 3000, states: 2, behavioursDir: dir, timeoutMs: 100, chunkRows: 256 });
+  const errors = [];
+  world.on('script-error', (name, err) => errors.push([name, err.code]));
+  try {
+    // chunks of 256, 512, 1024, … rows: the critters, all wandering at first, fill four
+    assert.ok(world.ranges.get('wander').count > 256 + 512 + 1024, `wander: ${world.ranges.get('wander').count} rows`);
+    fs.writeFileSync(path.join(dir, 'wander.lua'), 'return { update = function() while true do end end }\n');
+    assert.ok(world.reload('wander'));
+    await world.step(1 / 60);
+    assert.equal(errors, [['wander', 'ERR_TIMEOUT']]);
+    fs.copyFileSync(path.join(EXAMPLES, 'game-loop', 'behaviours', 'wander.lua'), path.join(dir, 'wander.lua'));
+    assert.ok(world.reload('wander'));
+    await world.step(1 / 60);
+    assert.is(errors.length, 1);
+  } finally {
+    await world.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('world.js: a behaviour that fails at run time costs its batch one frame, not the game', async () => {
   const { World } = require('../examples/game-loop/world');
   const dir = tempBehaviours();

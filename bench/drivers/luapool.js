@@ -189,8 +189,8 @@ driverMain('luapool', {
     await r.close();
     return { ...res, states, uvThreadpoolSize: Number(process.env.UV_THREADPOOL_SIZE) || 4 };
   },
-  // The game-loop frame: the examples/game-loop world (behaviours in Lua, one callMany per
-  // behaviour at the frame barrier), stepped unpaced with a fixed 1/60 s timestep.
+  // The game-loop frame: the examples/game-loop world (behaviours in Lua through callColumns,
+  // sensed and submitted a chunk of rows at a time), stepped unpaced with a fixed 1/60 s timestep.
   async gameloop(p) {
     const { World } = require(path.join(ROOT, 'examples', 'game-loop', 'world.js'));
     const world = new World({ entities: p.entities, states: p.states, seed: 1 });

@@ -311,12 +311,13 @@ function markdown(res, { svgPath }) {
     const g = c.gameLoop || {};
     L.push('## Demo frame (`examples/game-loop`, luapool, unpaced; section `demo`)');
     L.push('');
-    L.push('The demo world (`examples/game-loop/world.js`): each frame JS senses (a uniform grid), then one ' +
-      '`runner.callMany(behaviour, \'update\', argsList)` per Lua behaviour runs with all batches in flight, then the ' +
-      'results are applied at the barrier. Frames run back to back with a fixed 1/60 s timestep, ' +
+    L.push('The demo world (`examples/game-loop/world.js`): each frame JS senses (a uniform grid) a chunk of rows at a time ' +
+      'and hands each chunk to Lua as soon as it is sensed (`runner.callColumns(behaviour, \'update\', columns, { first, count })`, ' +
+      'in place on typed arrays; the nests through `runner.callMany` with keys), then the results are applied at the barrier. ' +
+      'Frames run back to back with a fixed 1/60 s timestep, ' +
       `${g.warmupFrames} untimed warm-up frames, then up to ${g.frames} timed frames or ${((g.maxMs || 0) / 1000).toFixed(0)} s per count. ` +
-      '**Frame** = the whole frame (sense + scripts + barrier); **script wait** = from submitting the batches until all ' +
-      'have settled; **share** = total script wait ÷ total frame time. The population drifts (spawns, meals; capped at ' +
+      '**Frame** = the whole frame (sense + scripts + barrier); **script wait** = from submitting the last chunk until all ' +
+      'calls have settled; **share** = total script wait ÷ total frame time. The population drifts (spawns, meals; capped at ' +
       '1.25× the initial count), so its mean over the timed frames is shown. A frame fits when its p50 is ≤ 16.6 ms.');
     L.push('');
     L.push(table(['entities (initial)', 'mean population', 'states', 'frames', 'frame p50 / p99 (ms)', 'script wait p50 / p99 (ms)', 'share waiting on scripts', 'frames/s', 'p50 fits 16.6 ms'],

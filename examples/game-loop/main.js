@@ -21,7 +21,7 @@ const HELP = `usage: node examples/game-loop/main.js [options]
   --hz N            fixed timestep rate (default 60)
   --states N        lua_States in the pool (default: twice --threads)
   --threads N       threads that run Lua at once (default: the number of cores, as the
-                    main thread waits while the behaviours run)
+                    main thread mostly waits while the behaviours run)
   --render          draw the world as an ASCII map every --render-every frames
   --render-every N  (default 30)
   --unpaced         do not sleep between frames (run as fast as possible)
@@ -80,7 +80,8 @@ const fmt = (p) => `p50 ${p.p50.toFixed(2)}  p90 ${p.p90.toFixed(2)}  p99 ${p.p9
 async function main() {
   const o = options();
   // Lua threads: one per core by default (at most what libuv's pool leaves free), since
-  // the main thread only waits while the behaviours run.
+  // the main thread mostly waits while the behaviours run (it senses while the first
+  // chunks of rows run, then waits for the rest).
   const maxThreads = Math.max(1, (Number(process.env.UV_THREADPOOL_SIZE) || 4) - 1);
   const threads = Math.min(o.threads ?? os.availableParallelism(), maxThreads, o.states ?? Infinity);
   const world = new World({ entities: o.entities, states: o.states, threads });

@@ -5,16 +5,19 @@
 //
 //   1. sense    (JS)  a uniform grid finds each entity's nearest threat or prey and writes
 //                     it into the near_* columns;
-//   2. think    (Lua) every behaviour at once: runner.callColumns(behaviour, 'update',
-//                     columns, { first, count }) over its rows — Lua reads and writes the
-//                     arrays in place, nothing is copied — and, for nests, whose behaviour
-//                     keeps state per nest, runner.callMany(..., { keys: nest ids });
+//   2. think    (Lua) runner.callColumns(behaviour, 'update', columns, { first, count })
+//                     over a behaviour's rows — Lua reads and writes the arrays in place,
+//                     nothing is copied — and, for nests, whose behaviour keeps state per
+//                     nest, runner.callMany(..., { keys: nest ids });
 //   3. barrier (JS)   meals, deaths, spawns queued by engine.spawn_entity and behaviour
 //                     switches are applied while the rows are regrouped by behaviour; the
 //                     ActionQueue (engine.log) is drained; pending hot reloads are defined.
 //
-// World constants (its size, the population cap, the codes of behaviour and state names)
-// reach every job through runner.share('world', ...), converted once per state.
+// Sensing and thinking overlap: the rows are sensed a chunk at a time, and each chunk is
+// handed to Lua as soon as it is sensed, so Lua runs a chunk while JavaScript senses the
+// next (think()). World constants (its size, the population cap, the codes of behaviour
+// and state names) reach every job through runner.share('world', ...), converted once per
+// state, and the row behaviours' update as its third argument.
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -38,7 +41,8 @@ const VISION = 20;       // hunters see critters this far
 const THREAT = 18;       // critters notice hunters this far
 const MEAL = 6;          // energy a hunter gains per critter
 const RELOAD_QUIET_MS = 40;
-const NEIGHBOURS = [0, 0, -1, 0, 1, 0, 0, -1, 0, 1, -1, -1, 1, -1, -1, 1, 1, 1]; // (dx, dy), own cell first
+const ROWS = [0, -1, 1];  // the rows of grid cells searched, the entity's own first
+const FIRST_CHUNK = 1024; // rows sensed, then handed to Lua, at first (then twice as many each time)
 const DENSITY_AREA = 160 * 60 / 600; // world units² per entity of the default world
 
 // The columns Lua sees (callColumns) and their element types; the read-only ones are the
@@ -90,7 +94,10 @@ class World extends EventEmitter {
    * @param {number} [o.height]           the population so that the density stays the same)
    * @param {number} [o.states]         lua_States (default: the runner's default)
    * @param {number} [o.threads]        threads that run Lua at once (default: the runner's)
+   * @param {number} [o.sliceMs=0]      the runner's time slice (0: none)
    * @param {number} [o.timeoutMs=250]  budget per job (a runaway edit cannot hang the game)
+   * @param {number} [o.chunkRows=1024] rows sensed, then handed to Lua, at first (each next
+   *                                    chunk has twice as many; Infinity: one call per behaviour)
    * @param {number} [o.seed=1]
    * @param {string} [o.behavioursDir]  where behaviours/*.lua live
    */
@@ -106,9 +113,14 @@ class World extends EventEmitter {
     this.capacity = this.cap + 1;
     this.cols = allocate(this.capacity);   // the rows 0 … n-1, grouped by behaviour
     this.spare = allocate(this.capacity);  // the next frame's rows, written at the barrier
+    // the barrier's scratch space, per row: removed, the behaviour it goes to, its source
+    this.gone = new Uint8Array(this.capacity);
+    this.wanted = new Uint8Array(this.capacity);
+    this.order = new Int32Array(this.capacity);
     this.n = 0;
     this.ranges = new Map();               // behaviour name -> { first, count }
     this.columnCache = new Map();          // behaviour name -> the columns it works on
+    this.chunkRows = o.chunkRows ?? FIRST_CHUNK;
     this.nextId = 1;
     this.frame = 0;
     this.spawnQueue = [];
@@ -128,6 +140,10 @@ class World extends EventEmitter {
     this.runner = new ScriptRunner({
       states: o.states,
       threads: o.threads,
+      // The frame's own jobs need no time slices between them: each runs to its end, in
+      // the order submitted (the biggest first), and one that fails cancels the rest of its
+      // behaviour's chunks at once; a runaway edit is stopped by timeoutMs.
+      sliceMs: o.sliceMs ?? 0,
       timeoutMs: o.timeoutMs ?? 250,
       actions: this.actions,
       host: { spawn_entity: (template) => this.queueSpawn(template) },
@@ -143,16 +159,22 @@ class World extends EventEmitter {
       if (!this.behaviours.includes(needed)) throw new Error(`behaviours/${needed}.lua is missing`);
     }
     this.shareWorld();
+    this.allocateGrids();
     this.populate();
   }
 
-  /** engine.shared.world: the constants every behaviour reads. */
+  /**
+   * The constants every behaviour reads: engine.shared.world in every job, and the third
+   * argument of the callColumns behaviours' update (a plain table, cheaper to read per row
+   * than engine.shared's read-only proxies).
+   */
   shareWorld() {
-    this.runner.share('world', {
+    this.constants = {
       w: this.width, h: this.height, cap: this.cap,
       behaviour: Object.fromEntries(this.behaviours.map((b, i) => [b, i + 1])),
       state: Object.fromEntries(STATES.map((s, i) => [s, i])),
-    });
+    };
+    this.runner.share('world', this.constants);
   }
 
   populate() {
@@ -184,65 +206,99 @@ class World extends EventEmitter {
 
   // --- sensing ------------------------------------------------------------------------
 
-  /** A uniform grid of the rows of one kind: cell -> rows, as a counting sort. */
-  buildGrid(kindCode) {
-    const { kind, x, y } = this.cols;
+  /** Two uniform grids, of the hunters and of the critters: cell -> slots, allocated once. */
+  allocateGrids() {
     const cols = Math.ceil(this.width / VISION) + 1;
     const cells = cols * (Math.ceil(this.height / VISION) + 1);
-    const start = new Int32Array(cells + 1);
-    const cellOf = new Int32Array(this.n);
-    for (let r = 0; r < this.n; r++) {
-      if (kind[r] !== kindCode) { cellOf[r] = -1; continue; }
-      const c = Math.floor(y[r] / VISION) * cols + Math.floor(x[r] / VISION);
-      cellOf[r] = c;
-      start[c + 1]++;
-    }
-    for (let c = 0; c < cells; c++) start[c + 1] += start[c];
-    const rows = new Int32Array(start[cells]);
-    const fill = start.slice(0, cells);
-    for (let r = 0; r < this.n; r++) if (cellOf[r] >= 0) rows[fill[cellOf[r]]++] = r;
-    return { start, rows, cols, cellRows: cells / cols };
+    const grid = () => ({
+      cols, cellRows: cells / cols,
+      start: new Int32Array(cells + 1),  // the slots of cell c: start[c] … start[c + 1] - 1
+      fill: new Int32Array(cells),
+      x: new Float64Array(this.capacity), y: new Float64Array(this.capacity), // per slot
+      row: new Int32Array(this.capacity),
+    });
+    this.grids = { [KINDS.hunter.code]: grid(), [KINDS.critter.code]: grid() };
+    this.cellOf = new Int32Array(this.capacity);
   }
 
-  /** Writes the nearest row of grid `g` within `radius` of row `r` into the near_* columns. */
-  nearest(g, r, radius) {
-    const { x, y, id, near_x: nx, near_y: ny, near_d: nd, near_id: nid, nearRow } = this.cols;
-    const px = x[r];
-    const py = y[r];
+  /**
+   * Sorts the hunters and the critters into their grids (a counting sort by cell). Each
+   * slot keeps a copy of the entity's position as the frame begins: the rows are sensed
+   * chunk by chunk while Lua already moves the rows of the chunks sensed before.
+   */
+  buildGrids() {
+    const { kind, x, y } = this.cols;
+    const { cellOf, grids } = this;
+    for (const g of Object.values(grids)) g.start.fill(0);
+    for (let r = 0; r < this.n; r++) {
+      const g = grids[kind[r]];
+      if (!g) { cellOf[r] = -1; continue; }
+      const c = Math.floor(y[r] / VISION) * g.cols + Math.floor(x[r] / VISION);
+      cellOf[r] = c;
+      g.start[c + 1]++;
+    }
+    for (const g of Object.values(grids)) {
+      for (let c = 1; c < g.start.length; c++) g.start[c] += g.start[c - 1];
+      g.fill.set(g.start.subarray(0, g.fill.length));
+    }
+    for (let r = 0; r < this.n; r++) {
+      if (cellOf[r] < 0) continue;
+      const g = grids[kind[r]];
+      const slot = g.fill[cellOf[r]]++;
+      g.x[slot] = x[r];
+      g.y[slot] = y[r];
+      g.row[slot] = r;
+    }
+  }
+
+  /** The slot of grid `g` nearest to (px, py) within `radius` (at most VISION), or -1. */
+  nearest(g, px, py, radius) {
+    const { start, x, y, cols, cellRows } = g;
     const cx = Math.floor(px / VISION);
     const cy = Math.floor(py / VISION);
+    const left = px - cx * VISION;       // the distances to the edges of the cell
+    const right = (cx + 1) * VISION - px;
+    const up = py - cy * VISION;
+    const down = (cy + 1) * VISION - py;
     let best = -1;
     let bestD = radius * radius;
-    // the entity's own cell first, then the neighbours that could hold something nearer
-    for (let k = 0; k < 9; k++) {
-      const dx = NEIGHBOURS[2 * k];
-      const dy = NEIGHBOURS[2 * k + 1];
-      const row = cy + dy;
-      const col = cx + dx;
-      if (row < 0 || row >= g.cellRows || col < 0 || col >= g.cols) continue;
-      const gapX = dx < 0 ? px - cx * VISION : dx > 0 ? (cx + 1) * VISION - px : 0;
-      const gapY = dy < 0 ? py - cy * VISION : dy > 0 ? (cy + 1) * VISION - py : 0;
-      if (gapX * gapX + gapY * gapY >= bestD) continue;
-      const c = row * g.cols + col;
-      for (let i = g.start[c]; i < g.start[c + 1]; i++) {
-        const o = g.rows[i];
-        const d = (x[o] - px) ** 2 + (y[o] - py) ** 2;
-        if (d < bestD) { bestD = d; best = o; }
+    // the row of cells of the entity's own cell, then the rows above and below, if they
+    // could hold something nearer; a row's cells are consecutive slots
+    for (const step of ROWS) {
+      const row = cy + step;
+      if (row < 0 || row >= cellRows) continue;
+      const gapY = step < 0 ? up : step > 0 ? down : 0;
+      if (gapY * gapY >= bestD) continue;
+      const from = cx > 0 && left * left + gapY * gapY < bestD ? cx - 1 : cx;
+      const to = cx + 1 < cols && right * right + gapY * gapY < bestD ? cx + 1 : cx;
+      const end = start[row * cols + to + 1];
+      for (let i = start[row * cols + from]; i < end; i++) {
+        const dx = x[i] - px;
+        const dy = y[i] - py;
+        const d = dx * dx + dy * dy;
+        if (d < bestD) { bestD = d; best = i; }
       }
     }
-    nearRow[r] = best;
-    if (best < 0) { nx[r] = 0; ny[r] = 0; nd[r] = Infinity; nid[r] = 0; return; }
-    nx[r] = x[best]; ny[r] = y[best]; nd[r] = Math.sqrt(bestD); nid[r] = id[best];
+    return best;
   }
 
-  sense() {
-    const hunters = this.buildGrid(KINDS.hunter.code);
-    const critters = this.buildGrid(KINDS.critter.code);
-    const { kind, near_d: nd, near_id: nid, nearRow } = this.cols;
-    for (let r = 0; r < this.n; r++) {
-      if (kind[r] === KINDS.critter.code) this.nearest(hunters, r, THREAT);
-      else if (kind[r] === KINDS.hunter.code) this.nearest(critters, r, VISION);
-      else { nd[r] = Infinity; nid[r] = 0; nearRow[r] = -1; }
+  /** Senses the rows first … end - 1 (after buildGrids): writes their near_* columns. */
+  sense(first, end) {
+    const { kind, x, y, id, near_x: nx, near_y: ny, near_d: nd, near_id: nid, nearRow } = this.cols;
+    const critters = this.grids[KINDS.critter.code];
+    const hunters = this.grids[KINDS.hunter.code];
+    for (let r = first; r < end; r++) {
+      // critters look for the nearest hunter, hunters for the nearest critter
+      const k = kind[r];
+      const g = k === KINDS.critter.code ? hunters : k === KINDS.hunter.code ? critters : undefined;
+      const slot = g ? this.nearest(g, x[r], y[r], g === hunters ? THREAT : VISION) : -1;
+      if (slot < 0) { nx[r] = 0; ny[r] = 0; nd[r] = Infinity; nid[r] = 0; nearRow[r] = -1; continue; }
+      const o = g.row[slot];
+      nx[r] = g.x[slot];
+      ny[r] = g.y[slot];
+      nd[r] = Math.sqrt((g.x[slot] - x[r]) ** 2 + (g.y[slot] - y[r]) ** 2);
+      nid[r] = id[o];
+      nearRow[r] = o;
     }
   }
 
@@ -263,63 +319,100 @@ class World extends EventEmitter {
     return cols;
   }
 
-  /** The calls of one frame: one per behaviour that has rows, all in flight at once. */
+  /**
+   * Senses and thinks: submits the frame's calls, all in flight at once, and resolves once
+   * every one has settled, with the first error of each behaviour that failed and the main
+   * thread's time spent sensing. The nests, which need no sensing, go first; then the other
+   * behaviours, the biggest first, are sensed a chunk of rows at a time and each chunk's
+   * rows are handed to Lua at once (runner.callColumns with first/count), so Lua runs a
+   * chunk while JavaScript senses the next. A call reads and writes only its own rows of
+   * the arrays, so writing the near_* columns of the rows not yet handed over is safe.
+   */
   async think(dt) {
-    const names = [...this.ranges.keys()];
-    const views = await Promise.all(names.map((b) => (this.isKeyed(b) ? undefined : this.columnsOf(b))));
-    const calls = names.map((b, i) => {
+    const names = [...this.ranges.keys()].sort((a, b) => this.ranges.get(b).count - this.ranges.get(a).count);
+    const views = new Map();
+    for (const b of names) if (!this.isKeyed(b)) views.set(b, this.columnCache.get(b) ?? await this.columnsOf(b));
+    const failed = new Map(); // behaviour -> its first error
+    const calls = [];
+    const call = (b, promise, cancel) => calls.push(promise.catch((err) => {
+      if (!failed.has(b)) failed.set(b, err);
+      cancel?.abort(); // a behaviour that fails (a runaway edit, say) need not time out in every chunk
+    }));
+    for (const b of names.filter((b) => this.isKeyed(b))) call(b, this.callKeyed(b, dt));
+    let senseMs = performance.now();
+    this.buildGrids();
+    senseMs = performance.now() - senseMs;
+    // the first chunk is small, so that Lua starts soon; each next one is twice as big, so
+    // that there are few calls and Lua, slower per row than sensing, always has rows to run
+    let chunk = this.chunkRows;
+    for (const b of names.filter((b) => !this.isKeyed(b))) {
       const { first, count } = this.ranges.get(b);
-      if (views[i]) {
-        const columns = {};
-        for (const c of views[i].names) columns[c] = this.cols[c];
-        return this.runner.callColumns(b, 'update', columns, { first, count, readonly: views[i].readonly, args: [dt] });
+      const view = views.get(b);
+      const columns = {};
+      for (const c of view.names) columns[c] = this.cols[c];
+      const cancel = new AbortController();
+      for (let at = first; at < first + count;) {
+        const rows = Math.min(chunk, first + count - at);
+        const t = performance.now();
+        this.sense(at, at + rows);
+        senseMs += performance.now() - t;
+        call(b, this.runner.callColumns(b, 'update', columns, {
+          first: at, count: rows, readonly: view.readonly, args: [dt, this.constants], signal: cancel.signal,
+        }), cancel);
+        at += rows;
+        chunk *= 2;
       }
-      // per-entity module state: the same nest meets its own entry on the same state
-      const { id, x, y } = this.cols;
-      const argsList = [];
-      const keys = [];
-      for (let r = first; r < first + count; r++) {
-        argsList.push([{ id: id[r], x: x[r], y: y[r] }, dt, this.n]);
-        keys.push(id[r]);
-      }
-      return this.runner.callMany(b, 'update', argsList, { keys });
-    });
-    return { names, settled: await Promise.allSettled(calls) };
+    }
+    await Promise.all(calls);
+    return { failed, senseMs };
+  }
+
+  /** Per-entity module state: the same nest meets its own entry on the same state. */
+  callKeyed(b, dt) {
+    const { first, count } = this.ranges.get(b);
+    const { id, x, y } = this.cols;
+    const argsList = [];
+    const keys = [];
+    for (let r = first; r < first + count; r++) {
+      argsList.push([{ id: id[r], x: x[r], y: y[r] }, dt, this.n]);
+      keys.push(id[r]);
+    }
+    return this.runner.callMany(b, 'update', argsList, { keys });
   }
 
   isKeyed(behaviour) {
     return Object.values(KINDS).some((k) => k.keyed && k.behaviour === behaviour);
   }
 
-  /** Runs one fixed-timestep frame; resolves with its timings (ms). */
+  /**
+   * Runs one fixed-timestep frame; resolves with its timings (ms). scriptMs is the time to
+   * the barrier less the sensing: submitting the calls, then waiting for them.
+   */
   async step(dt = 1 / 60) {
     const t0 = performance.now();
-    this.sense();
-    const t1 = performance.now();
-    const { names, settled } = await this.think(dt);
+    const { failed, senseMs } = await this.think(dt);
     const t2 = performance.now();
-    this.barrier(names, settled);
+    this.barrier(failed);
     const t3 = performance.now();
     this.frame++;
     this.frameMs.push(t3 - t0);
-    this.scriptMs.push(t2 - t1);
-    this.senseMs.push(t1 - t0);
+    this.scriptMs.push(t2 - t0 - senseMs);
+    this.senseMs.push(senseMs);
     this.barrierMs.push(t3 - t2);
     this.population.push(this.n);
-    return { frame: this.frame, frameMs: t3 - t0, scriptMs: t2 - t1, entities: this.n };
+    return { frame: this.frame, frameMs: t3 - t0, scriptMs: t2 - t0 - senseMs, entities: this.n };
   }
 
   // The frame barrier: the only place where the set of entities changes.
-  barrier(names, settled) {
-    names.forEach((b, i) => {
-      if (settled[i].status === 'fulfilled') return;
+  barrier(failed) {
+    for (const [b, err] of failed) {
       // A runtime error or a timeout in a freshly edited behaviour: the rows it had not
       // reached keep their state for this frame (rows already updated keep the update).
       this.scriptErrors++;
-      this.emit('script-error', b, settled[i].reason);
-    });
+      this.emit('script-error', b, err);
+    }
     const { kind, eat, dead, energy, nearRow, near_id: nid } = this.cols;
-    const gone = new Uint8Array(this.n);
+    const gone = this.gone.fill(0, 0, this.n);
     let eaten = 0;
     for (let r = 0; r < this.n; r++) {
       if (dead[r]) { gone[r] = 1; this.totals.starved++; continue; }
@@ -363,7 +456,7 @@ class World extends EventEmitter {
     const codes = this.behaviours.length;
     // each row's behaviour: what Lua set, if it is a behaviour of the same path
     const keyedCode = [false, ...this.behaviours.map((b) => this.isKeyed(b))];
-    const wanted = new Uint8Array(this.n);
+    const wanted = this.wanted;
     for (const [b, { first, count }] of this.ranges) {
       const own = this.behaviours.indexOf(b) + 1;
       for (let r = first; r < first + count; r++) {
@@ -379,14 +472,23 @@ class World extends EventEmitter {
     for (let c = 2; c <= codes; c++) offset[c] = offset[c - 1] + counts[c - 1];
     const total = offset[codes] + counts[codes];
     const next = offset.slice();
-    const order = new Int32Array(total).fill(-1); // slot -> source row (-1: a born entity)
+    const order = this.order.fill(-1, 0, total); // slot -> source row (-1: a born entity)
     for (let r = 0; r < this.n; r++) if (!(gone && gone[r])) order[next[wanted[r]]++] = r;
     const bornSlot = bornCode.map((c) => next[c]++);
-    // copy the kept rows column by column, then fill in the born ones
+    // copy the kept rows column by column, a run of consecutive rows at a time (few rows
+    // change behaviour or leave per frame, so the runs are long), then fill in the born ones
+    const runs = []; // (to, from, rows) …
+    for (let j = 0; j < total;) {
+      if (order[j] < 0) { j++; continue; }
+      let k = j + 1;
+      while (k < total && order[k] === order[k - 1] + 1) k++;
+      runs.push(j, order[j], k - j);
+      j = k;
+    }
     for (const name of Object.keys(src)) {
       const a = src[name];
       const b = dst[name];
-      for (let j = 0; j < total; j++) if (order[j] >= 0) b[j] = a[order[j]];
+      for (let i = 0; i < runs.length; i += 3) b.set(a.subarray(runs[i + 1], runs[i + 1] + runs[i + 2]), runs[i]);
     }
     born.forEach((t, i) => {
       const j = bornSlot[i];

@@ -9,6 +9,7 @@ M.columns = { "id", "state", "x", "y", "vx", "vy", "speed", "energy", "near_x", 
 
 local REACH = 1.2
 local HUNGER = 1.0    -- energy lost per second
+local atan, cos, sin, random = math.atan, math.cos, math.sin, math.random
 
 local function bounce(x, v, max)
   if x < 0 then return -x, -v end
@@ -16,8 +17,9 @@ local function bounce(x, v, max)
   return x, v
 end
 
-function M.update(e, dt)
-  local world = engine.shared.world
+-- world: the world's size and the codes of names (the same table as engine.shared.world,
+-- passed with each call: a plain table is cheaper to read for every row)
+function M.update(e, dt, world)
   local energy = e.energy - HUNGER * dt
   if energy <= 0 then
     engine.log("info", string.format("hunter %d starved at (%.0f, %.0f)", e.id, e.x, e.y))
@@ -31,8 +33,8 @@ function M.update(e, dt)
     e.state = world.state.chasing
     if e.near_d < REACH then e.eat = e.near_id end
   else
-    local heading = math.atan(e.vy, e.vx) + (math.random() - 0.5) * 3 * dt
-    vx, vy = math.cos(heading) * e.speed * 0.5, math.sin(heading) * e.speed * 0.5
+    local heading = atan(e.vy, e.vx) + (random() - 0.5) * 3 * dt
+    vx, vy = cos(heading) * e.speed * 0.5, sin(heading) * e.speed * 0.5
     e.state = world.state.prowling
   end
   e.x, e.vx = bounce(e.x + vx * dt, vx, world.w)

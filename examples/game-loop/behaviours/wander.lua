@@ -7,6 +7,7 @@ local M = {}
 M.columns = { "behaviour", "state", "x", "y", "vx", "vy", "speed", "near_d" }
 
 local ALARM = 10      -- a hunter closer than this makes a critter flee
+local atan, cos, sin, random = math.atan, math.cos, math.sin, math.random
 
 local function bounce(x, v, max)
   if x < 0 then return -x, -v end
@@ -14,15 +15,16 @@ local function bounce(x, v, max)
   return x, v
 end
 
-function M.update(e, dt)
-  local world = engine.shared.world   -- the world's size and the codes of names (runner.share)
+-- world: the world's size and the codes of names (the same table as engine.shared.world,
+-- passed with each call: a plain table is cheaper to read for every row)
+function M.update(e, dt, world)
   if e.near_d < ALARM then
     e.behaviour, e.state = world.behaviour.flee, world.state.alarmed
     return
   end
-  local heading = math.atan(e.vy, e.vx) + (math.random() - 0.5) * 6 * dt
+  local heading = atan(e.vy, e.vx) + (random() - 0.5) * 6 * dt
   local speed = e.speed * 0.4
-  local vx, vy = math.cos(heading) * speed, math.sin(heading) * speed
+  local vx, vy = cos(heading) * speed, sin(heading) * speed
   e.x, e.vx = bounce(e.x + vx * dt, vx, world.w)
   e.y, e.vy = bounce(e.y + vy * dt, vy, world.h)
   e.state = world.state.wandering
