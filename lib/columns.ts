@@ -66,6 +66,8 @@ function checkRowNumber(name: string, v: unknown): number {
 
 interface Checked {
   arrays: ColumnArray[];
+  /** A key of the names and read-only flags (each name length-prefixed: no two layouts share one). */
+  layout: string;
   buffers: ArrayBufferLike[];
   names: string[];
   readonly: boolean[];
@@ -157,7 +159,9 @@ export function checkColumns(columns: unknown, options: unknown): Checked {
   if (o.signal !== undefined) jobOptions.signal = o.signal;
   if (o.acquireTimeoutMs !== undefined) jobOptions.acquireTimeoutMs = o.acquireTimeoutMs;
   if (o.group !== undefined) jobOptions.group = o.group;
-  return { arrays, buffers, names, readonly, first, count, jobOptions };
+  let layout = '';
+  for (let i = 0; i < names.length; i++) layout += `${names[i].length}:${names[i]}${readonly[i] ? 'r' : 'w'}`;
+  return { arrays, buffers, layout, names, readonly, first, count, jobOptions };
 }
 
 /** @internal Runs a validated callColumns call as parts and settles once all of them are done. */
@@ -173,7 +177,7 @@ export async function runColumns(jobs: JobTable, threads: number, name: string, 
   const set = ++columnSets;
   for (let first = c.first; first < c.first + c.count; first += size) {
     const count = Math.min(size, c.first + c.count - first);
-    const columns = { arrays: c.arrays, names: c.names, readonly: c.readonly, first, count, set };
+    const columns = { arrays: c.arrays, names: c.names, readonly: c.readonly, layout: c.layout, first, count, set };
     pending.push(jobs.promise({ kind: 'columns', module: name, fn, columns }, c.jobOptions, 'callColumns'));
   }
   const outcomes = await Promise.allSettled(pending);

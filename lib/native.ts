@@ -67,6 +67,8 @@ export interface NativeJobRequest {
    * the arrays of a set once, for its first part.
    */
   columnSet?: number;
+  /** columns: a key of `names` and `readonly` (the native side remembers recent layouts). */
+  layout?: string;
   /** Encoded value trees (lib/marshal.ts). */
   args?: Uint8Array | null;
   env?: Uint8Array | null;
@@ -193,8 +195,8 @@ export function submitJob(native: NativeRunner, r: NativeJobRequest): boolean {
   f[RequestField.RowCount] = r.count ?? 0;
   const text = r.kind === 'run' ? r.source : r.module;
   const name = r.kind === 'run' ? r.chunkName : r.fn;
-  return native.submit(f, text, name, r.context, r.group, r.args ?? null, r.env ?? null,
-    r.kind === 'columns' ? r : undefined);
+  if (r.kind !== 'columns') return native.submit(f, text, name, r.context, r.group, r.args ?? null, r.env ?? null);
+  return native.submit(f, text, name, r.context, r.group, r.args ?? null, r.env ?? null, r, r.layout, ...r.columns!);
 }
 
 /** @internal Native pool statistics (RunStats without the JS-side figures). */
@@ -217,7 +219,8 @@ export interface NativeStats {
 export interface NativeRunner {
   /** See submitJob(): `fields` is the packed RequestField row, then the texts and trees. */
   submit(fields: Float64Array, text: string | undefined, name: string | undefined, context: string | undefined,
-    group: string | undefined, args: Uint8Array | null, env: Uint8Array | null, columns?: NativeJobRequest): boolean;
+    group: string | undefined, args: Uint8Array | null, env: Uint8Array | null, columns?: NativeJobRequest,
+    layout?: string, ...arrays: ColumnArray[]): boolean;
   define(name: string, version: number, source: string): void;
   /** A `modules` source for `name` (null: no such module); `answer`: the function form's (forgetModules drops those). */
   setModule(name: string | Buffer, source: string | Buffer | null, answer: boolean): void;

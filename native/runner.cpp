@@ -243,11 +243,12 @@ void Runner::jobsDelivered(size_t n) {
   }
 }
 
-// submit(fields, text, name, context, group, args, env) -> queued? (false: the queue is full)
+// submit(fields, text, name, context, group, args, env[, request, layout, ...arrays])
+//   -> queued? (false: the queue is full)
 //   fields: Float64Array of RequestField (lib/native.ts packs a NativeJobRequest into it)
 //   text: run: the source; call/batch: the module name.  name: run: chunk name; call: fn
 //   context, group: strings or undefined.  args, env: encoded value trees or null
-//   columns (callColumns only): { columns, names, readonly, first, count }
+//   callColumns only: the request ({ names, readonly }), its layout key, the typed arrays
 Napi::Value Runner::Submit(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (tornDown_) throw Napi::Error::New(env, "runner is closed");
@@ -287,9 +288,7 @@ Napi::Value Runner::Submit(const Napi::CallbackInfo& info) {
         } else {
           columnSet_ = 0;
           columnSetColumns_.clear();
-          if (!info[7].IsObject()) throw Napi::TypeError::New(env, "submit(columns): the column set");
-          Keys k(env, addon_->keys());
-          readColumns(env, k, info[7].As<Napi::Object>(), *job);
+          readColumns(info, *job);
           columnSet_ = set;
           if (set != 0) columnSetColumns_ = job->columns;
         }
@@ -321,24 +320,22 @@ Napi::Value Runner::Submit(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(env, true);
 }
 
-// The typed arrays of a columns request: { columns: TypedArray[], names: string[],
-// readonly: boolean[] }. lib/script-runner.ts validated them; this checks again what memory
-// safety depends on (the element type, a detached buffer; the length in setRows).
-void Runner::readColumns(Napi::Env env, Keys& k, const Napi::Object& r, Job& job) {
-  Napi::Value arrays = r.Get(k(Key::columns));
-  Napi::Value names = r.Get(k(Key::names));
-  Napi::Value readonly = r.Get(k(Key::readonly));
-  if (!arrays.IsArray() || !names.IsArray() || !readonly.IsArray()) {
-    throw Napi::TypeError::New(env, "submit(request): bad columns");
-  }
-  Napi::Array a = arrays.As<Napi::Array>(), n = names.As<Napi::Array>(), ro = readonly.As<Napi::Array>();
-  uint32_t len = a.Length();
-  job.columns.reserve(len);
-  for (uint32_t i = 0; i < len; ++i) {
+// The typed arrays of a columns request: submit()'s arguments from kColumnArrays on, with
+// their names and read-only flags from the request ({ names: string[], readonly: boolean[] })
+// or, for a layout seen recently, from layouts_ (`layout`: lib's key of the names and flags).
+// lib/columns.ts validated them; this checks again what memory safety depends on (the
+// element type, a detached buffer; the length in setRows).
+void Runner::readColumns(const Napi::CallbackInfo& info, Job& job) {
+  Napi::Env env = info.Env();
+  if (!info[7].IsObject() || !info[8].IsString()) throw Napi::TypeError::New(env, "submit(columns): the column set");
+  const std::vector<std::pair<std::string, bool>>& layout = columnLayout(env, info[8].As<Napi::String>(), info[7].As<Napi::Object>());
+  if (info.Length() != kColumnArrays + layout.size()) throw Napi::TypeError::New(env, "submit(columns): the arrays");
+  job.columns.reserve(layout.size());
+  for (size_t i = 0; i < layout.size(); ++i) {
     Column c;
-    c.name = n.Get(i).As<Napi::String>().Utf8Value();
-    c.readonly = ro.Get(i).ToBoolean().Value();
-    Napi::Value v = a.Get(i);
+    c.name = layout[i].first;
+    c.readonly = layout[i].second;
+    Napi::Value v = info[kColumnArrays + i];
     napi_typedarray_type type;
     size_t length = 0, offset = 0;
     void* data = nullptr;
@@ -367,6 +364,34 @@ void Runner::readColumns(Napi::Env env, Keys& k, const Napi::Object& r, Job& job
     c.length = length;
     job.columns.push_back(std::move(c));
   }
+}
+
+// The names and read-only flags of a layout: from layouts_ if its key was seen recently, else
+// read from the request and remembered (at most kLayouts, the oldest replaced first).
+const std::vector<std::pair<std::string, bool>>& Runner::columnLayout(Napi::Env env, const Napi::String& key,
+                                                                       const Napi::Object& r) {
+  std::string k = key.Utf8Value();
+  for (const ColumnLayout& l : layouts_) {
+    if (l.key == k) return l.columns;
+  }
+  Keys keys(env, addon_->keys());
+  Napi::Value names = r.Get(keys(Key::names));
+  Napi::Value readonly = r.Get(keys(Key::readonly));
+  if (!names.IsArray() || !readonly.IsArray()) throw Napi::TypeError::New(env, "submit(request): bad columns");
+  Napi::Array n = names.As<Napi::Array>(), ro = readonly.As<Napi::Array>();
+  ColumnLayout l;
+  l.key = std::move(k);
+  for (uint32_t i = 0, len = n.Length(); i < len; ++i) {
+    l.columns.emplace_back(n.Get(i).As<Napi::String>().Utf8Value(), ro.Get(i).ToBoolean().Value());
+  }
+  if (layouts_.size() < kLayouts) {
+    layouts_.push_back(std::move(l));
+    return layouts_.back().columns;
+  }
+  ColumnLayout& slot = layouts_[nextLayout_];
+  nextLayout_ = (nextLayout_ + 1) % kLayouts;
+  slot = std::move(l);
+  return slot.columns;
 }
 
 // The rows of a columns job: every column must hold them.

@@ -19,6 +19,10 @@ namespace luapool {
 
 // The layout of submit()'s `fields` (mirrored by RequestField in lib/native.ts, which checks
 // the count against the addon's layout.requestFields).
+// submit()'s arguments: fields, text, name, context, group, args, env, columns request,
+// layout key, then (callColumns) the typed arrays.
+constexpr size_t kColumnArrays = 9;
+
 enum RequestField : uint32_t {
   kRequestId, kRequestKind, kRequestFlags, kRequestTimeoutMs, kRequestAcquireTimeoutMs, kRequestState,
   kRequestMode, kRequestColumnSet, kRequestFirst, kRequestRowCount, kRequestFields
@@ -60,7 +64,9 @@ class Runner : public Napi::ObjectWrap<Runner> {
   Napi::Value SetModule(const Napi::CallbackInfo& info);
   Napi::Value ForgetModules(const Napi::CallbackInfo& info);
   Napi::Value Share(const Napi::CallbackInfo& info);
-  void readColumns(Napi::Env env, Keys& k, const Napi::Object& request, Job& job);
+  void readColumns(const Napi::CallbackInfo& info, Job& job);
+  const std::vector<std::pair<std::string, bool>>& columnLayout(Napi::Env env, const Napi::String& key,
+                                                                 const Napi::Object& request);
   void setRows(Napi::Env env, double first, double count, Job& job);
   Napi::Value CheckSyntax(const Napi::CallbackInfo& info);
   Napi::Value Cancel(const Napi::CallbackInfo& info);
@@ -89,6 +95,14 @@ class Runner : public Napi::ObjectWrap<Runner> {
   // reading them again. A call's number (lib: NativeJobRequest.columnSet) is never reused.
   double columnSet_ = 0;
   std::vector<Column> columnSetColumns_;
+  // The names and read-only flags of recent column layouts, by lib's key (main thread only).
+  struct ColumnLayout {
+    std::string key;
+    std::vector<std::pair<std::string, bool>> columns;
+  };
+  static constexpr size_t kLayouts = 16;
+  std::vector<ColumnLayout> layouts_;
+  size_t nextLayout_ = 0;  // the entry replaced next once layouts_ is full
   Tsfn tsfn_;
   // The JS delivery handler: weak while no job is pending, so an idle runner dropped
   // without close() is garbage-collected; strong (with the wrapper) while jobs are pending.

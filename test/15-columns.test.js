@@ -357,6 +357,29 @@ test('calls submitted back to back in one task each run on their own arrays (the
   await r.close();
 });
 
+test('layouts: the same names in another order or with other read-only flags, and many layouts in turn, each read right', async () => {
+  const r = runner({ states: 1 });
+  const n = 4;
+  for (let round = 0; round < 3; round++) {
+    for (let k = 0; k < 24; k++) { // more layouts than the native side remembers
+      const a = new Float64Array(n), b = new Float64Array(n);
+      const cols = k % 2 ? { v: a, out: b } : { out: b, v: a };
+      if (k % 3 === 0) cols[`extra${k}`] = new Int8Array(n);
+      cols[`p${'q'.repeat(k)}`] = new Float64Array(n); // names that are prefixes of others
+      a.fill(k);
+      await r.callColumns('m', 'copy', cols);
+      assert.equal(Array.from(b), new Array(n).fill(k), `layout ${k}`);
+      b.fill(-1);
+      const e = await failure(r.callColumns('m', 'copy', cols, { readonly: ['out'] }));
+      assert.is(e.message, "row view: column 'out' is read-only (row 0)", `layout ${k}, out read-only`);
+      b.fill(0);
+      await r.callColumns('m', 'copy', cols, { readonly: ['v'] });
+      assert.equal(Array.from(b), new Array(n).fill(k), `layout ${k}, v read-only`);
+    }
+  }
+  await r.close();
+});
+
 test('many columns: 40 and 70 read, write and check alike', async () => {
   const r = runner({ states: 2 });
   for (const width of [40, 70]) {
