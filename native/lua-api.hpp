@@ -38,3 +38,9 @@ LUA_API int luapool_nextat(lua_State* L, int idx, unsigned int* pos);
 // Replaces the `n` values on top with a table copied from the template at `tidx` (hash part:
 // a shape's keys -> their positions 1..n), each key given its value. Raises only memory errors.
 LUA_API void luapool_newshaped(lua_State* L, int tidx, int n);
+
+// The collector's debt (it runs a step once the debt is positive) and setting it; the
+// bytes allocated stay counted (callMany: a batch's decoded arguments, all alive until it
+// ends, do not make the collector traverse them while they are being built).
+LUA_API ptrdiff_t luapool_gcdebt(lua_State* L);
+LUA_API void luapool_setgcdebt(lua_State* L, ptrdiff_t debt);

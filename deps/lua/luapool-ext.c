@@ -180,3 +180,13 @@ LUA_API void luapool_newshaped (lua_State *L, int tidx, int n) {
   luaC_checkGC(L);
   lua_unlock(L);
 }
+
+/* The collector's debt (bytes allocated since it last ran, minus its allowance: it runs a
+** step once this is positive), and setting it (the total allocated stays what it is). */
+LUA_API ptrdiff_t luapool_gcdebt (lua_State *L) {
+  return cast(ptrdiff_t, G(L)->GCdebt);
+}
+
+LUA_API void luapool_setgcdebt (lua_State *L, ptrdiff_t debt) {
+  luaE_setdebt(G(L), cast(l_mem, debt));
+}
