@@ -164,6 +164,21 @@ test('the garbage a batch\'s calls make is collected while the batch runs (the c
   await r.close();
 });
 
+test('batch after batch, the collector still runs: each batch gives its allowance back when it ends', async () => {
+  // 40 batches whose tables (~1.5 MiB each) are less than their allowance: were it never
+  // given back, no collection would ever run and the state would keep every batch's tables
+  const r = new ScriptRunner({ states: 1, threads: 1 });
+  r.define('rec', 'local M = {} function M.f(e) return { id = e.id, x = e.x + 1 } end return M');
+  const list = Array.from({ length: 2000 }, (_, i) => [{ id: i, x: i * 0.5, y: 1.5, vx: 0.25, vy: 0, kind: i % 3 }]);
+  for (let round = 0; round < 40; round++) {
+    const out = await r.callMany('rec', 'f', list);
+    assert.is(out[1999].id, 1999);
+  }
+  const { peakMemory } = r.stats().states[0];
+  assert.ok(peakMemory < 24 << 20, `peak ${peakMemory} bytes`);
+  await r.close();
+});
+
 test('trusted states report the failing entry too', async () => {
   const r = runner({ libs: 'all', states: 1 });
   const e = await failure(r.callMany('m', 'f', [[1], [2], [13]]));
