@@ -497,7 +497,9 @@ const utf8Slice = (Buffer.prototype as unknown as { utf8Slice?: (start: number, 
 class Decoder implements ValueSource {
   pos = 0;
   readonly dv: DataView;
+  /** The tree's tables in order of appearance, for its REFs; kept only when it has any (HAS_REFS). */
   tables: unknown[] = [];
+  refs = false;
   /** Offsets of the long strings (when the tree has SREFs), and their decoded forms. */
   strings: number[] | undefined;
   stringValues: unknown[] = [];
@@ -515,6 +517,11 @@ class Decoder implements ValueSource {
 
   under(e: unknown, seg: string | number): unknown {
     return under(e, seg);
+  }
+
+  /** Numbers a table for the REFs that may follow (none follow in a tree without HAS_REFS). */
+  keep(t: unknown): void {
+    if (this.refs) this.tables.push(t);
   }
 
   malformed(what: string): never {
@@ -578,7 +585,7 @@ class Decoder implements ValueSource {
       }
       case REF: {
         const id = this.u32();
-        if (id >= this.tables.length) this.malformed('bad reference');
+        if (!this.refs || id >= this.tables.length) this.malformed('bad reference');
         return this.tables[id];
       }
       default:
@@ -611,7 +618,7 @@ class Decoder implements ValueSource {
     let i = 0;
     if (this.opts.tables === 'map') {
       const m = new Map<unknown, unknown>();
-      this.tables.push(m);
+      this.keep(m);
       try {
         for (; i < n; i++) m.set(i + 1, this.value());
       } catch (x) {
@@ -620,7 +627,7 @@ class Decoder implements ValueSource {
       return m;
     }
     const arr: unknown[] = new Array(n);
-    this.tables.push(arr);
+    this.keep(arr);
     try {
       for (; i < n; i++) arr[i] = this.value();
     } catch (x) {
@@ -634,7 +641,7 @@ class Decoder implements ValueSource {
     this.need(n * 2); // each entry takes at least two bytes
     if (this.opts.tables === 'map') {
       const m = new Map<unknown, unknown>();
-      this.tables.push(m);
+      this.keep(m);
       for (let i = 0; i < n; i++) {
         const k = this.key();
         try {
@@ -647,7 +654,7 @@ class Decoder implements ValueSource {
       return m;
     }
     const obj: Record<string, unknown> = {};
-    this.tables.push(obj);
+    this.keep(obj);
     for (let i = 0; i < n; i++) {
       const key = this.objectKey(this.key());
       try {
@@ -697,7 +704,7 @@ class Decoder implements ValueSource {
     let i = 0;
     if (this.opts.tables === 'map') {
       const m = new Map<unknown, unknown>();
-      this.tables.push(m);
+      this.keep(m);
       try {
         for (; i < n; i++) m.set(keys[i], this.value());
       } catch (x) {
@@ -708,7 +715,7 @@ class Decoder implements ValueSource {
     const make = shape.maker();
     if (make) return make(this);
     const obj: Record<string, unknown> = {};
-    this.tables.push(obj);
+    this.keep(obj);
     try {
       for (; i < n; i++) setProperty(obj, keys[i] as string, this.value());
     } catch (x) {
@@ -830,6 +837,7 @@ export function decodeList(buf: Buffer, opts: DecodeOptions, root: string): unkn
     d.need(5);
     const flags = buf[0];
     if (flags & ~KNOWN_FLAGS) d.malformed(`flags ${flags}`);
+    if (flags & HAS_REFS) d.refs = true;
     if (flags & HAS_STR_REFS) d.strings = [];
     if (flags & HAS_SHAPES) d.shapes = [];
     const n = d.dv.getUint32(1, true);

@@ -32,7 +32,8 @@ export interface ValueSink extends PathSink {
 
 /** Reads values (lib/marshal.ts Decoder). */
 export interface ValueSource extends PathSink {
-  tables: unknown[];
+  /** Numbers a table (before its values are read) for the references that may follow. */
+  keep(table: unknown): void;
   value(): unknown;
 }
 
@@ -169,7 +170,7 @@ export class DecodeShape {
     const keys = this.keys as string[];
     // the object exists (and is numbered, for REFs) before its values are decoded
     let body = `var o = {${keys.map((k) => `${JSON.stringify(k)}: undefined`).join(', ')}};\n`;
-    body += 'd.tables.push(o);\nvar j = 0;\ntry {\n';
+    body += 'd.keep(o);\nvar j = 0;\ntry {\n';
     keys.forEach((k, i) => { body += `  j = ${i}; o[${JSON.stringify(k)}] = d.value();\n`; });
     body += '} catch (x) { throw d.under(x, keys[j]); }\nreturn o;';
     entry.make = generate<Maker>('d', body, keys);

@@ -177,6 +177,7 @@ struct Job {
   // The job hit its memory limit in an earlier step: LuaState::beginJob makes the limit
   // sticky again from the start of every later step (a slice or host call in between).
   bool memoryHit = false;
+  ptrdiff_t gcAllowance = 0;         // Batch: bytes the collector is held off for (job.cpp holdCollector)
   HostRequest hostRequest;           // filled by engine.<host>() before suspending/blocking
   HostReply hostReply;               // filled by the main thread (or the cancel)
   // blocking host calls (where Lua cannot yield): guarded by hostMutex

@@ -42,3 +42,13 @@ LUA_API void luapool_getrow(lua_State* L, int tidx, int n, void* const* names, u
                             lua_Integer* ints, lua_Number* nums, unsigned char* kinds);
 // The string object of the string at `idx` (valid while the string is reachable).
 LUA_API const void* luapool_stringref(lua_State* L, int idx);
+// The collector's debt (it runs a step once the debt is positive) and setting it; the
+// bytes allocated stay counted (callMany: a batch's decoded arguments, all alive until it
+// ends, do not make the collector traverse them while they are being built).
+LUA_API ptrdiff_t luapool_gcdebt(lua_State* L);
+LUA_API void luapool_setgcdebt(lua_State* L, ptrdiff_t debt);
+// A record's entries (lua_next order) if they are exactly n, the i-th keyed by the short
+// string keys[i] (identity) with a number or boolean value: kinds[i] 1 integer (ints[i]),
+// 2 float (nums[i]), 3 false, 4 true; returns 1. Else 0. Allocates and raises nothing.
+LUA_API int luapool_readrecord(lua_State* L, int idx, const void* const* keys, int n, unsigned char* kinds,
+                               lua_Integer* ints, lua_Number* nums);

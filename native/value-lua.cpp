@@ -519,6 +519,37 @@ class Encoder {
     return shape;
   }
 
+  // The common record: the keys of `shape` with numbers and booleans only, read in one call
+  // (luapool_readrecord) instead of an API call or more per entry; written as encode() would.
+  // False (nothing written) for any other table, which then takes encodeAsShape's walk.
+  bool encodeScalarRecord(int idx, int shape, const std::vector<const void*>& ids) {
+    const size_t n = ids.size();
+    if (n > kMaxShapeKeys || w_.size() + 5 + 9 * n > maxBytes_) return false;
+    unsigned char kinds[kMaxShapeKeys];
+    lua_Integer ints[kMaxShapeKeys];
+    lua_Number nums[kMaxShapeKeys];
+    if (luapool_readrecord(L_, idx, ids.data(), static_cast<int>(n), kinds, ints, nums) == 0) return false;
+    w_.tag(kTagShaped);
+    w_.u32(static_cast<uint32_t>(shape));
+    for (size_t i = 0; i < n; ++i) {
+      switch (kinds[i]) {
+        case 1:
+          if (ints[i] >= INT32_MIN && ints[i] <= INT32_MAX) {
+            w_.tag(kTagInt32);
+            w_.i32(static_cast<int32_t>(ints[i]));
+          } else {
+            w_.tag(kTagInt);
+            w_.i64(ints[i]);
+          }
+          break;
+        case 2: w_.tag(kTagFloat); w_.f64(nums[i]); break;
+        case 3: w_.tag(kTagFalse); break;
+        default: w_.tag(kTagTrue); break;
+      }
+    }
+    return true;
+  }
+
   // One walk instead of two for a table that has the keys of `shape` (the shape written
   // last at its depth) and only scalar values (numbers, booleans, strings too short to be
   // shared, whose writing changes nothing but the output): its values are written as they
@@ -527,6 +558,7 @@ class Encoder {
   // fails the table (false with the error set), as it would have the usual way.
   bool encodeAsShape(int idx, int shape, int depth) {
     const std::vector<const void*>& ids = shapeKeys_[shape];
+    if (encodeScalarRecord(idx, shape, ids)) return true;
     size_t mark = w_.size();
     w_.tag(kTagShaped);
     w_.u32(static_cast<uint32_t>(shape));

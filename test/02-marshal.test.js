@@ -346,6 +346,18 @@ test('JS decoder: malformed shapes are MarshalErrors', () => {
   }
 });
 
+test('JS decoder: REFs only in a tree with the references flag (without it, tables are not numbered)', () => {
+  const { decodeList } = require(path.join(__dirname, '..', 'dist', 'cjs', 'marshal'));
+  const opts = { bytes: 'string', tables: 'auto', strict: false };
+  const cyclic = decodeList(tree(1, 1, [SEQ, ...u32(2), TRUE, REF, ...u32(0)]), opts, 'result')[0];
+  assert.is(cyclic[1], cyclic);
+  for (const buf of [tree(0, 1, [SEQ, ...u32(2), TRUE, REF, ...u32(0)]), tree(1, 1, [SEQ, ...u32(1), REF, ...u32(1)])]) {
+    const e = (() => { try { decodeList(buf, opts, 'result'); } catch (x) { return x; } })();
+    assert.instance(e, MarshalError, buf.toString('hex'));
+    assert.match(e.message, 'malformed value tree (bad reference)');
+  }
+});
+
 test('native decoder: malformed trees are errors, not memory corruption', () => {
   const bad = [
     [Buffer.from([0, 1, 0]), 'truncated'],

@@ -55,6 +55,16 @@ function M.vary(i)
   if k == 6 then return { y = 1, w = i } end
   return { x = print, y = 1 }
 end
+-- records of numbers and booleans (read in one call), with one in six that is not quite one
+function M.scalars(i)
+  local t = { i = i, big = 2^40 + i, huge = math.maxinteger - i, f = i + 0.25, neg = -0.0,
+    inf = 1/0, nan = 0/0, yes = true, no = false }
+  local k = i % 6
+  if k == 1 then t.f = nil end                      -- a key fewer (an empty slot)
+  if k == 3 then t[1] = "array part" end            -- an entry in the array part
+  if k == 5 then t.yes = "short string" end         -- another kind of value
+  return t
+end
 return M`;
 
 function runner(options = {}) {
@@ -179,6 +189,26 @@ test('results of one key list with values of every kind, and one that cannot be 
     assert.equal(plain[0], { x: 0, y: 2 });
     assert.equal(plain[7], { x: 8, y: 2 });
     assert.equal(plain[8], { x: [9], y: 2 });
+  } finally {
+    await r.close();
+  }
+});
+
+test('records of numbers and booleans keep every value exactly, next to ones that are not quite such records', async () => {
+  const r = runner();
+  try {
+    const list = [];
+    for (let i = 0; i < 60; i++) list.push([i]);
+    const out = await r.callMany('m', 'scalars', list);
+    out.forEach((o, i) => {
+      const want = { i, big: 2 ** 40 + i, huge: 2n ** 63n - 1n - BigInt(i), f: i + 0.25, neg: -0, inf: Infinity, nan: NaN, yes: true, no: false };
+      const k = i % 6;
+      if (k === 1) delete want.f;
+      if (k === 3) want[1] = 'array part';
+      if (k === 5) want.yes = 'short string';
+      assert.equal(Object.keys(o).sort(), Object.keys(want).sort(), `keys ${i}`);
+      for (const key of Object.keys(want)) assert.ok(Object.is(o[key], want[key]), `entry ${i}.${key}: ${String(o[key])}`);
+    });
   } finally {
     await r.close();
   }

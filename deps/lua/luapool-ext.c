@@ -242,3 +242,49 @@ LUA_API const void *luapool_stringref (lua_State *L, int idx) {
   lua_unlock(L);
   return tsvalue(o);
 }
+
+/* The collector's debt (bytes allocated since it last ran, minus its allowance: it runs a
+** step once this is positive), and setting it (the total allocated stays what it is). */
+LUA_API ptrdiff_t luapool_gcdebt (lua_State *L) {
+  return cast(ptrdiff_t, G(L)->GCdebt);
+}
+
+LUA_API void luapool_setgcdebt (lua_State *L, ptrdiff_t debt) {
+  luaE_setdebt(G(L), cast(l_mem, debt));
+}
+
+/* For the encoder's records (native/value-lua.cpp encodeAsShape): reads the entries of the
+** table at 'idx' in luapool_nextat's order if they are exactly 'n', the i-th with the short
+** string keys[i] (by identity) as its key and a number or a boolean as its value:
+** kinds[i] = 1 integer (ints[i]), 2 float (nums[i]), 3 false, 4 true. Returns 1 if so,
+** else 0 (the caller walks the table as usual). Neither allocates, raises nor touches the
+** stack. */
+LUA_API int luapool_readrecord (lua_State *L, int idx, const void *const *keys, int n,
+                                unsigned char *kinds, lua_Integer *ints, lua_Number *nums) {
+  Table *t;
+  unsigned int asize, i;
+  int k = 0;
+  lua_lock(L);
+  t = hvalue(index2value(L, idx));
+  asize = luaH_realasize(t);
+  for (i = 0; i < asize; i++) {
+    if (!isempty(&t->array[i])) { lua_unlock(L); return 0; }
+  }
+  for (i = 0; cast_int(i) < sizenode(t); i++) {
+    Node *nd = gnode(t, i);
+    const TValue *v = gval(nd);
+    if (isempty(v)) continue;
+    if (k == n || !keyisshrstr(nd) || cast(const void *, keystrval(nd)) != keys[k]) {
+      lua_unlock(L);
+      return 0;
+    }
+    if (ttisinteger(v)) { ints[k] = ivalue(v); kinds[k] = 1; }
+    else if (ttisfloat(v)) { nums[k] = fltvalue(v); kinds[k] = 2; }
+    else if (ttisfalse(v)) kinds[k] = 3;
+    else if (ttistrue(v)) kinds[k] = 4;
+    else { lua_unlock(L); return 0; }
+    k++;
+  }
+  lua_unlock(L);
+  return k == n;
+}
