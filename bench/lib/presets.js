@@ -23,7 +23,7 @@ const presets = {
     entities: { counts: [1000, 5000, 20000], frames: 60, warmup: 10, maxMs: 8000, peerMaxEntities: 5000 },
     // demo: the examples/game-loop world, unpaced: warmupFrames untimed, then up to `frames`
     // timed frames or maxMs, whichever comes first, per entity count
-    gameLoop: { entities: [250, 500, 1000, 2000], frames: 400, warmupFrames: 60, maxMs: 15000 },
+    gameLoop: { entities: [250, 1000, 2000, 5000, 20000], frames: 400, warmupFrames: 60, maxMs: 15000 },
     // luapool only, default runner options + timeoutMs 50: a benign closed loop alone and
     // beside `hostile` endless loops (same group / own groups), after rampMs; then slicing
     // cost: `clients` closed loops of slicing.workload on 1 thread, sliceMs default vs 0,
