@@ -2,7 +2,7 @@
 // The entity data paths of docs/marshaling.md ("Which data path"), without the whole bench:
 // the issue-10 entity behaviour (bench/workloads/entity.lua) per frame through plain
 // JavaScript, luapool callMany and luapool callColumns on each pool size, then the round
-// trip of a host call. Each row runs the gameloop section's own driver in a fresh process
+// trip of a host call and callColumns' fixed cost per call. Each row runs the gameloop section's own driver in a fresh process
 // (bench/drivers/<driver>.js, mode `entities`), so the numbers are the section's; the
 // section itself (with the standalone lua, wasmoon and fengari) is
 // `node bench/run.js --sections gameloop`.
@@ -49,3 +49,23 @@ const r = spawnSync(process.execPath, [path.join(__dirname, 'drivers', 'luapool.
   JSON.stringify({ mode: 'calls', n: 1, durationMs: 200, warmupMs: 100, batchSize: 10, concurrency: 1, states: 1, hostCalls: 2000 })], { encoding: 'utf8' });
 const h = JSON.parse(r.stdout.trim().split('\n').pop()).hostCall;
 console.log(`host call round trip: ${h.usPerCall.toFixed(1)} µs per call, ${h.mainUsPerCall.toFixed(1)} µs of it on the main thread`);
+
+// callColumns' fixed cost per call: 12 columns of 100 rows (2 parts), 4,000 calls in
+// flight three times; the event loop's active time per call (main-thread work).
+const fixed = spawnSync(process.execPath, ['-e', `
+  const { ScriptRunner } = require(${JSON.stringify(path.join(__dirname, '..'))});
+  const E = require(${JSON.stringify(path.join(__dirname, 'lib', 'entities.js'))});
+  const { performance } = require('perf_hooks');
+  (async () => {
+    const r = new ScriptRunner({ states: 2, threads: 2 });
+    r.define('bench/entity', E.behaviour());
+    const cols = E.makeColumns(E.makeEntities(100));
+    const opts = { args: [E.DT], readonly: E.READONLY };
+    const burst = () => Promise.all(Array.from({ length: 4000 }, () => r.callColumns('bench/entity', 'step', cols, opts)));
+    for (let k = 0; k < 3; k++) await burst();
+    const e0 = performance.eventLoopUtilization();
+    for (let k = 0; k < 3; k++) await burst();
+    console.log(performance.eventLoopUtilization(e0).active * 1000 / 12000);
+    await r.close();
+  })();`], { encoding: 'utf8' });
+console.log(`callColumns fixed cost: ${Number(fixed.stdout.trim()).toFixed(1)} µs of main-thread time per call (12 columns, 2 parts, 4,000 in flight)`);
