@@ -2,8 +2,9 @@
 // The entity data paths of docs/marshaling.md ("Which data path"), without the whole bench:
 // the issue-10 entity behaviour (bench/workloads/entity.lua) per frame through plain
 // JavaScript, luapool callMany and luapool callColumns on each pool size, then the round
-// trip of a host call and callColumns' fixed cost per call. Each row runs the gameloop section's own driver in a fresh process
-// (bench/drivers/<driver>.js, mode `entities`), so the numbers are the section's; the
+// trip of a host call and callColumns' fixed cost per call. Each row runs the gameloop
+// section's own driver in a fresh process (bench/drivers/<driver>.js, mode `entities`),
+// so the numbers are the section's; the
 // section itself (with the standalone lua, wasmoon and fengari) is
 // `node bench/run.js --sections gameloop`.
 //
