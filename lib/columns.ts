@@ -31,7 +31,6 @@ export interface CallColumnsOptions {
 
 const OPTION_KEYS = new Set(['args', 'first', 'count', 'readonly', 'timeoutMs', 'signal', 'acquireTimeoutMs', 'group']);
 const MIN_ROWS_PER_PART = 256;
-let columnSets = 0; // the calls so far: each call's parts carry its number (NativeJobRequest.columnSet)
 
 // The element size of each kind of typed array we lend, by %TypedArray%.prototype's own
 // Symbol.toStringTag getter (the original, captured here): it reads the array's internal
@@ -174,10 +173,9 @@ export async function runColumns(jobs: JobTable, threads: number, name: string, 
   const parts = Math.max(1, Math.min(threads, Math.floor(c.count / MIN_ROWS_PER_PART)));
   const size = Math.ceil(c.count / parts);
   const pending: Promise<unknown>[] = [];
-  const set = ++columnSets;
   for (let first = c.first; first < c.first + c.count; first += size) {
     const count = Math.min(size, c.first + c.count - first);
-    const columns = { arrays: c.arrays, names: c.names, readonly: c.readonly, layout: c.layout, first, count, set };
+    const columns = { arrays: c.arrays, names: c.names, readonly: c.readonly, layout: c.layout, first, count };
     pending.push(jobs.promise({ kind: 'columns', module: name, fn, columns }, c.jobOptions, 'callColumns'));
   }
   const outcomes = await Promise.allSettled(pending);

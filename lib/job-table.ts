@@ -92,7 +92,7 @@ export interface JobSpec {
    */
   batch?: { list: readonly (readonly unknown[])[]; from: number; to: number; mode: BatchMode; index: (i: number) => number };
   /** callColumns: the arrays lent to this job and its rows. */
-  columns?: { arrays: readonly ColumnArray[]; names: readonly string[]; readonly: readonly boolean[]; layout: string; first: number; count: number; set: number };
+  columns?: { arrays: readonly ColumnArray[]; names: readonly string[]; readonly: readonly boolean[]; layout: string; first: number; count: number };
   /** The context the job belongs to, if any. */
   context?: { key: string; state: number };
   /** The state the job must run on (callMany's keys); contexts give theirs. */
@@ -295,7 +295,6 @@ export class JobTable {
       request.readonly = c.readonly;
       request.first = c.first;
       request.count = c.count;
-      request.columnSet = c.set;
       request.layout = c.layout;
       request.args = o.args && o.args.length > 0 ? encodeList(o.args, 'args', decode.strict) : null;
       job.entry = { kind: 'columns' };

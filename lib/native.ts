@@ -61,12 +61,6 @@ export interface NativeJobRequest {
   readonly?: readonly boolean[];
   first?: number;
   count?: number;
-  /**
-   * columns: the call this part belongs to (a number never used again, 0: none). The parts of
-   * one call are submitted one after the other in the same task, and the native side reads
-   * the arrays of a set once, for its first part.
-   */
-  columnSet?: number;
   /** columns: a key of `names` and `readonly` (the native side remembers recent layouts). */
   layout?: string;
   /** Encoded value trees (lib/marshal.ts). */
@@ -174,7 +168,7 @@ export function unpackDone(numbers: Float64Array, extras: unknown[], out: Native
 }
 
 /** @internal The layout of submit()'s `fields` (native/runner.cpp RequestField). */
-const enum RequestField { Id, Kind, Flags, TimeoutMs, AcquireTimeoutMs, State, Mode, ColumnSet, First, RowCount, Count }
+const enum RequestField { Id, Kind, Flags, TimeoutMs, AcquireTimeoutMs, State, Mode, First, RowCount, Count }
 const KINDS = { run: 0, call: 1, batch: 2, reset: 3, columns: 4 } as const;
 const FLAG_MULTRET = 1;
 const FLAG_BYTES_AS_BUFFER = 2;
@@ -190,7 +184,6 @@ export function submitJob(native: NativeRunner, r: NativeJobRequest): boolean {
   f[RequestField.AcquireTimeoutMs] = r.acquireTimeoutMs;
   f[RequestField.State] = r.state;
   f[RequestField.Mode] = r.mode ?? 0;
-  f[RequestField.ColumnSet] = r.columnSet ?? 0;
   f[RequestField.First] = r.first ?? 0;
   f[RequestField.RowCount] = r.count ?? 0;
   const text = r.kind === 'run' ? r.source : r.module;

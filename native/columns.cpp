@@ -85,17 +85,12 @@ void checkRow(lua_State* L, const RowView& v, lua_Integer row) {
   if (row < v.first || row >= v.end) luaL_error(L, "row view: row %I is outside the call", row);
 }
 
-// Stores the value at `idx` into column c at row r, or raises naming the column.
-void storeValue(lua_State* L, const Column& c, size_t r, int idx, lua_Integer row) {
-  if (lua_isinteger(L, idx)) {
-    storeInteger(c.data, r, c.type, lua_tointeger(L, idx));
-  } else if (lua_type(L, idx) == LUA_TNUMBER) {
-    storeNumber(c.data, r, c.type, lua_tonumber(L, idx));
-  } else {
-    // no position: the loop that calls us is not where the script went wrong
-    lua_pushfstring(L, "row view: column '%s' takes a number, got %s (row %I)", c.name.c_str(), luaL_typename(L, idx), row);
-    lua_error(L);
-  }
+// Raises: column c holds a value at `idx` that is not a number. No position: the loop that
+// calls us is not where the script went wrong.
+[[noreturn]] void notANumberError(lua_State* L, const Column& c, int idx, lua_Integer row) {
+  lua_pushfstring(L, "row view: column '%s' takes a number, got %s (row %I)", c.name.c_str(), luaL_typename(L, idx), row);
+  lua_error(L);
+  std::abort();  // not reached: lua_error does not return
 }
 
 [[noreturn]] void readonlyError(lua_State* L, const Column& c, lua_Integer row) {
@@ -169,9 +164,9 @@ int rowNext(lua_State* L) {
     } else if (v.kinds[i] == 2) {
       storeNumber(c.data, r, c.type, v.nums[i]);
     } else {
-      lua_pushlstring(L, c.name.data(), c.name.size());  // not a number: raises
+      lua_pushlstring(L, c.name.data(), c.name.size());  // not a number (or nil)
       lua_rawget(L, kViewTable);
-      storeValue(L, c, r, lua_gettop(L), row);
+      notANumberError(L, c, lua_gettop(L), row);
     }
   }
   if (row + 1 < v.end) fillRow(L, v, row + 1);

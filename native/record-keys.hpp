@@ -12,7 +12,7 @@ namespace luapool {
   X(exitCode) X(actions) X(waitMs) X(runMs) X(slices) X(peakMemory) X(state) X(fn) X(args)   \
   X(blocking) X(afterMs) X(source) X(chunkName) X(env) X(module) X(multret) X(bytesAsBuffer) \
   X(timeoutMs) X(acquireTimeoutMs) X(context) X(group) X(done) X(host) X(overrun) X(run)     \
-  X(call) X(batch) X(reset) X(columns) X(names) X(readonly) X(first) X(count) X(mode) X(index)
+  X(call) X(batch) X(reset) X(names) X(readonly) X(mode) X(index)
 
 enum class Key : int {
 #define LUAPOOL_KEY_ENUM(name) name,

@@ -279,19 +279,8 @@ Napi::Value Runner::Submit(const Napi::CallbackInfo& info) {
       if (job->kind == JobKind::Batch) {
         job->batchMode = static_cast<BatchMode>(static_cast<int>(f[kRequestMode]) & 3);
       } else if (job->kind == JobKind::Columns) {
-        // the arrays lent to the job: { columns, names, readonly }, read once per call (the
-        // parts of one call come one after the other, in one task: nothing can detach an
-        // array in between), then the job's rows
-        const double set = f[kRequestColumnSet];
-        if (set != 0 && set == columnSet_) {
-          job->columns = columnSetColumns_;
-        } else {
-          columnSet_ = 0;
-          columnSetColumns_.clear();
-          readColumns(info, *job);
-          columnSet_ = set;
-          if (set != 0) columnSetColumns_ = job->columns;
-        }
+        // the arrays lent to the job, then its rows
+        readColumns(info, *job);
         setRows(env, f[kRequestFirst], f[kRequestRowCount], *job);
       }
       break;

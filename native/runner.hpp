@@ -25,7 +25,7 @@ constexpr size_t kColumnArrays = 9;
 
 enum RequestField : uint32_t {
   kRequestId, kRequestKind, kRequestFlags, kRequestTimeoutMs, kRequestAcquireTimeoutMs, kRequestState,
-  kRequestMode, kRequestColumnSet, kRequestFirst, kRequestRowCount, kRequestFields
+  kRequestMode, kRequestFirst, kRequestRowCount, kRequestFields
 };
 
 class Addon;
@@ -90,11 +90,6 @@ class Runner : public Napi::ObjectWrap<Runner> {
   std::shared_ptr<ModuleCatalog> catalog_;  // define() and `modules` sources, for require (any thread)
   std::shared_ptr<const SharedSet> shared_;  // runner.share() values, replaced on each share
   uint64_t sharedVersion_ = 0;
-  // The arrays of the last callColumns call read (main thread only): its parts are submitted
-  // one after the other in one task, and every part after the first copies them instead of
-  // reading them again. A call's number (lib: NativeJobRequest.columnSet) is never reused.
-  double columnSet_ = 0;
-  std::vector<Column> columnSetColumns_;
   // The names and read-only flags of recent column layouts, by lib's key (main thread only).
   struct ColumnLayout {
     std::string key;

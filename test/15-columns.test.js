@@ -336,7 +336,7 @@ test('the row transfer survives a view whose table changes: nil fields across a 
   await r.close();
 });
 
-test('calls submitted back to back in one task each run on their own arrays (the arrays are read once per call)', async () => {
+test('calls submitted back to back in one task each run on their own arrays', async () => {
   const r = runner({ states: 2, threads: 2 });
   const n = 2000;
   const calls = [Float64Array, Int32Array, Float32Array, Uint8Array].map((T, k) => ({ k, v: new T(n), out: new Float64Array(n) }));
